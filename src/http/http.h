@@ -1,0 +1,114 @@
+/* http.h - keeptrack's HTTP server edge, on libmicrohttpd.
+ *
+ * A table of routes (method + pattern such as "/api/playlists/{id}") maps to
+ * handlers. A handler reads the request through the http_req_* accessors,
+ * calls one service, and answers with exactly one http_reply_* call. The
+ * server owns parsing and limits: header and body sizes (431/413), JSON
+ * bodies, query strings, cookies, path parameters, and the cross-site check
+ * for state-changing routes. Handlers never see raw sockets.
+ *
+ * Errors are always JSON: {"error":{"status":N,"code":"...","message":"..."}}.
+ *
+ * Threads: handlers run on the server's worker threads, several at once;
+ * `app` is shared and must be thread-safe. A request and everything borrowed
+ * from it is valid only during the handler call.
+ */
+#ifndef KT_HTTP_HTTP_H
+#define KT_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+typedef void (*http_handler_fn)(http_req *req, void *app);
+
+enum {
+    /* Skip the cross-site check on a state-changing route (e.g. routes that
+     * authenticate with a Bearer admin token instead of a cookie). */
+    HTTP_ROUTE_NO_CSRF = 1u << 0,
+    /* Accept a large body (uploads: up to http_config.max_upload_bytes). */
+    HTTP_ROUTE_UPLOAD = 1u << 1,
+};
+
+typedef struct http_route {
+    const char *method;  /* "GET", "POST", ... ; GET routes also answer HEAD */
+    const char *pattern; /* "/api/jobs/{id}"; a trailing "/*" matches any rest */
+    http_handler_fn fn;
+    unsigned flags;
+} http_route;
+
+typedef struct http_config {
+    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", port 0 = any free port */
+    const char *public_origin;  /* "http://127.0.0.1:8080": the origin accepted by the CSRF check */
+    int threads;                /* worker threads; 0 = 8 */
+    size_t max_body_bytes;      /* 0 = 1 MiB */
+    size_t max_upload_bytes;    /* 0 = 256 MiB */
+    unsigned connection_timeout_s; /* idle/slow clients are dropped after this; 0 = 30 */
+    unsigned max_connections;   /* 0 = 1024 */
+    /* Called after every request for metrics and access logs; may be NULL.
+     * `route` is the matched pattern or "unmatched". */
+    void (*on_done)(void *app, const char *method, const char *route, int status,
+                    double seconds);
+} http_config;
+
+/* Starts listening and serving on background threads. routes (and the
+ * strings in them) must outlive the server. */
+kt_status http_server_start(const http_config *cfg, const http_route *routes, size_t nroutes,
+                            void *app, http_server **out, kt_err *err);
+/* The bound port (useful with port 0). */
+int http_server_port(const http_server *s);
+/* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
+void http_server_stop(http_server *s);
+
+/* ---- request ---- */
+const char *http_req_method(const http_req *r);
+const char *http_req_path(const http_req *r);
+/* Path parameter from the route pattern, percent-decoded; NULL if absent. */
+const char *http_req_param(const http_req *r, const char *name);
+/* Query-string value, percent-decoded; NULL if absent. */
+const char *http_req_query(const http_req *r, const char *name);
+/* Header value (case-insensitive name); NULL if absent. */
+const char *http_req_header(const http_req *r, const char *name);
+/* Cookie value; NULL if absent. */
+const char *http_req_cookie(const http_req *r, const char *name);
+/* Raw body (may be empty, never NULL); *len receives its length. */
+const char *http_req_body(const http_req *r, size_t *len);
+/* Body parsed as JSON (an object). An empty body gives an empty object.
+ * KT_ERR_INVALID with a message naming the problem otherwise. Caller owns *out. */
+kt_status http_req_json(const http_req *r, json_t **out, kt_err *err);
+/* True when the client prefers JSON (Accept: application/json, or an XHR). */
+int http_req_wants_json(const http_req *r);
+/* True when the request came over TLS or the public origin is https. */
+int http_req_is_https(const http_req *r);
+/* Per-request slot for the handler chain (e.g. the authenticated user id). */
+void http_req_set_user(http_req *r, int64_t user_id);
+int64_t http_req_user(const http_req *r);
+
+/* ---- reply: call exactly one http_reply_* per request ---- */
+/* Adds a response header before the reply (Set-Cookie may be added several times). */
+void http_reply_header(http_req *r, const char *name, const char *value);
+/* JSON body; takes ownership of body (json_decref'd). */
+void http_reply_json(http_req *r, int status, json_t *body);
+/* JSON error body from a kt_err (status from err_http_status, or 503 with
+ * Retry-After for KT_ERR_DEFERRED). */
+void http_reply_error(http_req *r, const kt_err *e);
+/* JSON error body from parts. */
+void http_reply_error_msg(http_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void http_reply_redirect(http_req *r, int status, const char *location);
+/* Any body, copied. */
+void http_reply_bytes(http_req *r, int status, const char *content_type, const void *body,
+                      size_t len);
+/* Streams a body produced on demand: fn fills up to `max` bytes at `pos`
+ * and returns the count, 0 at the end, or -1 on error (the connection is
+ * closed). free_fn(ctx) runs when the response is done. */
+typedef long (*http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
+void http_reply_stream(http_req *r, int status, const char *content_type, http_stream_fn fn,
+                       void *ctx, void (*free_fn)(void *ctx));
+
+#endif

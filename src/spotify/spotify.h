@@ -1,0 +1,167 @@
+/* spotify.h - the Spotify Web API and accounts-service client.
+ *
+ * One request engine on libcurl multi: keep-alive connections shared by all
+ * threads (curl share interface), at most `concurrency` requests in flight
+ * per call, a per-app request budget (token bucket), response size caps and
+ * timeouts. Every call runs its transfers in the calling thread; no thread
+ * is ever put to sleep for a long Retry-After: a long 429 or QUOTA_EXCEEDED
+ * returns KT_ERR_DEFERRED with err->retry_at_ms so the caller (the job
+ * queue) resumes later.
+ *
+ * The client never touches the store: it asks its owner for a user's tokens
+ * and hands refreshed tokens back through spotify_token_hooks. A user's
+ * access token is refreshed only when it expires within a minute, by one
+ * caller at a time per user (the others wait and reuse the result); a
+ * rotated refresh token is always saved; `invalid_grant` calls hooks.revoked
+ * and returns KT_ERR_REAUTH, and is never retried.
+ *
+ * Errors (kt_err.code): "premium_required", "user_not_allowlisted",
+ * "endpoint_unavailable" (not available to this app, e.g. development mode),
+ * "not_playlist_owner", "not_found", "bad_request", "rate_limited" /
+ * "quota_exceeded" (KT_ERR_DEFERRED), "upstream_failed" (5xx, timeouts,
+ * truncated or malformed bodies after bounded retries), "reauth_required".
+ * kt_err.upstream_status holds Spotify's HTTP status.
+ *
+ * Thread use: a spotify_client is shared by all threads; every function here
+ * is thread-safe.
+ */
+#ifndef KT_SPOTIFY_SPOTIFY_H
+#define KT_SPOTIFY_SPOTIFY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef struct spotify_client spotify_client;
+
+/* user_id value that selects the app's client-credentials token (no user). */
+#define SPOTIFY_APP_USER ((int64_t)0)
+
+typedef struct spotify_config {
+    const char *accounts_url;   /* e.g. "https://accounts.spotify.com" (no trailing slash) */
+    const char *api_url;        /* e.g. "https://api.spotify.com/v1" (no trailing slash) */
+    const char *client_id;      /* required */
+    const char *client_secret;  /* NULL: public client, PKCE only */
+    int concurrency;            /* requests in flight per call; 0 = 8 */
+    double budget_per_sec;      /* app-wide request budget; 0 = unlimited */
+    int budget_burst;           /* bucket size; 0 = max(1, budget_per_sec) */
+    size_t max_response_bytes;  /* 0 = 16 MiB */
+    long timeout_ms;            /* per request; 0 = 30000 */
+    int max_retries;            /* 5xx/timeouts/resets/bad bodies; 0 = 4; < 0 = none */
+    long max_wait_ms;           /* longest Retry-After waited in-thread; 0 = 5000 */
+} spotify_config;
+
+/* One user's tokens. Holds secrets: wipe with spotify_tokens_wipe. */
+typedef struct spotify_tokens {
+    char access_token[1024];
+    char refresh_token[1024];
+    char scope[1024];
+    int64_t expires_at_ms; /* unix ms */
+} spotify_tokens;
+
+void spotify_tokens_wipe(spotify_tokens *t);
+
+typedef struct spotify_token_hooks {
+    void *ctx;
+    /* Loads the user's current tokens. KT_ERR_REAUTH when the user has none. */
+    kt_status (*load)(void *ctx, int64_t user_id, spotify_tokens *out, kt_err *err);
+    /* Persists tokens after a refresh; refresh_token may be a rotated one
+     * (or the old one when Spotify returned none). */
+    kt_status (*save)(void *ctx, int64_t user_id, const spotify_tokens *t, kt_err *err);
+    /* The refresh token was refused (invalid_grant): mark the user
+     * reauth_required and wipe the tokens. */
+    void (*revoked)(void *ctx, int64_t user_id, const char *reason);
+} spotify_token_hooks;
+
+/* Creates a client. cfg strings are copied. hooks may be NULL for a client
+ * that only talks to the accounts service and the app token. */
+kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hooks *hooks,
+                             spotify_client **out, kt_err *err);
+void spotify_client_free(spotify_client *c);
+
+/* ---- accounts service ---- */
+
+/* Builds the /authorize URL (response_type=code, PKCE S256). Caller frees *out. */
+kt_status spotify_authorize_url(spotify_client *c, const char *redirect_uri, const char *scope,
+                                const char *state, const char *code_challenge, char **out,
+                                kt_err *err);
+
+/* Exchanges an authorization code (PKCE verifier; client secret as Basic auth
+ * when configured). Fills *out on success. */
+kt_status spotify_exchange_code(spotify_client *c, const char *code, const char *redirect_uri,
+                                const char *code_verifier, spotify_tokens *out, kt_err *err);
+
+/* Refreshes the user's access token now (same single-flight rules as an
+ * automatic refresh) and saves it through the hooks. */
+kt_status spotify_refresh_user(spotify_client *c, int64_t user_id, kt_err *err);
+
+/* ---- Web API ---- */
+
+/* One request. `path` is relative to api_url and starts with '/', query
+ * included ("/me/tracks?limit=50&offset=0"). body may be NULL. On success
+ * (2xx) *status_out (may be NULL) gets the status and *out (may be NULL)
+ * the parsed body (NULL for an empty body); caller owns it (json_decref).
+ * 401 refreshes once and retries once; 429, 5xx and transport errors are
+ * handled as described at the top. */
+kt_status spotify_request(spotify_client *c, int64_t user_id, const char *method,
+                          const char *path, const json_t *body, long *status_out, json_t **out,
+                          kt_err *err);
+
+/* GET shorthand. */
+kt_status spotify_get(spotify_client *c, int64_t user_id, const char *path, json_t **out,
+                      kt_err *err);
+
+/* Several independent GETs in parallel (up to the concurrency limit).
+ * outs[i] receives each body. Fails as a whole on the first error that is
+ * not retried away (the other outs are freed and set to NULL). */
+kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
+                           json_t **outs, kt_err *err);
+
+/* Called once per page, in order. `page` is the paging object (items, total,
+ * next, cursors, ...) and is borrowed. Return non-KT_OK to stop. */
+typedef kt_status (*spotify_page_fn)(void *ctx, const json_t *page, kt_err *err);
+
+/* Offset paging: fetches `path` (which must not contain offset=), reads
+ * `total` from the first page, then fetches the remaining pages in parallel
+ * and hands every page to fn in order. `page_size` is the limit sent (1..50).
+ * `wrap_key`, when not NULL, is the key holding the paging object (e.g.
+ * "albums" for /browse/new-releases). */
+kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
+                                 int page_size, const char *wrap_key, spotify_page_fn fn,
+                                 void *ctx, kt_err *err);
+
+/* Cursor paging (e.g. /me/following?type=artist, wrapped in "artists";
+ * /me/player/recently-played): follows `next` page by page. */
+kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char *path,
+                                 const char *wrap_key, spotify_page_fn fn, void *ctx,
+                                 kt_err *err);
+
+/* ---- app mode ---- */
+
+typedef enum spotify_mode {
+    SPOTIFY_MODE_UNKNOWN = 0,
+    SPOTIFY_MODE_DEVELOPMENT, /* 2026 Development Mode: /items, /me/library, no batch lookups */
+    SPOTIFY_MODE_EXTENDED     /* extended quota: the old endpoints still answer */
+} spotify_mode;
+
+/* The mode learnt so far (from responses, or spotify_detect_mode). */
+spotify_mode spotify_get_mode(spotify_client *c);
+
+/* Probes once with the user's token (an extended-only endpoint answering
+ * 403 "endpoint_unavailable" means development mode) and remembers it. */
+kt_status spotify_detect_mode(spotify_client *c, int64_t user_id, spotify_mode *out, kt_err *err);
+
+/* ---- accounting ---- */
+
+/* HTTP requests sent by calls made from the calling thread since it started
+ * (retries and token requests included): callers take the difference around
+ * a piece of work to know the requests it spent. */
+uint64_t spotify_thread_requests(void);
+
+/* All requests so far, per endpoint template ("GET /playlists/{id}/items")
+ * and status, as a JSON object {"GET /me": {"200": 3}, ...}. Caller owns it. */
+json_t *spotify_stats_json(spotify_client *c);
+
+#endif

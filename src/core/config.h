@@ -1,0 +1,97 @@
+/* config.h - keeptrack's configuration: one declarative table, many uses.
+ *
+ * Every option is one field of kt_config plus one row of the table in
+ * config.c (flag name, env var, default, type, bounds or enum values, secret
+ * flag, help, offsetof). That table drives parsing from the environment, an
+ * optional config file and command-line flags, `--help`, validation with
+ * messages naming the option and the fix, and a dump that never shows a
+ * secret. Adding an option = one field here + one row there.
+ *
+ * Precedence: flags > environment > config file > defaults. The config file
+ * is named by --config PATH / --config=PATH or KEEPTRACK_CONFIG; its lines are
+ * `KEY=value` with env-var names as keys ('#' comments, blank lines, optional
+ * "export ", optional matching quotes around the value). An empty env var
+ * counts as unset.
+ *
+ * Derived defaults, filled by config_load (or config_resolve) when unset:
+ *   data_dir        $XDG_DATA_HOME/keeptrack, else $HOME/.local/share/keeptrack
+ *   db              <data_dir>/keeptrack.db
+ *   secret_key_file <data_dir>/secret.key
+ *   public_url      http://<listen>
+ *
+ * Thread use: a kt_config is filled at start-up and read-only afterwards.
+ */
+#ifndef KT_CORE_CONFIG_H
+#define KT_CORE_CONFIG_H
+
+#include <stdio.h>
+
+#include "core/err.h"
+
+typedef struct kt_config {
+    /* char * fields are owned (config_free), NULL when unset. */
+    char *spotify_client_id;
+    char *spotify_client_secret; /* secret; optional (PKCE works without it) */
+    char *spotify_redirect_uri;
+    char *spotify_accounts_url;  /* no trailing slash */
+    char *spotify_api_url;       /* no trailing slash, e.g. https://api.spotify.com/v1 */
+    char *spotify_scopes;        /* space-separated */
+    char *db;                    /* SQLite file path or postgres:// / postgresql:// URL */
+    char *data_dir;
+    char *listen;                /* "host:port", "[v6]:port" */
+    char *public_url;            /* no trailing slash */
+    char *secret_key;            /* secret; base64 of 32 bytes */
+    char *secret_key_previous;   /* secret; comma-separated old keys for rotation */
+    char *secret_key_file;
+    char *admin_token;           /* secret */
+    char *log_level;             /* debug|info|warn|error */
+    char *log_format;            /* logfmt|json */
+    char *ui_path;               /* where the browser lands after login, e.g. "/" */
+    int http_threads;
+    int db_pool;
+    int session_days;
+    int spotify_concurrency;
+    int spotify_timeout_ms;
+    double spotify_budget;       /* requests per second for the whole app */
+    char *config_file;           /* the file that was read, if any */
+} kt_config;
+
+/* Sets every field to its static default (derived defaults stay NULL until
+ * config_resolve). Allocation failures leave the field NULL and are reported
+ * by config_validate. Overwrites c without freeing it. */
+void config_init(kt_config *c);
+
+/* Applies the config file, the environment and the known flags of argv, in
+ * that order, then config_resolve. Known flags (--name value, --name=value,
+ * and --name alone for booleans) are removed from argv and *argc updated
+ * (argv[*argc] stays NULL); unknown arguments, and everything after "--", are
+ * left in order for the subcommand. KT_ERR_INVALID for a flag without its
+ * value, an unreadable/unknown key in the config file (with file:line), or a
+ * value that does not parse as its type (naming the option). Values are
+ * range-checked by config_validate, not here. argc/argv may be NULL (no flags). */
+kt_status config_load(kt_config *c, int *argc, char **argv, kt_err *err);
+
+/* Fills the derived defaults listed above that are still NULL. KT_ERR_INVALID
+ * when neither XDG_DATA_HOME nor HOME is set and data_dir is not given. */
+kt_status config_resolve(kt_config *c, kt_err *err);
+
+/* Checks every value (types, bounds, enums, URLs, redirect URI rules, key
+ * format, admin token length) and that SPOTIFY_CLIENT_ID is set. The first
+ * problem is returned as KT_ERR_INVALID with a message naming the option (env
+ * var and flag) and the fix. */
+kt_status config_validate(const kt_config *c, kt_err *err);
+
+/* Same as config_validate without requiring the Spotify client id (for
+ * commands such as `migrate` or `keys` that never talk to Spotify). */
+kt_status config_validate_values(const kt_config *c, kt_err *err);
+
+/* Prints one paragraph per option: flag, env var, default, help. */
+void config_print_help(FILE *f);
+
+/* Prints "ENV_VAR = value" per option; secrets as "(set)" or "(unset)". */
+void config_dump(FILE *f, const kt_config *c);
+
+/* Frees the owned strings and zeroes c (secrets wiped first). c may be NULL. */
+void config_free(kt_config *c);
+
+#endif

@@ -7,7 +7,15 @@
  * bodies, query strings, cookies, path parameters, and the cross-site check
  * for state-changing routes. Handlers never see raw sockets.
  *
- * Errors are always JSON: {"error":{"status":N,"code":"...","message":"..."}}.
+ * Errors are always JSON: {"error":{"status":N,"code":"...","message":"..."}}:
+ * 400 bad_path / bad_query, 404 not_found, 405 method_not_allowed (with
+ * Allow), 403 cross_site, 413 too_large, 500 internal. Every response carries
+ * X-Content-Type-Options: nosniff, X-Frame-Options: DENY, Referrer-Policy:
+ * same-origin, and (unless the handler added its own) a
+ * Content-Security-Policy (nothing loads for JSON/data; 'self' for text/html)
+ * and Cache-Control: no-store. libmicrohttpd itself answers a few malformed
+ * requests before any of this runs (431 for headers over ~32 KiB, 414 for an
+ * over-long request line, 400 for a missing Host or bad chunking).
  *
  * Threads: handlers run on the server's worker threads, several at once;
  * `app` is shared and must be thread-safe. A request and everything borrowed
@@ -37,7 +45,7 @@ enum {
 
 typedef struct http_route {
     const char *method;  /* "GET", "POST", ... ; GET routes also answer HEAD */
-    const char *pattern; /* "/api/jobs/{id}"; a trailing "/*" matches any rest */
+    const char *pattern; /* "/api/jobs/{id}"; a trailing "*" segment matches any rest */
     http_handler_fn fn;
     unsigned flags;
 } http_route;
@@ -51,13 +59,23 @@ typedef struct http_config {
     unsigned connection_timeout_s; /* idle/slow clients are dropped after this; 0 = 30 */
     unsigned max_connections;   /* 0 = 1024 */
     /* Called after every request for metrics and access logs; may be NULL.
-     * `route` is the matched pattern or "unmatched". */
+     * `route` is the matched pattern or "unmatched". status is 0 when no
+     * response was queued (client went away, or libmicrohttpd refused the
+     * request itself). Runs on a server thread. */
     void (*on_done)(void *app, const char *method, const char *route, int status,
                     double seconds);
+    /* Concurrent connections from one IP address; 0 = no per-IP limit (the
+     * default: behind a reverse proxy every client has the proxy's address). */
+    unsigned max_connections_per_ip;
 } http_config;
 
 /* Starts listening and serving on background threads. routes (and the
- * strings in them) must outlive the server. */
+ * strings in them) must outlive the server; cfg's strings are copied.
+ * KT_ERR_INVALID for a malformed route table (naming the row), listen
+ * address or thread count; KT_ERR_IO when the address cannot be bound.
+ * When several patterns match a path the most specific wins (a literal
+ * segment beats {param}, which beats "*"); path parameters are decoded per
+ * segment, and encoded slashes or "."/".." segments are refused with 400. */
 kt_status http_server_start(const http_config *cfg, const http_route *routes, size_t nroutes,
                             void *app, http_server **out, kt_err *err);
 /* The bound port (useful with port 0). */
@@ -67,16 +85,23 @@ void http_server_stop(http_server *s);
 
 /* ---- request ---- */
 const char *http_req_method(const http_req *r);
+/* The path as sent (still percent-encoded), without the query string. */
 const char *http_req_path(const http_req *r);
-/* Path parameter from the route pattern, percent-decoded; NULL if absent. */
+/* Path parameter from the route pattern, percent-decoded; NULL if absent.
+ * A trailing "*" segment is captured under the name "*" (the rest of the path,
+ * decoded segments joined by '/', "" when empty). */
 const char *http_req_param(const http_req *r, const char *name);
-/* Query-string value, percent-decoded; NULL if absent. */
+/* Query-string value, percent-decoded ('+' is a space); NULL if absent.
+ * The first of repeated keys wins. A malformed query string is refused
+ * with 400 before the handler runs. */
 const char *http_req_query(const http_req *r, const char *name);
 /* Header value (case-insensitive name); NULL if absent. */
 const char *http_req_header(const http_req *r, const char *name);
-/* Cookie value; NULL if absent. */
+/* Cookie value (as sent, one pair of surrounding quotes removed); NULL if
+ * absent. Malformed pairs are ignored; at most 64 cookies are read. */
 const char *http_req_cookie(const http_req *r, const char *name);
-/* Raw body (may be empty, never NULL); *len receives its length. */
+/* Raw body (may be empty, never NULL; NUL-terminated, but may contain NULs);
+ * *len (may be NULL) receives its length. */
 const char *http_req_body(const http_req *r, size_t *len);
 /* Body parsed as JSON (an object). An empty body gives an empty object.
  * KT_ERR_INVALID with a message naming the problem otherwise. Caller owns *out. */
@@ -89,8 +114,14 @@ int http_req_is_https(const http_req *r);
 void http_req_set_user(http_req *r, int64_t user_id);
 int64_t http_req_user(const http_req *r);
 
-/* ---- reply: call exactly one http_reply_* per request ---- */
-/* Adds a response header before the reply (Set-Cookie may be added several times). */
+/* ---- reply: call exactly one http_reply_* per request ----
+ * A handler that returns without replying gets a logged 500; a second reply
+ * is ignored and logged (ownership of its body/ctx is still taken). Status
+ * codes outside 100..599 become 500. */
+/* Adds a response header (Set-Cookie may be added several times); name and
+ * value are copied. Headers added before or after the reply call are all
+ * sent. A name that is not a token, a value with CR/LF, or more than 32
+ * headers is refused and logged as a bug. */
 void http_reply_header(http_req *r, const char *name, const char *value);
 /* JSON body; takes ownership of body (json_decref'd). */
 void http_reply_json(http_req *r, int status, json_t *body);
@@ -106,7 +137,10 @@ void http_reply_bytes(http_req *r, int status, const char *content_type, const v
                       size_t len);
 /* Streams a body produced on demand: fn fills up to `max` bytes at `pos`
  * and returns the count, 0 at the end, or -1 on error (the connection is
- * closed). free_fn(ctx) runs when the response is done. */
+ * closed). free_fn(ctx) (may be NULL) runs when the response is done or
+ * cannot be sent. fn runs on a server thread after the handler returned, so
+ * ctx must own its data (nothing borrowed from the request). For HEAD the
+ * reader is not called. */
 typedef long (*http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void http_reply_stream(http_req *r, int status, const char *content_type, http_stream_fn fn,
                        void *ctx, void (*free_fn)(void *ctx));

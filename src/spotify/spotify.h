@@ -51,6 +51,8 @@ typedef struct spotify_config {
     long timeout_ms;            /* per request; 0 = 30000 */
     int max_retries;            /* 5xx/timeouts/resets/bad bodies; 0 = 4; < 0 = none */
     long max_wait_ms;           /* longest Retry-After waited in-thread; 0 = 5000 */
+    long backoff_base_ms;       /* first retry delay bound (full jitter); 0 = 250 */
+    long backoff_max_ms;        /* largest retry delay bound; 0 = 8000 */
 } spotify_config;
 
 /* One user's tokens. Holds secrets: wipe with spotify_tokens_wipe. */
@@ -80,6 +82,18 @@ typedef struct spotify_token_hooks {
 kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hooks *hooks,
                              spotify_client **out, kt_err *err);
 void spotify_client_free(spotify_client *c);
+
+/* Request budget hook. Called before every Web API request: returns 0 when
+ * the request may be sent now (the token is consumed), otherwise the ms to
+ * wait before asking again (the engine keeps other transfers moving
+ * meanwhile). now_ms is monotonic. Must be thread-safe. The built-in token
+ * bucket (budget_per_sec/budget_burst) is used until a hook is set; issue
+ * 11 replaces it with one shared through PostgreSQL. */
+typedef int64_t (*spotify_budget_fn)(void *ctx, int64_t now_ms);
+
+/* Replaces the budget (fn NULL restores the built-in bucket). Set it before
+ * the client is shared between threads. */
+void spotify_set_budget_fn(spotify_client *c, spotify_budget_fn fn, void *ctx);
 
 /* ---- accounts service ---- */
 
@@ -149,8 +163,15 @@ typedef enum spotify_mode {
 /* The mode learnt so far (from responses, or spotify_detect_mode). */
 spotify_mode spotify_get_mode(spotify_client *c);
 
-/* Probes once with the user's token (an extended-only endpoint answering
- * 403 "endpoint_unavailable" means development mode) and remembers it. */
+/* 1 when the endpoint template ("GET /browse/new-releases", "GET
+ * /playlists/{id}/tracks") may be used: always for endpoints every app has;
+ * for extended-quota-only ones only once the mode is known to be EXTENDED.
+ * Callers use it to choose between e.g. /items and /tracks. */
+int spotify_endpoint_available(spotify_client *c, const char *endpoint_template);
+
+/* Probes once with the user's token (SPOTIFY_APP_USER: the app token):
+ * GET /browse/new-releases?limit=1, extended-only; 200 means extended, 403
+ * means development. Remembered: later calls answer without a request. */
 kt_status spotify_detect_mode(spotify_client *c, int64_t user_id, spotify_mode *out, kt_err *err);
 
 /* ---- accounting ---- */

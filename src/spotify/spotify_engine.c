@@ -1,0 +1,433 @@
+/* spotify_engine.c - the request engine: a batch of Web API requests run on
+ * one libcurl multi handle in the calling thread.
+ *
+ * At most `concurrency` transfers are in flight; each start takes a token
+ * from the request budget and a fresh-enough access token. Completions are
+ * classified: 2xx bodies are parsed (bounded depth); 401 refreshes the
+ * token once (single-flight, see spotify_auth.c) and retries that request
+ * once; a short 429 parks the request until its Retry-After while the
+ * others keep going; a long one or QUOTA_EXCEEDED ends the batch with
+ * KT_ERR_DEFERRED; 5xx, timeouts, resets, truncated and malformed bodies are
+ * retried with full-jitter exponential backoff, never by sleeping while
+ * other transfers wait (the multi poll timeout does the waiting). The first
+ * error that is not retried away stops the whole batch.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/jsonutil.h"
+#include "core/timeutil.h"
+#include "spotify/spotify_internal.h"
+
+typedef struct engine {
+    spotify_batch *b;
+    spotify_client *c;
+    CURLM *multi;
+    spotify_tokens tok;
+    uint64_t gen;       /* bumped whenever tok changes; 0 = none yet */
+    size_t running;
+    size_t lowest;      /* lowest index not yet DONE */
+} engine;
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    spotify_req *r = ud;
+    kt_status st = buf_append(&r->resp, p, size * n);
+    if (st == KT_ERR_TOO_LARGE)
+        r->too_large = 1;
+    return st == KT_OK ? size * n : 0;
+}
+
+/* Keeps the Retry-After header (the only one the engine needs). */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    spotify_req *r = ud;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        size_t i = sizeof name - 1;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        size_t e = len;
+        while (e > i && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+            e--;
+        size_t vl = e - i < sizeof r->retry_after - 1 ? e - i : sizeof r->retry_after - 1;
+        memcpy(r->retry_after, p + i, vl);
+        r->retry_after[vl] = '\0';
+    }
+    return len;
+}
+
+static void free_headers(struct curl_slist *h)
+{
+    /* The Authorization header holds a token: wipe before freeing. */
+    for (struct curl_slist *i = h; i; i = i->next)
+        sodium_memzero(i->data, strlen(i->data));
+    curl_slist_free_all(h);
+}
+
+static void req_release_transfer(engine *e, spotify_req *r)
+{
+    if (r->easy) {
+        if (curl_multi_remove_handle(e->multi, r->easy) != CURLM_OK) {
+            /* Removal only fails on a bad handle; cleaning up is still right. */
+        }
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+        e->running--;
+    }
+    free_headers(r->headers);
+    r->headers = NULL;
+}
+
+void spotify_reqs_clear(spotify_req *reqs, size_t n)
+{
+    for (size_t i = 0; reqs && i < n; i++) {
+        free(reqs[i].path);
+        free(reqs[i].body);
+        json_decref(reqs[i].json);
+        buf_free(&reqs[i].resp);
+        free_headers(reqs[i].headers);
+        if (reqs[i].easy)
+            curl_easy_cleanup(reqs[i].easy);
+        memset(&reqs[i], 0, sizeof reqs[i]);
+    }
+}
+
+static void tmpl_of(const spotify_req *r, char *out, size_t outsz)
+{
+    spotify_endpoint_template(r->method, r->path, out, outsz);
+}
+
+/* Makes sure e->tok is usable for the next start (loaded, not about to expire). */
+static kt_status ensure_token(engine *e, const char *stale, kt_err *err)
+{
+    if (!stale && e->gen &&
+        e->tok.expires_at_ms - time_now_ms() >= SPOTIFY_REFRESH_MARGIN_MS)
+        return KT_OK;
+    spotify_tokens t;
+    kt_status st = spotify_token_get(e->c, e->b->user_id, stale, &t, err);
+    if (st == KT_OK) {
+        e->tok = t;
+        e->gen++;
+    }
+    spotify_tokens_wipe(&t);
+    return st;
+}
+
+static kt_status add_header(struct curl_slist **h, const char *line, kt_err *err)
+{
+    struct curl_slist *n = curl_slist_append(*h, line);
+    if (!n)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    *h = n;
+    return KT_OK;
+}
+
+static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
+{
+    spotify_client *c = e->c;
+    kt_status st;
+    char url[4096];
+    char auth[sizeof e->tok.access_token + 32];
+    if ((st = ensure_token(e, NULL, err)) != KT_OK)
+        return st;
+    if (snprintf(url, sizeof url, "%s%s", c->api_url, r->path) >= (int)sizeof url)
+        return err_set(err, KT_ERR_INVALID, NULL, "request path too long (%zu bytes)",
+                       strlen(r->path));
+    buf_free(&r->resp);
+    buf_init(&r->resp, c->max_response_bytes);
+    r->too_large = 0;
+    r->retry_after[0] = '\0';
+    r->easy = curl_easy_init();
+    if (!r->easy)
+        return err_set(err, KT_ERR_NOMEM, NULL, "curl_easy_init failed");
+    if ((st = spotify_easy_setup(c, r->easy, err)) != KT_OK)
+        goto fail;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", e->tok.access_token);
+    st = add_header(&r->headers, auth, err);
+    sodium_memzero(auth, sizeof auth);
+    if (st != KT_OK || (st = add_header(&r->headers, "Accept: application/json", err)) != KT_OK)
+        goto fail;
+    int is_get = strcmp(r->method, "GET") == 0;
+    if (!is_get && (st = add_header(&r->headers, "Content-Type: application/json", err)) != KT_OK)
+        goto fail;
+    CURLcode rc = curl_easy_setopt(r->easy, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, header_cb);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+    if (rc == CURLE_OK && !is_get) {
+        /* POSTFIELDS ("" without a body) gives every method a Content-Length. */
+        rc = curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        if (rc == CURLE_OK && strcmp(r->method, "POST") != 0)
+            rc = curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    if (rc != CURLE_OK) {
+        st = err_set(err, KT_ERR_INTERNAL, NULL, "curl setup failed: %s", curl_easy_strerror(rc));
+        goto fail;
+    }
+    if (curl_multi_add_handle(e->multi, r->easy) != CURLM_OK) {
+        st = err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_add_handle failed");
+        goto fail;
+    }
+    r->token_gen = e->gen;
+    r->state = SPOTIFY_REQ_RUNNING;
+    e->running++;
+    spotify_count_request(c);
+    return KT_OK;
+fail:
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    free_headers(r->headers);
+    r->headers = NULL;
+    return st;
+}
+
+/* A failed attempt that may be retried: park it for a backoff, or give up. */
+static kt_status retry_later(engine *e, spotify_req *r, const char *why, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    snprintf(r->last_failure, sizeof r->last_failure, "%s", why);
+    if (r->attempts >= e->c->max_retries)
+        return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                       "%s failed after %d attempts; last failure: %s", tmpl, r->attempts + 1,
+                       r->last_failure);
+    long wait = spotify_backoff_ms(r->attempts, e->c->backoff_base_ms, e->c->backoff_max_ms);
+    r->attempts++;
+    r->state = SPOTIFY_REQ_PENDING;
+    r->not_before_ms = time_mono_ms() + wait;
+    return KT_OK;
+}
+
+static kt_status on_429(engine *e, spotify_req *r, const json_t *body, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    int64_t now = time_now_ms(), at = 0;
+    int64_t wait = spotify_retry_after_ms(r->retry_after[0] ? r->retry_after : NULL, now, &at);
+    const json_t *eo = body ? json_object_get(body, "error") : NULL;
+    const char *reason = json_is_object(eo) ? json_string_value(json_object_get(eo, "reason")) : NULL;
+    int quota = reason && strcmp(reason, "QUOTA_EXCEEDED") == 0;
+    if (!quota && wait <= e->c->max_wait_ms && r->waits_429 < SPOTIFY_MAX_429_WAITS) {
+        r->waits_429++;
+        r->state = SPOTIFY_REQ_PENDING;
+        r->not_before_ms = time_mono_ms() + wait;
+        return KT_OK;
+    }
+    kt_status st = spotify_classify_error(429, body, tmpl, err, NULL);
+    if (err) {
+        err->retry_at_ms = at;
+        err_prefix(err, "retry after %lld s: ", (long long)(wait + 999) / 1000);
+    }
+    return st;
+}
+
+static kt_status on_401(engine *e, spotify_req *r, const json_t *body, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    if (r->retried_401)
+        return spotify_classify_error(401, body, tmpl, err, NULL);
+    r->retried_401 = 1;
+    /* Only the first 401 seen with the current token refreshes; requests
+     * that ran with it concurrently just retry with the new one. */
+    if (r->token_gen == e->gen) {
+        kt_status st = ensure_token(e, e->tok.access_token, err);
+        if (st != KT_OK)
+            return st;
+    }
+    r->state = SPOTIFY_REQ_PENDING;
+    r->not_before_ms = 0;
+    return KT_OK;
+}
+
+static kt_status on_success(engine *e, spotify_req *r, size_t idx, long status, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    json_t *j = NULL;
+    if (status != 204 && r->resp.len > 0) {
+        kt_err perr;
+        if (json_parse_bounded(r->resp.data, r->resp.len, SPOTIFY_JSON_MAX_DEPTH, &j, &perr) !=
+            KT_OK) {
+            if (!spotify_retryable(r->method, 500, CURLE_OK))
+                return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                               "%s answered %ld with a malformed body", tmpl, status);
+            return retry_later(e, r, "malformed JSON body", err);
+        }
+    }
+    buf_free(&r->resp);
+    if (spotify_endpoint_extended_only(tmpl))
+        spotify_learn_mode(e->c, SPOTIFY_MODE_EXTENDED);
+    r->json = j;
+    r->status = status;
+    r->state = SPOTIFY_REQ_DONE;
+    return e->b->on_done ? e->b->on_done(e->b->ctx, idx, err) : KT_OK;
+}
+
+static kt_status on_complete(engine *e, spotify_req *r, CURLcode cc, kt_err *err)
+{
+    spotify_client *c = e->c;
+    size_t idx = (size_t)(r - e->b->reqs);
+    long status = 0;
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    if (cc == CURLE_OK && curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+        status = 0;
+    spotify_record_stat(c, r->method, r->path, cc == CURLE_OK ? status : 0);
+    req_release_transfer(e, r);
+    r->state = SPOTIFY_REQ_PENDING;
+
+    if (cc == CURLE_WRITE_ERROR && r->too_large)
+        return err_set(err, KT_ERR_TOO_LARGE, "response_too_large",
+                       "Spotify's answer to %s exceeds the %zu-byte limit", tmpl,
+                       c->max_response_bytes);
+    if (cc != CURLE_OK) {
+        if (!spotify_retryable(r->method, 0, cc))
+            return err_set(err, KT_ERR_UPSTREAM, "upstream_failed", "%s failed: %s", tmpl,
+                           curl_easy_strerror(cc));
+        return retry_later(e, r, curl_easy_strerror(cc), err);
+    }
+    if (status >= 200 && status <= 299)
+        return on_success(e, r, idx, status, err);
+
+    json_t *body = NULL;
+    kt_err ignore;
+    if (r->resp.len > 0)
+        (void)json_parse_bounded(r->resp.data, r->resp.len, SPOTIFY_JSON_MAX_DEPTH, &body, &ignore);
+    kt_status st;
+    if (status == 401) {
+        st = on_401(e, r, body, err);
+    } else if (status == 429) {
+        st = on_429(e, r, body, err);
+    } else if (spotify_retryable(r->method, status, CURLE_OK)) {
+        char why[64];
+        snprintf(why, sizeof why, "HTTP %ld", status);
+        st = retry_later(e, r, why, err);
+        if (st != KT_OK && err)
+            err->upstream_status = (int)status;
+    } else {
+        spotify_mode m = SPOTIFY_MODE_UNKNOWN;
+        st = spotify_classify_error(status, body, tmpl, err, &m);
+        spotify_learn_mode(c, m);
+    }
+    json_decref(body);
+    return st;
+}
+
+/* Starts what may start now; *wait_ms gets how long until something may. */
+static kt_status start_ready(engine *e, long *wait_ms, kt_err *err)
+{
+    spotify_batch *b = e->b;
+    size_t ahead = b->max_ahead ? b->max_ahead : b->n;
+    size_t end = e->lowest + ahead < b->n ? e->lowest + ahead : b->n;
+    int64_t now = time_mono_ms();
+    for (size_t i = e->lowest; i < end && e->running < (size_t)e->c->concurrency; i++) {
+        spotify_req *r = &b->reqs[i];
+        if (r->state != SPOTIFY_REQ_PENDING)
+            continue;
+        if (r->not_before_ms > now) {
+            if (r->not_before_ms - now < *wait_ms)
+                *wait_ms = (long)(r->not_before_ms - now);
+            continue;
+        }
+        int64_t w = spotify_budget_take(e->c);
+        if (w > 0) {
+            if (w < *wait_ms)
+                *wait_ms = (long)w;
+            break;
+        }
+        kt_status st = start_req(e, r, err);
+        if (st != KT_OK)
+            return st;
+    }
+    return KT_OK;
+}
+
+/* Handles every finished transfer; *finished counts them. */
+static kt_status drain_done(engine *e, int *finished, kt_err *err)
+{
+    CURLMsg *m;
+    int left = 0;
+    *finished = 0;
+    while ((m = curl_multi_info_read(e->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        (*finished)++;
+        spotify_req *r = NULL;
+        CURLcode cc = m->data.result;
+        if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r) != CURLE_OK || !r)
+            return err_set(err, KT_ERR_INTERNAL, NULL, "curl transfer without its request");
+        kt_status st = on_complete(e, r, cc, err);
+        if (st != KT_OK)
+            return st;
+    }
+    while (e->lowest < e->b->n && e->b->reqs[e->lowest].state == SPOTIFY_REQ_DONE)
+        e->lowest++;
+    return KT_OK;
+}
+
+kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
+{
+    engine e;
+    memset(&e, 0, sizeof e);
+    e.b = b;
+    e.c = b->c;
+    kt_status st = KT_OK;
+    if (b->n == 0)
+        return KT_OK;
+    e.multi = curl_multi_init();
+    if (!e.multi)
+        return err_set(err, KT_ERR_NOMEM, NULL, "curl_multi_init failed");
+    if (curl_multi_setopt(e.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) != CURLM_OK ||
+        curl_multi_setopt(e.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)b->c->concurrency) !=
+            CURLM_OK) {
+        st = err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_setopt failed");
+        goto out;
+    }
+    while (e.lowest < b->n) {
+        long wait_ms = 1000;
+        if ((st = start_ready(&e, &wait_ms, err)) != KT_OK)
+            goto out;
+        int still = 0;
+        CURLMcode mc = curl_multi_perform(e.multi, &still);
+        if (mc != CURLM_OK) {
+            st = err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_perform: %s",
+                         curl_multi_strerror(mc));
+            goto out;
+        }
+        int finished = 0;
+        if ((st = drain_done(&e, &finished, err)) != KT_OK)
+            goto out;
+        if (e.lowest >= b->n)
+            break;
+        /* Something finished and freed a slot: start more before waiting. */
+        if (finished > 0)
+            continue;
+        mc = curl_multi_poll(e.multi, NULL, 0, wait_ms > 0 ? (int)wait_ms : 1, NULL);
+        if (mc != CURLM_OK) {
+            st = err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_poll: %s",
+                         curl_multi_strerror(mc));
+            goto out;
+        }
+    }
+out:
+    for (size_t i = 0; i < b->n; i++)
+        if (b->reqs[i].easy)
+            req_release_transfer(&e, &b->reqs[i]);
+    spotify_tokens_wipe(&e.tok);
+    curl_multi_cleanup(e.multi);
+    return st;
+}

@@ -1,0 +1,191 @@
+/* spotify_internal.h - what the files of the Spotify client share.
+ *
+ * Not part of the contract (spotify.h is): the client struct, the request
+ * engine's request record, and the pure helpers (endpoint templating,
+ * backoff, Retry-After, error classification) that the unit tests call
+ * directly. Only the client's own .c files and tests/unit/spotify include this.
+ *
+ * Files:  spotify_client.c  client life cycle, budget, mode, accounting
+ *         spotify_auth.c    accounts service: tokens, refresh, single-flight
+ *         spotify_engine.c  the libcurl multi engine (retries, 429, 401)
+ *         spotify_paging.c  spotify_request/get/get_many and paging
+ *         spotify_rules.c   pure rules: templates, backoff, error classes
+ */
+#ifndef KT_SPOTIFY_INTERNAL_H
+#define KT_SPOTIFY_INTERNAL_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/buf.h"
+#include "spotify/spotify.h"
+
+/* Depth limit for every JSON body the client parses. */
+#define SPOTIFY_JSON_MAX_DEPTH 64
+/* Refresh a user's access token when it expires within this window. */
+#define SPOTIFY_REFRESH_MARGIN_MS 60000
+/* Most short 429 waits one request sits through before giving up (deferred). */
+#define SPOTIFY_MAX_429_WAITS 8
+
+/* One user's refresh gate: at most one refresh per user at a time. */
+typedef struct spotify_user_gate {
+    int64_t user_id;
+    int busy;      /* a refresh (or reload) for this user is running */
+    int refs;      /* threads holding or waiting on this gate */
+    struct spotify_user_gate *next;
+} spotify_user_gate;
+
+struct spotify_client {
+    char *accounts_url;
+    char *api_url;
+    char *client_id;
+    char *client_secret; /* NULL: public client */
+    int concurrency;
+    size_t max_response_bytes;
+    long timeout_ms;
+    int max_retries;
+    long max_wait_ms;
+    long backoff_base_ms;
+    long backoff_max_ms;
+
+    spotify_token_hooks hooks;
+    int have_hooks;
+
+    /* curl share: connection cache, DNS and TLS sessions across threads,
+     * one mutex per kind of data as the share interface requires. */
+    CURLSH *share;
+    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+    /* Request budget: the built-in token bucket unless a hook replaces it. */
+    pthread_mutex_t bucket_mu;
+    double bucket_rate;   /* tokens per second; 0 = unlimited */
+    double bucket_burst;
+    double bucket_tokens;
+    int64_t bucket_last_ms;
+    spotify_budget_fn budget_fn;
+    void *budget_ctx;
+
+    /* Token single-flight: gates per user and the app token, one mutex. */
+    pthread_mutex_t tok_mu;
+    pthread_cond_t tok_cv;
+    spotify_user_gate *gates;
+    spotify_tokens app_token; /* client-credentials token, guarded by tok_mu */
+    int app_busy;
+
+    atomic_int mode; /* spotify_mode */
+
+    pthread_mutex_t stats_mu;
+    json_t *stats; /* {"GET /me": {"200": n}} */
+    atomic_uint_fast64_t total_requests;
+};
+
+/* ---- spotify_client.c ---- */
+
+/* Counts one request sent from this thread (and in the client's total). */
+void spotify_count_request(spotify_client *c);
+
+/* Records the outcome of a request for spotify_stats_json. status 0 means a
+ * transport failure (no HTTP status). */
+void spotify_record_stat(spotify_client *c, const char *method, const char *path, long status);
+
+/* Takes one request token from the budget. Returns 0 when the request may
+ * go now, else the ms to wait before asking again. */
+int64_t spotify_budget_take(spotify_client *c);
+
+/* Remembers the mode learnt from a response (UNKNOWN is ignored). */
+void spotify_learn_mode(spotify_client *c, spotify_mode m);
+
+/* Applies the client's standard options to an easy handle (share, timeouts,
+ * HTTP/2, keep-alive, no signals). */
+kt_status spotify_easy_setup(spotify_client *c, CURL *easy, kt_err *err);
+
+/* ---- spotify_auth.c ---- */
+
+/* Gets a usable access token for user_id (SPOTIFY_APP_USER: the app's
+ * client-credentials token): loaded through the hooks and refreshed when it
+ * expires within a minute, one refresh per user at a time. stale, when not
+ * NULL, is an access token that just got a 401: if the stored one is still
+ * that token it is refreshed regardless of its expiry. */
+kt_status spotify_token_get(spotify_client *c, int64_t user_id, const char *stale,
+                            spotify_tokens *out, kt_err *err);
+
+/* ---- spotify_engine.c ---- */
+
+enum { SPOTIFY_REQ_PENDING = 0, SPOTIFY_REQ_RUNNING, SPOTIFY_REQ_DONE };
+
+/* One Web API request in a batch. The caller fills method/path/body; the
+ * engine fills status/json. */
+typedef struct spotify_req {
+    const char *method; /* "GET", ... (static string) */
+    char *path;         /* owned: relative to api_url, query included */
+    char *body;         /* owned, may be NULL: JSON text */
+    long status;        /* out: the final 2xx status */
+    json_t *json;       /* out: parsed body (NULL when empty); owned by the req */
+
+    /* engine state */
+    int state;
+    int attempts;       /* failed attempts so far (retried failures) */
+    int waits_429;
+    int retried_401;
+    uint64_t token_gen; /* which batch token the running attempt used */
+    int64_t not_before_ms; /* monotonic: earliest next attempt */
+    CURL *easy;
+    struct curl_slist *headers;
+    buf resp;
+    int too_large;
+    char retry_after[64];
+    char last_failure[160];
+} spotify_req;
+
+typedef struct spotify_batch {
+    spotify_client *c;
+    int64_t user_id;
+    spotify_req *reqs;
+    size_t n;
+    /* Request i starts only while i < (lowest unfinished index) + max_ahead:
+     * bounds how many out-of-order results wait for delivery. 0 = n. */
+    size_t max_ahead;
+    /* Called as each request completes (any order); may take r->json. */
+    kt_status (*on_done)(void *ctx, size_t idx, kt_err *err);
+    void *ctx;
+} spotify_batch;
+
+/* Runs every request of the batch to completion: at most `concurrency`
+ * transfers in flight, budget, 401 refresh, 429 waits, retries. On the
+ * first error that is not retried away, stops everything and returns it. */
+kt_status spotify_batch_run(spotify_batch *b, kt_err *err);
+
+/* Frees the reqs' owned members (not the array). */
+void spotify_reqs_clear(spotify_req *reqs, size_t n);
+
+/* ---- spotify_rules.c (pure) ---- */
+
+/* Writes "METHOD /template" for path (query dropped, ids replaced by
+ * "{id}"), e.g. "GET /playlists/{id}/items". Truncates to fit. */
+void spotify_endpoint_template(const char *method, const char *path, char *out, size_t outsz);
+
+/* 1 when the endpoint template (as above) exists only for extended-quota apps. */
+int spotify_endpoint_extended_only(const char *tmpl);
+
+/* Full-jitter exponential backoff: a uniformly random delay in
+ * [0, min(max_ms, base_ms * 2^attempt)] (attempt counts from 0). */
+long spotify_backoff_ms(int attempt, long base_ms, long max_ms);
+
+/* Milliseconds to wait for a 429 with this Retry-After value (NULL or bad:
+ * 1000 ms, Spotify's usual minimum). *at_ms gets the absolute retry time. */
+int64_t spotify_retry_after_ms(const char *value, int64_t now_ms, int64_t *at_ms);
+
+/* Classifies a non-2xx Web API answer into err (status, code, message).
+ * body may be NULL. tmpl is the endpoint template. Returns the status set.
+ * *mode_out (may be NULL) gets what the answer teaches about the app mode. */
+kt_status spotify_classify_error(long status, const json_t *body, const char *tmpl, kt_err *err,
+                                 spotify_mode *mode_out);
+
+/* 1 when a failed attempt may be retried: 5xx, transport errors, truncated
+ * or malformed bodies. Non-idempotent POSTs are retried only when Spotify
+ * surely did not act (connect failures, 502/503), never after a 500 or a
+ * reset mid-answer, so a retry cannot add the same items twice. */
+int spotify_retryable(const char *method, long status, CURLcode cc);
+
+#endif

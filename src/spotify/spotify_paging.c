@@ -1,0 +1,282 @@
+/* spotify_paging.c - the calls callers make: one request, several in
+ * parallel, and the two paging walks, all on top of spotify_batch_run.
+ *
+ * Offset paging reads `total` from the first page and fetches the rest in
+ * parallel; pages are handed to the caller strictly in order. Pages that
+ * arrive early wait in memory, and the engine starts page i only while i is
+ * within a window of the first undelivered page, so memory stays bounded
+ * (window x page size) however long the collection. Cursor paging follows
+ * `next` one page at a time (the cursor is only known from the page before).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jsonutil.h"
+#include "spotify/spotify_internal.h"
+
+/* A walk never fetches more pages than this (50 items each: 10 M items). */
+#define MAX_PAGES 200000
+/* Pages fetched ahead of the first undelivered one, per unit of concurrency. */
+#define WINDOW_PER_SLOT 4
+
+static const char *known_method(const char *m)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", NULL};
+    for (size_t i = 0; m && methods[i]; i++)
+        if (strcmp(m, methods[i]) == 0)
+            return methods[i];
+    return NULL;
+}
+
+static kt_status check_path(const char *path, kt_err *err)
+{
+    if (!path || path[0] != '/')
+        return err_set(err, KT_ERR_INVALID, NULL, "Spotify API path must start with '/'");
+    if (strlen(path) > 3000)
+        return err_set(err, KT_ERR_INVALID, NULL, "Spotify API path too long");
+    return KT_OK;
+}
+
+kt_status spotify_request(spotify_client *c, int64_t user_id, const char *method,
+                          const char *path, const json_t *body, long *status_out, json_t **out,
+                          kt_err *err)
+{
+    const char *m = known_method(method);
+    kt_status st;
+    if (!c || !m)
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_request: bad method");
+    if ((st = check_path(path, err)) != KT_OK)
+        return st;
+    spotify_req r;
+    memset(&r, 0, sizeof r);
+    r.method = m;
+    r.path = strdup(path);
+    if (body)
+        r.body = json_dumps(body, JSON_COMPACT);
+    if (!r.path || (body && !r.body)) {
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    spotify_batch b = {.c = c, .user_id = user_id, .reqs = &r, .n = 1};
+    if ((st = spotify_batch_run(&b, err)) != KT_OK)
+        goto out;
+    if (status_out)
+        *status_out = r.status;
+    if (out) {
+        *out = r.json;
+        r.json = NULL;
+    }
+out:
+    spotify_reqs_clear(&r, 1);
+    return st;
+}
+
+kt_status spotify_get(spotify_client *c, int64_t user_id, const char *path, json_t **out,
+                      kt_err *err)
+{
+    return spotify_request(c, user_id, "GET", path, NULL, NULL, out, err);
+}
+
+kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
+                           json_t **outs, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!c || (n && (!paths || !outs)))
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_many: missing argument");
+    if (n == 0)
+        return KT_OK;
+    if (n > MAX_PAGES)
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_many: too many requests (%zu)", n);
+    spotify_req *reqs = calloc(n, sizeof *reqs);
+    if (!reqs)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if ((st = check_path(paths[i], err)) != KT_OK)
+            goto out;
+        reqs[i].method = "GET";
+        if (!(reqs[i].path = strdup(paths[i]))) {
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    spotify_batch b = {.c = c, .user_id = user_id, .reqs = reqs, .n = n};
+    if ((st = spotify_batch_run(&b, err)) != KT_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = reqs[i].json;
+        reqs[i].json = NULL;
+    }
+out:
+    spotify_reqs_clear(reqs, n);
+    free(reqs);
+    return st;
+}
+
+/* The paging object of a page: the page itself or page[wrap_key]. */
+static const json_t *unwrap(const json_t *j, const char *wrap_key)
+{
+    const json_t *p = wrap_key ? json_object_get(j, wrap_key) : j;
+    return json_is_object(p) ? p : NULL;
+}
+
+static kt_status deliver(const json_t *page_json, const char *wrap_key, const char *what,
+                         spotify_page_fn fn, void *ctx, kt_err *err)
+{
+    const json_t *page = unwrap(page_json, wrap_key);
+    if (!page)
+        return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                       "Spotify's answer to %s holds no paging object%s%s", what,
+                       wrap_key ? " under " : "", wrap_key ? wrap_key : "");
+    return fn(ctx, page, err);
+}
+
+typedef struct offset_walk {
+    spotify_req *reqs;
+    size_t n;
+    size_t next;        /* next page index to deliver */
+    const char *wrap_key;
+    const char *path;
+    spotify_page_fn fn;
+    void *ctx;
+} offset_walk;
+
+/* Delivers every page that is now next in line, freeing each after use. */
+static kt_status offset_on_done(void *ctx, size_t idx, kt_err *err)
+{
+    offset_walk *w = ctx;
+    (void)idx;
+    while (w->next < w->n && w->reqs[w->next].state == SPOTIFY_REQ_DONE) {
+        spotify_req *r = &w->reqs[w->next];
+        kt_status st = deliver(r->json, w->wrap_key, w->path, w->fn, w->ctx, err);
+        json_decref(r->json);
+        r->json = NULL;
+        w->next++;
+        if (st != KT_OK)
+            return st;
+    }
+    return KT_OK;
+}
+
+static char *page_path(const char *path, int limit, int64_t offset)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s%climit=%d&offset=%lld", path, strchr(path, '?') ? '&' : '?', limit,
+                 (long long)offset) < 0)
+        return NULL;
+    return p;
+}
+
+kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
+                                 int page_size, const char *wrap_key, spotify_page_fn fn,
+                                 void *ctx, kt_err *err)
+{
+    kt_status st;
+    json_t *first = NULL;
+    char *first_path = NULL;
+    spotify_req *reqs = NULL;
+    size_t n = 0;
+    if (!c || !fn)
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_all_offset: missing argument");
+    if ((st = check_path(path, err)) != KT_OK)
+        return st;
+    if (strstr(path, "offset=") || strstr(path, "limit="))
+        return err_set(err, KT_ERR_INVALID, NULL,
+                       "spotify_get_all_offset: the path must not carry limit= or offset=");
+    if (page_size < 1 || page_size > 50)
+        return err_set(err, KT_ERR_INVALID, NULL, "page size must be 1..50, got %d", page_size);
+    if (!(first_path = page_path(path, page_size, 0))) {
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    if ((st = spotify_get(c, user_id, first_path, &first, err)) != KT_OK)
+        goto out;
+    const json_t *page = unwrap(first, wrap_key);
+    int64_t total = page ? json_int(page, "total", -1) : -1;
+    if (total < 0) {
+        st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                     "Spotify's first page of %s has no total", path);
+        goto out;
+    }
+    if ((st = deliver(first, wrap_key, path, fn, ctx, err)) != KT_OK)
+        goto out;
+    if (total <= page_size)
+        goto out;
+    int64_t pages = (total - page_size + page_size - 1) / page_size;
+    if (pages > MAX_PAGES) {
+        st = err_set(err, KT_ERR_TOO_LARGE, "too_many_pages",
+                     "%s reports %lld items, more than keeptrack walks (%d pages)", path,
+                     (long long)total, MAX_PAGES);
+        goto out;
+    }
+    n = (size_t)pages;
+    if (!(reqs = calloc(n, sizeof *reqs))) {
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].method = "GET";
+        if (!(reqs[i].path = page_path(path, page_size, (int64_t)(i + 1) * page_size))) {
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    offset_walk w = {.reqs = reqs, .n = n, .wrap_key = wrap_key, .path = path, .fn = fn,
+                     .ctx = ctx};
+    spotify_batch b = {.c = c, .user_id = user_id, .reqs = reqs, .n = n,
+                       .max_ahead = (size_t)c->concurrency * WINDOW_PER_SLOT,
+                       .on_done = offset_on_done, .ctx = &w};
+    if ((st = spotify_batch_run(&b, err)) != KT_OK)
+        goto out;
+    if (w.next != n)
+        st = err_set(err, KT_ERR_INTERNAL, NULL, "offset walk ended with undelivered pages");
+out:
+    spotify_reqs_clear(reqs, n);
+    free(reqs);
+    free(first_path);
+    json_decref(first);
+    return st;
+}
+
+kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char *path,
+                                 const char *wrap_key, spotify_page_fn fn, void *ctx,
+                                 kt_err *err)
+{
+    kt_status st;
+    char *cur = NULL;
+    if (!c || !fn)
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_all_cursor: missing argument");
+    if ((st = check_path(path, err)) != KT_OK)
+        return st;
+    if (!(cur = strdup(path)))
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    size_t base = strlen(c->api_url);
+    for (int pages = 0;; pages++) {
+        json_t *j = NULL;
+        if (pages >= MAX_PAGES) {
+            st = err_set(err, KT_ERR_TOO_LARGE, "too_many_pages",
+                         "%s goes on for more than %d pages", path, MAX_PAGES);
+            break;
+        }
+        if ((st = spotify_get(c, user_id, cur, &j, err)) != KT_OK)
+            break;
+        st = deliver(j, wrap_key, path, fn, ctx, err);
+        const json_t *page = unwrap(j, wrap_key);
+        const char *next = page ? json_str(page, "next") : NULL;
+        char *np = NULL;
+        /* `next` is a full URL: follow it only under our api_url, so a
+         * hostile answer can never send the user's token elsewhere. */
+        if (st == KT_OK && next && (strncmp(next, c->api_url, base) != 0 || next[base] != '/'))
+            st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                         "Spotify's next link for %s leaves the API", path);
+        else if (st == KT_OK && next && !(np = strdup(next + base)))
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        json_decref(j);
+        if (st != KT_OK || !np)
+            break;
+        free(cur);
+        cur = np;
+    }
+    free(cur);
+    return st;
+}

@@ -13,6 +13,10 @@
  * (BIGINT, TEXT, DEFAULT, REFERENCES ... ON DELETE CASCADE, CREATE INDEX IF
  * NOT EXISTS) is spelled the same by both.
  *
+ * Portability trap: SQLite lets a PRIMARY KEY column other than INTEGER
+ * PRIMARY KEY hold NULL (a legacy quirk); PostgreSQL does not. Such keys
+ * are therefore declared NOT NULL explicitly, so both refuse the same rows.
+ *
  * Applying: each migration runs in its own transaction together with its
  * row in schema_migrations(version, applied_at). Concurrent migrators (other
  * processes) serialise on a lock taken at the start of that transaction:
@@ -47,27 +51,27 @@ static const migration migrations[] = {
      "  created_at BIGINT NOT NULL,\n"
      "  updated_at BIGINT NOT NULL);\n"
      "CREATE TABLE user_tokens (\n"
-     "  user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,\n"
+     "  user_id BIGINT NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,\n"
      "  access_token @BLOB@ NOT NULL,\n"
      "  refresh_token @BLOB@,\n"
      "  expires_at BIGINT NOT NULL,\n"
      "  key_id TEXT NOT NULL,\n"
      "  updated_at BIGINT NOT NULL);\n"
      "CREATE TABLE oauth_states (\n"
-     "  state_hash TEXT PRIMARY KEY,\n"
+     "  state_hash TEXT NOT NULL PRIMARY KEY,\n"
      "  browser_hash TEXT NOT NULL,\n"
      "  verifier @BLOB@ NOT NULL,\n"
      "  return_to TEXT,\n"
      "  created_at BIGINT NOT NULL,\n"
      "  expires_at BIGINT NOT NULL);\n"
      "CREATE TABLE sessions (\n"
-     "  id_hash TEXT PRIMARY KEY,\n"
+     "  id_hash TEXT NOT NULL PRIMARY KEY,\n"
      "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
      "  created_at BIGINT NOT NULL,\n"
      "  last_seen_at BIGINT NOT NULL,\n"
      "  expires_at BIGINT NOT NULL);\n"
      "CREATE TABLE app_state (\n"
-     "  key TEXT PRIMARY KEY,\n"
+     "  key TEXT NOT NULL PRIMARY KEY,\n"
      "  value TEXT NOT NULL,\n"
      "  updated_at BIGINT NOT NULL);\n"
      "CREATE INDEX sessions_user_id ON sessions(user_id);\n"

@@ -1,6 +1,7 @@
 # Thin wrapper over meson. The two commands a newcomer needs:
 #   make run   - install what is missing, build, start the demo (keeptrack + emulator)
-#   make test  - install what is missing, build (plain and ASan+UBSan), run every suite
+#   make test  - install what is missing, build (plain and ASan+UBSan), run every suite,
+#                then libFuzzer (build-fuzz, clang) for 10 s per harness
 .PHONY: all deps build build-asan run test test-quick fuzz bench coverage clean
 
 BUILD      ?= build
@@ -27,12 +28,13 @@ run: build
 	./$(BUILD)/keeptrack demo
 
 test: build build-asan
-	@bash scripts/run-tests.sh $(BUILD) $(BUILD_ASAN)
+	@bash scripts/run-tests.sh --fuzz $(BUILD) $(BUILD_ASAN)
 
 # Plain build only, no sanitizers: the fast loop while developing.
 test-quick: build
 	@bash scripts/run-tests.sh $(BUILD)
 
+# Every libFuzzer harness for 120 s (scripts/fuzz.sh SECONDS for another length).
 fuzz: deps
 	@bash scripts/fuzz.sh 120
 

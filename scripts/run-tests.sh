@@ -2,9 +2,14 @@
 # Runs every test suite in each build directory given, with a private
 # PostgreSQL server started for the run, then prints one closing line
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+# With --fuzz (what `make test` passes) it also sets up and builds the clang
+# libFuzzer directory (build-fuzz, see scripts/fuzz.sh) and runs its 'fuzz'
+# suite briefly (FUZZ_SECONDS, default 10, per harness), counted in the summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: run-tests.sh BUILDDIR..." >&2; exit 2; }
+fuzz=0
+if [ "${1:-}" = "--fuzz" ]; then fuzz=1; shift; fi
+[ $# -ge 1 ] || { echo "usage: run-tests.sh [--fuzz] BUILDDIR..." >&2; exit 2; }
 
 # One PostgreSQL server for the whole run, on loopback, in a temporary folder.
 pg_env=$(mktemp)
@@ -26,5 +31,18 @@ for dir in "$@"; do
     status=1
   fi
 done
-/usr/bin/python3 scripts/test-summary.py "$@" || status=1
+
+dirs=("$@")
+if [ "$fuzz" = 1 ]; then
+  fuzz_dir=${FUZZ_BUILD:-build-fuzz}
+  fuzz_seconds=${FUZZ_SECONDS:-10}
+  echo "== libFuzzer: $fuzz_dir, ${fuzz_seconds}s per harness"
+  # A failed setup or build must not leave an older run's results to be counted.
+  rm -rf "$fuzz_dir/junit" "$fuzz_dir/meson-logs/testlog.json"
+  if ! FUZZ_BUILD=$fuzz_dir bash scripts/fuzz.sh "$fuzz_seconds"; then
+    status=1
+  fi
+  dirs+=("$fuzz_dir")
+fi
+/usr/bin/python3 scripts/test-summary.py "${dirs[@]}" || status=1
 exit $status

@@ -39,8 +39,8 @@
  * library cannot initialise (no entropy source). */
 kt_status crypto_init(void);
 
-/* Fills buf with n bytes from the CSPRNG. Cannot fail once crypto_init succeeded. */
-void crypto_random_bytes(void *buf, size_t n);
+/* Fills dst with n bytes from the CSPRNG. Cannot fail once crypto_init succeeded. */
+void crypto_random_bytes(void *dst, size_t n);
 
 /* 32 random bytes (256 bits) as unpadded base64url: 43 chars + NUL. */
 void crypto_random_token(char out[44]);

@@ -27,4 +27,8 @@ kt_status fs_write_atomic(const char *path, const void *data, size_t len, mode_t
  * KT_ERR_IO otherwise. */
 kt_status fs_read_file(const char *path, size_t max, char **out, size_t *out_len, kt_err *err);
 
+/* Reads the whole regular file open on fd (from its current offset), as
+ * fs_read_file; name is used in messages only. Does not close fd. */
+kt_status fs_read_fd(int fd, const char *name, size_t max, char **out, size_t *out_len, kt_err *err);
+
 #endif

@@ -1,0 +1,721 @@
+/* config.c - the option table and everything it drives (see config.h).
+ *
+ * To add an option: add a field to kt_config and one row to `options`
+ * below. The row's type decides parsing, storage (char * for text types,
+ * int for int/bool, double for double) and validation; `check` adds rules a
+ * type cannot express.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "core/fsutil.h"
+#include "core/url.h"
+
+#define CONFIG_FILE_MAX (1 << 20)
+#define CONFIG_LINE_MAX 4096
+#define ADMIN_TOKEN_MIN 16
+
+typedef enum opt_type { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_URL, OPT_LISTEN, OPT_ENUM } opt_type;
+
+typedef struct opt opt;
+struct opt {
+    const char *flag;    /* without the leading "--" */
+    const char *env;     /* env var, also the key in config files */
+    const char *dflt;    /* default as text; NULL = none */
+    opt_type type;
+    double min, max;     /* OPT_INT / OPT_DOUBLE bounds (inclusive) */
+    const char *choices; /* OPT_ENUM: "a|b|c" */
+    int secret;          /* never printed; "(set)" in dumps */
+    int derived;         /* dflt is a description filled by config_resolve */
+    kt_status (*check)(const opt *o, const char *value, kt_err *err);
+    const char *help;
+    size_t off;          /* offsetof(kt_config, field) */
+};
+
+static kt_status check_token(const opt *o, const char *v, kt_err *err);
+static kt_status check_redirect(const opt *o, const char *v, kt_err *err);
+static kt_status check_scopes(const opt *o, const char *v, kt_err *err);
+static kt_status check_ui_path(const opt *o, const char *v, kt_err *err);
+static kt_status check_key(const opt *o, const char *v, kt_err *err);
+static kt_status check_old_keys(const opt *o, const char *v, kt_err *err);
+static kt_status check_admin_token(const opt *o, const char *v, kt_err *err);
+static kt_status check_db(const opt *o, const char *v, kt_err *err);
+
+#define F(field) offsetof(kt_config, field)
+#define DEFAULT_SCOPES                                                                          \
+    "user-read-private user-library-read user-library-modify playlist-read-private "          \
+    "playlist-read-collaborative playlist-modify-private playlist-modify-public "              \
+    "user-follow-read user-top-read user-read-recently-played"
+
+static const opt options[] = {
+    {"spotify-client-id", "SPOTIFY_CLIENT_ID", NULL, OPT_STRING, 0, 0, NULL, 0, 0, check_token,
+     "Client ID of your Spotify app (developer.spotify.com/dashboard).", F(spotify_client_id)},
+    {"spotify-client-secret", "SPOTIFY_CLIENT_SECRET", NULL, OPT_STRING, 0, 0, NULL, 1, 0, check_token,
+     "Client secret of your Spotify app; optional, PKCE works without it. Prefer the env var.",
+     F(spotify_client_secret)},
+    {"spotify-redirect-uri", "SPOTIFY_REDIRECT_URI", "http://127.0.0.1:8080/api/auth/callback", OPT_URL, 0, 0,
+     NULL, 0, 0, check_redirect,
+     "Redirect URI registered with your Spotify app: http://127.0.0.1:PORT/..., http://[::1]:PORT/... or https.",
+     F(spotify_redirect_uri)},
+    {"spotify-accounts-url", "SPOTIFY_ACCOUNTS_URL", "https://accounts.spotify.com", OPT_URL, 0, 0, NULL, 0, 0,
+     NULL, "Base URL of the Spotify accounts service (the emulator's in tests).", F(spotify_accounts_url)},
+    {"spotify-api-url", "SPOTIFY_API_URL", "https://api.spotify.com/v1", OPT_URL, 0, 0, NULL, 0, 0, NULL,
+     "Base URL of the Spotify Web API (the emulator's in tests).", F(spotify_api_url)},
+    {"spotify-scopes", "SPOTIFY_SCOPES", DEFAULT_SCOPES, OPT_STRING, 0, 0, NULL, 0, 0, check_scopes,
+     "Space-separated OAuth scopes requested at login.", F(spotify_scopes)},
+    {"data-dir", "KEEPTRACK_DATA_DIR", "$XDG_DATA_HOME/keeptrack or ~/.local/share/keeptrack", OPT_STRING, 0, 0,
+     NULL, 0, 1, NULL, "Directory for the database, key file and backups.", F(data_dir)},
+    {"db", "KEEPTRACK_DB", "<data-dir>/keeptrack.db", OPT_STRING, 0, 0, NULL, 0, 1, check_db,
+     "SQLite database file, or a postgres:// URL for PostgreSQL.", F(db)},
+    {"listen", "KEEPTRACK_LISTEN", "127.0.0.1:8080", OPT_LISTEN, 0, 0, NULL, 0, 0, NULL,
+     "Address the web server listens on: HOST:PORT or [IPv6]:PORT (port 0 = any free port).", F(listen)},
+    {"public-url", "KEEPTRACK_PUBLIC_URL", "http://<listen>", OPT_URL, 0, 0, NULL, 0, 1, NULL,
+     "URL users reach keeptrack at; https makes cookies Secure.", F(public_url)},
+    {"secret-key", "KEEPTRACK_SECRET_KEY", NULL, OPT_STRING, 0, 0, NULL, 1, 0, check_key,
+     "Token encryption key (32 bytes, base64); when unset the key file is used. Prefer the env var.",
+     F(secret_key)},
+    {"secret-key-previous", "KEEPTRACK_SECRET_KEY_PREVIOUS", NULL, OPT_STRING, 0, 0, NULL, 1, 0, check_old_keys,
+     "Comma-separated old keys still accepted for reading while `keeptrack keys rotate` reseals.",
+     F(secret_key_previous)},
+    {"secret-key-file", "KEEPTRACK_SECRET_KEY_FILE", "<data-dir>/secret.key", OPT_STRING, 0, 0, NULL, 0, 1, NULL,
+     "Key file (created 0600 on first run) used when KEEPTRACK_SECRET_KEY is unset.", F(secret_key_file)},
+    {"admin-token", "KEEPTRACK_ADMIN_TOKEN", NULL, OPT_STRING, 0, 0, NULL, 1, 0, check_admin_token,
+     "Bearer token for admin/cron endpoints (at least 16 characters); admin API disabled when unset.",
+     F(admin_token)},
+    {"log-level", "KEEPTRACK_LOG_LEVEL", "info", OPT_ENUM, 0, 0, "debug|info|warn|error", 0, 0, NULL,
+     "Minimum level logged.", F(log_level)},
+    {"log-format", "KEEPTRACK_LOG_FORMAT", "logfmt", OPT_ENUM, 0, 0, "logfmt|json", 0, 0, NULL,
+     "Log line format.", F(log_format)},
+    {"http-threads", "KEEPTRACK_HTTP_THREADS", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL,
+     "Web server worker threads.", F(http_threads)},
+    {"db-pool", "KEEPTRACK_DB_POOL", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL, "Database connections in the pool.",
+     F(db_pool)},
+    {"session-days", "KEEPTRACK_SESSION_DAYS", "30", OPT_INT, 1, 3650, NULL, 0, 0, NULL,
+     "Days a login session lasts without use (sliding expiry).", F(session_days)},
+    {"spotify-concurrency", "KEEPTRACK_SPOTIFY_CONCURRENCY", "8", OPT_INT, 1, 64, NULL, 0, 0, NULL,
+     "Spotify requests in flight at once.", F(spotify_concurrency)},
+    {"spotify-budget", "KEEPTRACK_SPOTIFY_BUDGET", "10", OPT_DOUBLE, 0.01, 1000, NULL, 0, 0, NULL,
+     "Spotify requests per second for the whole app (token bucket).", F(spotify_budget)},
+    {"spotify-timeout-ms", "KEEPTRACK_SPOTIFY_TIMEOUT_MS", "30000", OPT_INT, 100, 600000, NULL, 0, 0, NULL,
+     "Timeout of one Spotify request, in milliseconds.", F(spotify_timeout_ms)},
+    {"ui-path", "KEEPTRACK_UI_PATH", "/", OPT_STRING, 0, 0, NULL, 0, 0, check_ui_path,
+     "Path the browser lands on after login.", F(ui_path)},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static char **str_field(kt_config *c, const opt *o)
+{
+    return (char **)((char *)c + o->off);
+}
+
+static char *const *cstr_field(const kt_config *c, const opt *o)
+{
+    return (char *const *)((const char *)c + o->off);
+}
+
+static int is_text(opt_type t)
+{
+    return t == OPT_STRING || t == OPT_URL || t == OPT_LISTEN || t == OPT_ENUM;
+}
+
+/* "SPOTIFY_CLIENT_ID (--spotify-client-id)" for messages. */
+static const char *opt_name(const opt *o, char out[128])
+{
+    snprintf(out, 128, "%s (--%s)", o->env, o->flag);
+    return out;
+}
+
+static void wipe_str(char *s)
+{
+    if (s) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Stores text v into the option's field, converting by type. `source` names
+ * where v came from (env var, flag or file:line) for messages. Numbers are
+ * only parsed here; bounds are config_validate's job. */
+static kt_status set_value(kt_config *c, const opt *o, const char *v, const char *source, kt_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    if (is_text(o->type)) {
+        char *dup = strdup(v);
+        if (!dup)
+            return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        char **f = str_field(c, o);
+        wipe_str(*f);
+        *f = dup;
+    } else if (o->type == OPT_INT) {
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < INT_MIN || n > INT_MAX)
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s: '%.40s' is not a whole number", source, v);
+        *(int *)((char *)c + o->off) = (int)n;
+    } else if (o->type == OPT_DOUBLE) {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(d))
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s: '%.40s' is not a number", source, v);
+        *(double *)((char *)c + o->off) = d;
+    } else {
+        int b;
+        if (parse_bool(v, &b) != 0)
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s: '%.40s' is not true or false", source, v);
+        *(int *)((char *)c + o->off) = b;
+    }
+    return KT_OK;
+}
+
+void config_init(kt_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].dflt && !options[i].derived)
+            (void)set_value(c, &options[i], options[i].dflt, "default", NULL);
+}
+
+void config_free(kt_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (is_text(options[i].type))
+            wipe_str(*str_field(c, &options[i]));
+    free(c->config_file);
+    memset(c, 0, sizeof *c);
+}
+
+static const opt *find_by_env(const char *env, size_t n)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].env) == n && strncmp(options[i].env, env, n) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const opt *find_by_flag(const char *flag, size_t n)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].flag) == n && strncmp(options[i].flag, flag, n) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* One "KEY=value" line of a config file (already NUL-terminated). */
+static kt_status apply_file_line(kt_config *c, const char *path, int lineno, char *line, kt_err *err)
+{
+    char *s = trim(line), source[160];
+    if (!*s || *s == '#')
+        return KT_OK;
+    if (strncmp(s, "export ", 7) == 0)
+        s = trim(s + 7);
+    char *eq = strchr(s, '=');
+    if (!eq)
+        return err_set(err, KT_ERR_INVALID, "bad_config", "%s:%d: expected KEY=value", path, lineno);
+    *eq = '\0';
+    char *key = trim(s), *val = trim(eq + 1);
+    size_t vn = strlen(val);
+    if (vn >= 2 && (val[0] == '"' || val[0] == '\'') && val[vn - 1] == val[0])
+        val[vn - 1] = '\0', val++;
+    const opt *o = find_by_env(key, strlen(key));
+    if (!o)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s:%d: unknown setting '%.60s' (keys are env-var names, see keeptrack --help)", path,
+                       lineno, key);
+    snprintf(source, sizeof source, "%s:%d (%s)", path, lineno, o->env);
+    return set_value(c, o, val, source, err);
+}
+
+static kt_status load_file(kt_config *c, const char *path, kt_err *err)
+{
+    char *text = NULL;
+    kt_status st = fs_read_file(path, CONFIG_FILE_MAX, &text, NULL, err);
+    if (st != KT_OK) {
+        err_prefix(err, "config file (--config / KEEPTRACK_CONFIG)");
+        return st;
+    }
+    int lineno = 0;
+    for (char *p = text; *p && st == KT_OK;) {
+        size_t n = strcspn(p, "\n");
+        lineno++;
+        if (n > CONFIG_LINE_MAX) {
+            st = err_set(err, KT_ERR_INVALID, "bad_config", "%s:%d: line longer than %d bytes", path, lineno,
+                         CONFIG_LINE_MAX);
+            break;
+        }
+        char *next = p[n] ? p + n + 1 : p + n;
+        p[n] = '\0';
+        st = apply_file_line(c, path, lineno, p, err);
+        p = next;
+    }
+    sodium_memzero(text, strlen(text)); /* it may hold secrets */
+    free(text);
+    return st;
+}
+
+static kt_status apply_env(kt_config *c, kt_err *err)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        if (v && *v) {
+            kt_status st = set_value(c, &options[i], v, options[i].env, err);
+            if (st != KT_OK)
+                return st;
+        }
+    }
+    return KT_OK;
+}
+
+/* Finds --config PATH / --config=PATH in argv (before "--"), or NULL. */
+static const char *config_path_from_argv(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+/* Applies and removes the flags argv[1..] that are ours. */
+static kt_status apply_flags(kt_config *c, int *argc, char **argv, kt_err *err)
+{
+    int out = 1, i = 1;
+    kt_status st = KT_OK;
+    for (; i < *argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--", 2) != 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        int is_config = n == 6 && strncmp(name, "config", 6) == 0;
+        const opt *o = is_config ? NULL : find_by_flag(name, n);
+        if (!o && !is_config) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && o && o->type == OPT_BOOL)
+            v = "true";
+        if (!v) {
+            if (i + 1 >= *argc)
+                return err_set(err, KT_ERR_INVALID, "bad_config", "--%.*s needs a value", (int)n, name);
+            v = argv[++i];
+        }
+        if (o) {
+            char source[80];
+            snprintf(source, sizeof source, "--%s", o->flag);
+            if ((st = set_value(c, o, v, source, err)) != KT_OK)
+                return st;
+        }
+    }
+    for (; i < *argc; i++)
+        argv[out++] = argv[i];
+    *argc = out;
+    argv[out] = NULL;
+    return KT_OK;
+}
+
+kt_status config_load(kt_config *c, int *argc, char **argv, kt_err *err)
+{
+    int have_argv = argc && argv && *argc > 0;
+    const char *path = have_argv ? config_path_from_argv(*argc, argv) : NULL;
+    if (!path || !*path)
+        path = getenv("KEEPTRACK_CONFIG");
+    kt_status st;
+    if (path && *path) {
+        free(c->config_file);
+        if (!(c->config_file = strdup(path)))
+            return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        if ((st = load_file(c, c->config_file, err)) != KT_OK)
+            return st;
+    }
+    if ((st = apply_env(c, err)) != KT_OK)
+        return st;
+    if (have_argv && (st = apply_flags(c, argc, argv, err)) != KT_OK)
+        return st;
+    return config_resolve(c, err);
+}
+
+/* Sets an unset field to a + b. */
+static kt_status set_derived(char **field, kt_err *err, const char *a, const char *b)
+{
+    if (*field)
+        return KT_OK;
+    if (asprintf(field, "%s%s", a, b) < 0) {
+        *field = NULL;
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    }
+    return KT_OK;
+}
+
+static void strip_trailing_slash(char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    while (n > 1 && s[n - 1] == '/' && s[n - 2] != '/')
+        s[--n] = '\0';
+}
+
+kt_status config_resolve(kt_config *c, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!c->data_dir) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            st = set_derived(&c->data_dir, err, xdg, "/keeptrack");
+        else if (home && *home)
+            st = set_derived(&c->data_dir, err, home, "/.local/share/keeptrack");
+        else
+            return err_set(err, KT_ERR_INVALID, "bad_config",
+                           "KEEPTRACK_DATA_DIR (--data-dir) is not set and neither is HOME: set KEEPTRACK_DATA_DIR");
+    }
+    if (st == KT_OK)
+        st = set_derived(&c->db, err, c->data_dir, "/keeptrack.db");
+    if (st == KT_OK)
+        st = set_derived(&c->secret_key_file, err, c->data_dir, "/secret.key");
+    if (st == KT_OK && c->listen)
+        st = set_derived(&c->public_url, err, "http://", c->listen);
+    strip_trailing_slash(c->spotify_accounts_url);
+    strip_trailing_slash(c->spotify_api_url);
+    strip_trailing_slash(c->public_url);
+    return st;
+}
+
+/* --- validation ----------------------------------------------------------- */
+
+static kt_status check_token(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    size_t n = strlen(v);
+    if (n == 0 || n > 256)
+        return err_set(err, KT_ERR_INVALID, "bad_config", "%s must be 1..256 characters: copy it from your "
+                       "app's page at developer.spotify.com", opt_name(o, nm));
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)v[i]))
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s contains a space or control character: copy "
+                           "it again from developer.spotify.com", opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_redirect(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    url_parts u;
+    if (url_split(v, &u, NULL) != KT_OK)
+        return KT_OK; /* the URL type check reports it */
+    if (strcmp(u.scheme, "https") == 0)
+        return KT_OK;
+    if (strcasecmp(u.host, "localhost") == 0)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s uses localhost, which Spotify no longer accepts for redirect URIs: use "
+                       "http://127.0.0.1:PORT/api/auth/callback (and register that URI in your Spotify app)",
+                       opt_name(o, nm));
+    if (strcmp(u.host, "127.0.0.1") != 0 && !(u.ipv6 && strcmp(u.host, "::1") == 0))
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be https, or http on the loopback address (http://127.0.0.1:PORT/... or "
+                       "http://[::1]:PORT/...): Spotify refuses other http redirect URIs",
+                       opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_scopes(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    for (const char *p = v; *p; p++)
+        if (!islower((unsigned char)*p) && *p != '-' && *p != ' ')
+            return err_set(err, KT_ERR_INVALID, "bad_config",
+                           "%s must be space-separated scope names such as user-library-read", opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_ui_path(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    int ok = v[0] == '/' && v[1] != '/' && v[1] != '\\';
+    for (const char *p = v; ok && *p; p++)
+        ok = isgraph((unsigned char)*p) && *p != '\\';
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be a path on this site starting with a single '/', e.g. /", opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_key(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    if (!vault_key_valid(v))
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be 32 bytes in standard base64 (44 characters): generate one with "
+                       "`keeptrack keys generate` or `openssl rand -base64 32`",
+                       opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_old_keys(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128], one[128];
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n >= sizeof one)
+            return check_key(o, "", err);
+        memcpy(one, p, n);
+        one[n] = '\0';
+        kt_status st = check_key(o, trim(one), NULL);
+        sodium_memzero(one, sizeof one);
+        if (st != KT_OK)
+            return err_set(err, KT_ERR_INVALID, "bad_config",
+                           "%s must be comma-separated keys, each 32 bytes in standard base64 (44 characters)",
+                           opt_name(o, nm));
+        p += n;
+        if (*p)
+            p++;
+    }
+    return KT_OK;
+}
+
+static kt_status check_admin_token(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    size_t n = strlen(v);
+    if (n < ADMIN_TOKEN_MIN)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s is too short (%zu characters): use at least %d random characters, e.g. "
+                       "`openssl rand -hex 32`",
+                       opt_name(o, nm), n, ADMIN_TOKEN_MIN);
+    return check_token(o, v, err);
+}
+
+static kt_status check_db(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    if (!*v)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s is empty: give a SQLite file path or a postgres:// URL", opt_name(o, nm));
+    return KT_OK;
+}
+
+static kt_status check_listen(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    const char *colon = strrchr(v, ':');
+    int ok = colon && colon > v && colon[1];
+    if (ok && v[0] == '[')
+        ok = colon[-1] == ']' && colon - v > 2;
+    else if (ok)
+        ok = memchr(v, ':', (size_t)(colon - v)) == NULL; /* IPv6 needs brackets */
+    long port = 0;
+    for (const char *p = colon ? colon + 1 : ""; ok && *p; p++)
+        ok = isdigit((unsigned char)*p) && (port = port * 10 + (*p - '0')) <= 65535;
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be HOST:PORT (e.g. 127.0.0.1:8080, or [::1]:8080 for IPv6), got '%.80s'",
+                       opt_name(o, nm), v);
+    return KT_OK;
+}
+
+static kt_status check_enum(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    size_t n = strlen(v);
+    for (const char *p = o->choices; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, v, n) == 0)
+            return KT_OK;
+        p += len;
+        if (*p)
+            p++;
+    }
+    return err_set(err, KT_ERR_INVALID, "bad_config", "%s must be one of %s, got '%.40s'", opt_name(o, nm),
+                   o->choices, v);
+}
+
+static kt_status check_number(const opt *o, double d, kt_err *err)
+{
+    char nm[128];
+    if (d < o->min || d > o->max) {
+        if (o->type == OPT_INT)
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s must be between %.0f and %.0f, got %.0f",
+                           opt_name(o, nm), o->min, o->max, d);
+        return err_set(err, KT_ERR_INVALID, "bad_config", "%s must be between %g and %g, got %g",
+                       opt_name(o, nm), o->min, o->max, d);
+    }
+    return KT_OK;
+}
+
+static kt_status validate_one(const kt_config *c, const opt *o, kt_err *err)
+{
+    char nm[128];
+    kt_err uerr;
+    if (o->type == OPT_INT)
+        return check_number(o, *(const int *)((const char *)c + o->off), err);
+    if (o->type == OPT_DOUBLE)
+        return check_number(o, *(const double *)((const char *)c + o->off), err);
+    if (o->type == OPT_BOOL)
+        return KT_OK;
+    const char *v = *cstr_field(c, o);
+    if (!v)
+        return KT_OK; /* optional, or a default that failed to allocate (reported by the caller) */
+    if (o->type == OPT_URL) {
+        url_parts u;
+        if (url_split(v, &u, &uerr) != KT_OK)
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s is not a valid URL (%s): '%.120s'",
+                           opt_name(o, nm), uerr.msg, v);
+    } else if (o->type == OPT_LISTEN) {
+        kt_status st = check_listen(o, v, err);
+        if (st != KT_OK)
+            return st;
+    } else if (o->type == OPT_ENUM) {
+        kt_status st = check_enum(o, v, err);
+        if (st != KT_OK)
+            return st;
+    }
+    return o->check ? o->check(o, v, err) : KT_OK;
+}
+
+kt_status config_validate_values(const kt_config *c, kt_err *err)
+{
+    char nm[128];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *o = &options[i];
+        if (is_text(o->type) && !*cstr_field(c, o) && (o->dflt || o->derived) &&
+            (!o->derived || c->data_dir))
+            return err_set(err, KT_ERR_INVALID, "bad_config", "%s has no value (out of memory?)",
+                           opt_name(o, nm));
+        kt_status st = validate_one(c, o, err);
+        if (st != KT_OK)
+            return st;
+    }
+    return KT_OK;
+}
+
+kt_status config_validate(const kt_config *c, kt_err *err)
+{
+    if (!c->spotify_client_id || !*c->spotify_client_id)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "SPOTIFY_CLIENT_ID is not set: create an app at developer.spotify.com, add the redirect "
+                       "URI %s to it, and set SPOTIFY_CLIENT_ID (or --spotify-client-id)",
+                       c->spotify_redirect_uri ? c->spotify_redirect_uri : "http://127.0.0.1:8080/api/auth/callback");
+    return config_validate_values(c, err);
+}
+
+/* --- help and dump ------------------------------------------------------ */
+
+static const char *type_hint(const opt *o)
+{
+    switch (o->type) {
+    case OPT_INT:
+        return "N";
+    case OPT_DOUBLE:
+        return "X";
+    case OPT_BOOL:
+        return "[=BOOL]";
+    case OPT_URL:
+        return "URL";
+    case OPT_LISTEN:
+        return "HOST:PORT";
+    case OPT_ENUM:
+        return o->choices;
+    default:
+        return "VALUE";
+    }
+}
+
+void config_print_help(FILE *f)
+{
+    fprintf(f, "Options (flag > environment > config file > default):\n");
+    fprintf(f, "  --config PATH\n      env KEEPTRACK_CONFIG\n"
+               "      File of KEY=value lines (env-var names as keys, '#' comments).\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *o = &options[i];
+        fprintf(f, "  --%s %s\n      env %s", o->flag, type_hint(o), o->env);
+        if (o->dflt)
+            fprintf(f, "; default %s", o->dflt);
+        if (o->type == OPT_INT || o->type == OPT_DOUBLE)
+            fprintf(f, "; %g..%g", o->min, o->max);
+        if (o->secret)
+            fprintf(f, "; secret");
+        fprintf(f, "\n      %s\n", o->help);
+    }
+}
+
+/* Prints a value, hiding the password of a URL's userinfo
+ * ("postgresql://app:pw@db/x" -> "postgresql://app:***@db/x"). */
+static void print_value(FILE *f, const char *v)
+{
+    const char *scheme = strstr(v, "://");
+    if (scheme) {
+        const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?#");
+        const char *at = NULL;
+        for (const char *p = auth; p < end; p++)
+            if (*p == '@')
+                at = p;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            fprintf(f, "%.*s***%s\n", (int)(colon + 1 - v), v, at);
+            return;
+        }
+    }
+    fprintf(f, "%s\n", v);
+}
+
+void config_dump(FILE *f, const kt_config *c)
+{
+    if (c->config_file)
+        fprintf(f, "KEEPTRACK_CONFIG = %s\n", c->config_file);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *o = &options[i];
+        const void *p = (const char *)c + o->off;
+        if (o->secret)
+            fprintf(f, "%s = %s\n", o->env, *cstr_field(c, o) ? "(set)" : "(unset)");
+        else if (o->type == OPT_INT)
+            fprintf(f, "%s = %d\n", o->env, *(const int *)p);
+        else if (o->type == OPT_DOUBLE)
+            fprintf(f, "%s = %g\n", o->env, *(const double *)p);
+        else if (o->type == OPT_BOOL)
+            fprintf(f, "%s = %s\n", o->env, *(const int *)p ? "true" : "false");
+        else if (!*cstr_field(c, o))
+            fprintf(f, "%s = (unset)\n", o->env);
+        else
+            fprintf(f, "%s = ", o->env), print_value(f, *cstr_field(c, o));
+    }
+}

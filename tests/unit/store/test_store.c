@@ -84,7 +84,7 @@ static int setup_pg(void **state)
     if (!pg_base())
         return 0; /* the case skips itself */
     snprintf(f->schema, sizeof f->schema, "kt_store_%ld_%d", (long)getpid(), ++counter);
-    char sql[128];
+    char sql[256];
     snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema,
              f->schema);
     pg_admin(sql);

@@ -31,4 +31,10 @@ typedef struct kt_app {
 kt_status app_open(const kt_config *cfg, int migrate, kt_app **out, kt_err *err);
 void app_close(kt_app *app);
 
+/* Opens the vault as app_open does: KEEPTRACK_SECRET_KEY when set, else the
+ * key file (created 0600 on first run), plus every comma-separated key of
+ * KEEPTRACK_SECRET_KEY_PREVIOUS as an old (read-only) key. Used by app_open
+ * and by `keeptrack keys`. *out is owned by the caller (vault_free). */
+kt_status app_vault_open(const kt_config *cfg, vault **out, kt_err *err);
+
 #endif

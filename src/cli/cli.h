@@ -1,0 +1,59 @@
+/* cli.h - the keeptrack command line: one table of subcommands (main.c),
+ * one file per subcommand (cmd_<name>.c).
+ *
+ * main() loads the configuration once (config_load: flags > env > file >
+ * defaults), validates it as the subcommand requires, and calls the
+ * subcommand with what is left of argv (argv[0] is the subcommand's name).
+ * A subcommand returns the process exit status: 0 success, 1 failure at run
+ * time, 2 bad usage or configuration. Errors go to stderr as one line
+ * naming what failed and what to do.
+ */
+#ifndef KT_CLI_CLI_H
+#define KT_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/err.h"
+
+/* How much of the configuration a subcommand needs validated. */
+typedef enum cli_validate {
+    CLI_VALIDATE_NONE,   /* the subcommand validates itself (demo) */
+    CLI_VALIDATE_VALUES, /* values only: no Spotify client id needed */
+    CLI_VALIDATE_FULL,   /* everything, including SPOTIFY_CLIENT_ID */
+} cli_validate;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;  /* one line for `keeptrack --help` */
+    const char *usage;    /* the usage/help text of `keeptrack NAME --help` */
+    cli_validate validate;
+    int (*run)(kt_config *cfg, int argc, char **argv);
+} cli_command;
+
+int cmd_serve(kt_config *cfg, int argc, char **argv);
+int cmd_demo(kt_config *cfg, int argc, char **argv);
+int cmd_migrate(kt_config *cfg, int argc, char **argv);
+int cmd_users(kt_config *cfg, int argc, char **argv);
+int cmd_keys(kt_config *cfg, int argc, char **argv);
+int cmd_config(kt_config *cfg, int argc, char **argv);
+
+/* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */
+int cli_fail(const char *context, const kt_err *err);
+
+/* Runs the HTTP server until SIGINT or SIGTERM. `banner`, when not NULL, is
+ * called once the server listens, with the URL to open (demo prints its
+ * instructions there). SIGINT/SIGTERM must already be blocked in every
+ * thread (cli_block_signals before any thread starts). Returns an exit
+ * status. */
+int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char *url), void *ctx);
+
+/* Blocks SIGINT and SIGTERM in the calling thread (and the threads it will
+ * start) so cli_serve_until_signal can sigwait for them. */
+void cli_block_signals(void);
+
+/* Replaces an owned string field of the configuration with a copy of v.
+ * Returns 0, or 1 when memory runs out. */
+int cli_set(char **field, const char *v);
+
+#endif

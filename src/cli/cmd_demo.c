@@ -1,0 +1,222 @@
+/* cmd_demo.c - `keeptrack demo` (what `make run` starts): spotify-emulator
+ * plus keeptrack on SQLite, ready to click through in a browser.
+ *
+ * 1. The emulator binary is KEEPTRACK_EMULATOR, else the one the build puts
+ *    next to keeptrack (<build>/emulator/spotify-emulator).
+ * 2. keeptrack's port is KEEPTRACK_LISTEN's (default 8080) when free, else
+ *    any free port; the emulator is told that exact redirect URI.
+ * 3. The emulator starts on a free port with its test client; its first
+ *    stdout line names the port (its output goes to <demo dir>/emulator.log,
+ *    polled with a deadline). It is stopped when the demo ends, and it dies
+ *    with keeptrack if keeptrack is killed (PR_SET_PDEATHSIG).
+ * 4. keeptrack serves with the emulator's URLs and test client id/secret,
+ *    the database and key file in <data_dir>/demo, and prints the URL.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/fsutil.h"
+#include "core/timeutil.h"
+
+#define DEMO_CLIENT_ID "keeptrack-test-client"
+#define DEMO_CLIENT_SECRET "keeptrack-test-secret"
+#define EMULATOR_START_MS 15000
+
+/* Finds spotify-emulator: KEEPTRACK_EMULATOR, else next to our binary. */
+static int find_emulator(char *out, size_t cap)
+{
+    static const char *const rel[] = {"emulator/spotify-emulator", "../emulator/spotify-emulator",
+                                      "../../emulator/spotify-emulator"};
+    const char *env = getenv("KEEPTRACK_EMULATOR");
+    char self[PATH_MAX];
+    ssize_t n;
+    if (env && *env) {
+        snprintf(out, cap, "%s", env);
+        return access(out, X_OK) == 0;
+    }
+    if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) <= 0)
+        return 0;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(out, cap, "%s/%s", self, rel[i]);
+        if (access(out, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The port to serve on: `want` when it can be bound on 127.0.0.1, else a
+ * free one chosen by the OS. 0 on failure. */
+static int pick_port(int want)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)(attempt ? 0 : want))};
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, port = 0;
+        if (fd < 0)
+            return 0;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+            port = ntohs(a.sin_port);
+        close(fd);
+        if (port > 0)
+            return port;
+    }
+    return 0;
+}
+
+/* Starts the emulator with stdout/stderr into log_path. Returns its pid or -1. */
+static pid_t spawn_emulator(const char *bin, const char *redirect_uri, const char *log_path)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_t pid;
+    if (fd < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        char *args[] = {(char *)bin, "--listen", "127.0.0.1:0", "--redirect-uri",
+                        (char *)redirect_uri, "--client-id", DEMO_CLIENT_ID,
+                        "--client-secret", DEMO_CLIENT_SECRET, NULL};
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        execv(bin, args);
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+/* Polls the emulator's log for its "listening on http://..." line, with a
+ * deadline; fills base (e.g. "http://127.0.0.1:41234"). */
+static int wait_emulator(pid_t pid, const char *log_path, char *base, size_t cap)
+{
+    int64_t deadline = time_mono_ms() + EMULATOR_START_MS;
+    const struct timespec tick = {0, 20 * 1000 * 1000};
+    while (time_mono_ms() < deadline) {
+        char *text = NULL, *at, *end;
+        size_t len = 0;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return 0;
+        if (fs_read_file(log_path, 1 << 20, &text, &len, NULL) == KT_OK &&
+            (at = strstr(text, "listening on ")) != NULL && (end = strchr(at, '\n')) != NULL) {
+            at += strlen("listening on ");
+            snprintf(base, cap, "%.*s", (int)(end - at), at);
+            free(text);
+            return 1;
+        }
+        free(text);
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
+typedef struct demo_info {
+    const char *emulator;
+    const char *dir;
+} demo_info;
+
+static void banner(void *ctx, const char *url)
+{
+    demo_info *d = ctx;
+    printf("\nkeeptrack demo is running.\n"
+           "  Open %s/ in your browser and click \"Connect Spotify\".\n"
+           "  Spotify is played by spotify-emulator at %s (user \"demo\").\n"
+           "  Demo data: %s\n"
+           "  Press Ctrl-C to stop.\n\n",
+           url, d->emulator, d->dir);
+    fflush(stdout);
+}
+
+int cmd_demo(kt_config *cfg, int argc, char **argv)
+{
+    char bin[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 32], redirect[128], listen[64], pub[96];
+    char base[256], api[300];
+    kt_err err = {0};
+    pid_t pid = -1;
+    int rc = 1, want = 8080, port;
+    const char *colon;
+
+    if (argc > 1) {
+        fprintf(stderr, "keeptrack demo: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    if (!find_emulator(bin, sizeof bin)) {
+        fprintf(stderr, "keeptrack demo: spotify-emulator not found next to keeptrack; build it "
+                        "(ninja -C build) or set KEEPTRACK_EMULATOR to its path\n");
+        return 1;
+    }
+    if (cfg->listen && (colon = strrchr(cfg->listen, ':')) != NULL)
+        want = atoi(colon + 1);
+    if ((port = pick_port(want)) == 0) {
+        fprintf(stderr, "keeptrack demo: no free port on 127.0.0.1\n");
+        return 1;
+    }
+    snprintf(dir, sizeof dir, "%s/demo", cfg->data_dir);
+    if (fs_mkdir_p(dir, 0700, &err) != KT_OK)
+        return cli_fail("creating the demo folder", &err);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(pub, sizeof pub, "http://127.0.0.1:%d", port);
+    snprintf(redirect, sizeof redirect, "%s/api/auth/callback", pub);
+
+    cli_block_signals();
+    snprintf(path, sizeof path, "%s/emulator.log", dir);
+    if ((pid = spawn_emulator(bin, redirect, path)) < 0 ||
+        !wait_emulator(pid, path, base, sizeof base)) {
+        fprintf(stderr, "keeptrack demo: spotify-emulator did not start (see %s)\n", path);
+        goto out;
+    }
+    snprintf(api, sizeof api, "%s/v1", base);
+
+    int bad = cli_set(&cfg->spotify_client_id, DEMO_CLIENT_ID) |
+              cli_set(&cfg->spotify_client_secret, DEMO_CLIENT_SECRET) |
+              cli_set(&cfg->spotify_accounts_url, base) | cli_set(&cfg->spotify_api_url, api) |
+              cli_set(&cfg->spotify_redirect_uri, redirect) | cli_set(&cfg->listen, listen) |
+              cli_set(&cfg->public_url, pub) | cli_set(&cfg->secret_key, NULL) |
+              cli_set(&cfg->secret_key_previous, NULL);
+    snprintf(path, sizeof path, "%s/keeptrack.db", dir);
+    bad |= cli_set(&cfg->db, path);
+    snprintf(path, sizeof path, "%s/secret.key", dir);
+    bad |= cli_set(&cfg->secret_key_file, path);
+    if (bad) {
+        fprintf(stderr, "keeptrack demo: out of memory\n");
+        goto out;
+    }
+    if (config_validate(cfg, &err) != KT_OK) {
+        fprintf(stderr, "keeptrack: invalid configuration: %s\n", err.msg);
+        rc = 2;
+        goto out;
+    }
+    demo_info info = {.emulator = base, .dir = dir};
+    rc = cli_serve_until_signal(cfg, banner, &info);
+out:
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* main.c - the keeptrack binary: the subcommand table, --help, and loading
+ * the configuration once for every subcommand (see cli.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/crypto.h"
+#include "core/log.h"
+
+static const cli_command commands[] = {
+    {"serve", "run the web server and API",
+     "usage: keeptrack serve [OPTIONS]\n"
+     "Serves the web UI and the API on KEEPTRACK_LISTEN until SIGINT/SIGTERM.\n"
+     "Migrates the database first. Needs SPOTIFY_CLIENT_ID.\n",
+     CLI_VALIDATE_FULL, cmd_serve},
+    {"demo", "try keeptrack locally against the bundled Spotify emulator",
+     "usage: keeptrack demo [OPTIONS]\n"
+     "Starts spotify-emulator on a free port (found next to the keeptrack binary,\n"
+     "or at KEEPTRACK_EMULATOR), then keeptrack on SQLite in <data_dir>/demo with\n"
+     "the emulator's test client, and prints the URL to open. Ctrl-C stops both.\n",
+     CLI_VALIDATE_NONE, cmd_demo},
+    {"migrate", "apply pending database migrations",
+     "usage: keeptrack migrate [OPTIONS]\n"
+     "Applies every pending migration to KEEPTRACK_DB and prints the versions.\n",
+     CLI_VALIDATE_VALUES, cmd_migrate},
+    {"users", "list, disable, enable or delete users",
+     "usage: keeptrack users list\n"
+     "       keeptrack users disable USER   (tokens and sessions deleted, login refused)\n"
+     "       keeptrack users enable USER\n"
+     "       keeptrack users delete USER    (the user and all their data)\n"
+     "USER is the numeric id or the Spotify account id.\n",
+     CLI_VALIDATE_VALUES, cmd_users},
+    {"keys", "rotate or generate the token encryption key",
+     "usage: keeptrack keys rotate     re-encrypt every stored token under a new key\n"
+     "       keeptrack keys generate   print a new key for KEEPTRACK_SECRET_KEY\n"
+     "With a key file, rotate writes a new key to it, re-encrypts in one transaction\n"
+     "and then drops the old keys. With KEEPTRACK_SECRET_KEY, set the new key there and\n"
+     "the old one in KEEPTRACK_SECRET_KEY_PREVIOUS, then run rotate.\n"
+     "Run it while `keeptrack serve` is stopped (or restart the server afterwards).\n",
+     CLI_VALIDATE_VALUES, cmd_keys},
+    {"config", "print the configuration (secrets redacted)",
+     "usage: keeptrack config [OPTIONS]\n"
+     "Prints every option's value after flags, environment and config file;\n"
+     "secrets are shown as (set) or (unset).\n",
+     CLI_VALIDATE_NONE, cmd_config},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: keeptrack COMMAND [OPTIONS]\n\n"
+               "keeptrack keeps your Spotify library safe on your own machine.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun `keeptrack COMMAND --help` for a command's usage and options.\n"
+               "Every option can be given as a flag, an environment variable, or a line\n"
+               "in the config file (--config PATH or KEEPTRACK_CONFIG).\n");
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+int cli_fail(const char *context, const kt_err *err)
+{
+    fprintf(stderr, "keeptrack: %s: %s\n", context, err->msg[0] ? err->msg : "failed");
+    return 1;
+}
+
+int cli_set(char **field, const char *v)
+{
+    char *copy = v ? strdup(v) : NULL;
+    if (v && copy == NULL)
+        return 1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_command *cmd = NULL;
+    kt_config cfg;
+    kt_err err = {0};
+    int rc;
+
+    if (argc < 2 || is_help(argv[1])) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            cmd = &commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "keeptrack: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(cmd->usage, stdout);
+            fputs("\nOptions (flag / environment variable):\n", stdout);
+            config_print_help(stdout);
+            return 0;
+        }
+    if (crypto_init() != KT_OK) {
+        fprintf(stderr, "keeptrack: libsodium could not initialise (no entropy source?)\n");
+        return 1;
+    }
+    config_init(&cfg);
+    argc--;
+    argv++; /* argv[0] is now the subcommand */
+    if (config_load(&cfg, &argc, argv, &err) != KT_OK ||
+        (cmd->validate == CLI_VALIDATE_FULL && config_validate(&cfg, &err) != KT_OK) ||
+        (cmd->validate == CLI_VALIDATE_VALUES && config_validate_values(&cfg, &err) != KT_OK)) {
+        fprintf(stderr, "keeptrack: invalid configuration: %s\n", err.msg);
+        config_free(&cfg);
+        return 2;
+    }
+    if (log_init(cfg.log_level, cfg.log_format) != KT_OK) {
+        fprintf(stderr, "keeptrack: invalid configuration: KEEPTRACK_LOG_LEVEL or "
+                        "KEEPTRACK_LOG_FORMAT\n");
+        config_free(&cfg);
+        return 2;
+    }
+    rc = cmd->run(&cfg, argc, argv);
+    config_free(&cfg);
+    return rc;
+}

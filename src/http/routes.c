@@ -1,0 +1,158 @@
+/* routes.c - the list of route tables and the helpers every handler shares
+ * (see routes.h): cookies, the session check, and error pages that are HTML
+ * for browsers and JSON for API clients.
+ */
+#include "http/routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "services/auth.h"
+
+typedef struct route_table {
+    const http_route *routes;
+    const size_t *count;
+} route_table;
+
+/* Adding a table: one line here (and its extern in routes.h). */
+static const route_table tables[] = {
+    {routes_auth, &routes_auth_count},
+    {routes_me, &routes_me_count},
+};
+
+http_route *routes_all(size_t *n)
+{
+    size_t total = 0, at = 0;
+    http_route *all;
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        total += *tables[i].count;
+    if ((all = calloc(total ? total : 1, sizeof *all)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        memcpy(all + at, tables[i].routes, *tables[i].count * sizeof *all);
+        at += *tables[i].count;
+    }
+    *n = total;
+    return all;
+}
+
+static int public_https(const kt_app *app)
+{
+    const char *u = app->cfg->public_url;
+    return u && strncmp(u, "https://", 8) == 0;
+}
+
+const char *routes_session_cookie(const kt_app *app)
+{
+    return public_https(app) ? "__Host-kt_session" : "kt_session";
+}
+
+const char *routes_binding_cookie(const kt_app *app)
+{
+    return public_https(app) ? "__Host-kt_login" : "kt_login";
+}
+
+void routes_set_cookie(http_req *r, const kt_app *app, const char *name, const char *value,
+                       long max_age_s)
+{
+    char header[512];
+    snprintf(header, sizeof header, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%ld%s", name,
+             max_age_s > 0 ? value : "", max_age_s > 0 ? max_age_s : 0L,
+             public_https(app) ? "; Secure" : "");
+    http_reply_header(r, "Set-Cookie", header);
+}
+
+int routes_require_user(http_req *r, kt_app *app, int64_t *user_id)
+{
+    kt_err err = {0};
+    int64_t uid = 0;
+    if (auth_session_user(app, http_req_cookie(r, routes_session_cookie(app)), &uid, &err) !=
+        KT_OK) {
+        http_reply_error(r, &err);
+        return 0;
+    }
+    http_req_set_user(r, uid);
+    *user_id = uid;
+    return 1;
+}
+
+json_t *routes_time_json(int64_t ms)
+{
+    char iso[32];
+    if (ms == 0)
+        return json_null();
+    time_format_iso8601(ms, iso);
+    return json_string(iso);
+}
+
+kt_status routes_html_append(buf *b, const char *s)
+{
+    kt_status st = KT_OK;
+    for (const char *p = s; p && *p && st == KT_OK; p++) {
+        switch (*p) {
+        case '&': st = buf_puts(b, "&amp;"); break;
+        case '<': st = buf_puts(b, "&lt;"); break;
+        case '>': st = buf_puts(b, "&gt;"); break;
+        case '"': st = buf_puts(b, "&quot;"); break;
+        case '\'': st = buf_puts(b, "&#39;"); break;
+        default: st = buf_append(b, p, 1); break;
+        }
+    }
+    return st;
+}
+
+void routes_reply_page(http_req *r, int status, const char *title, const char *body_html)
+{
+    buf b;
+    buf_init(&b, 1 << 20);
+    if (buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                     "<title>") != KT_OK ||
+        routes_html_append(&b, title) != KT_OK ||
+        buf_puts(&b, strcmp(title, "keeptrack") == 0 ? "" : " - keeptrack") != KT_OK ||
+        buf_puts(&b, "</title><style>body{font-family:system-ui,sans-serif;"
+                     "max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"
+                     "a.button,button{display:inline-block;padding:.5rem 1rem;border-radius:2rem;"
+                     "background:#1db954;color:#000;text-decoration:none;border:0;"
+                     "font:inherit;cursor:pointer}</style></head><body><h1>") != KT_OK ||
+        routes_html_append(&b, title) != KT_OK || buf_puts(&b, "</h1>\n") != KT_OK ||
+        buf_puts(&b, body_html ? body_html : "") != KT_OK ||
+        buf_puts(&b, "\n</body></html>\n") != KT_OK) {
+        buf_free(&b);
+        http_reply_error_msg(r, 500, "internal", "could not build the page");
+        return;
+    }
+    /* The server's HTML policy plus the one inline <style> of these pages
+     * (everything interpolated into them is escaped). */
+    http_reply_header(r, "Content-Security-Policy",
+                      "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                      "frame-ancestors 'none'; base-uri 'self'; form-action 'self'");
+    http_reply_bytes(r, status, "text/html; charset=utf-8", b.data, b.len);
+    buf_free(&b);
+}
+
+void routes_reply_error_page(http_req *r, const kt_err *e)
+{
+    buf body;
+    if (http_req_wants_json(r)) {
+        http_reply_error(r, e);
+        return;
+    }
+    buf_init(&body, 1 << 16);
+    if (buf_puts(&body, "<p>") != KT_OK || routes_html_append(&body, e->msg) != KT_OK ||
+        buf_puts(&body, "</p>\n<p><small>error code: ") != KT_OK ||
+        routes_html_append(&body, e->code) != KT_OK ||
+        buf_puts(&body, "</small></p>\n<p><a class=\"button\" href=\"/api/auth/login\">"
+                        "Log in with Spotify</a> <a href=\"/\">Home</a></p>") != KT_OK) {
+        buf_free(&body);
+        http_reply_error(r, e);
+        return;
+    }
+    routes_reply_page(r, err_http_status(e->status),
+                      strcmp(e->code, "access_denied") == 0 ? "Spotify access was declined"
+                                                            : "Login did not complete",
+                      body.data);
+    buf_free(&body);
+}

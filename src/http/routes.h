@@ -1,0 +1,67 @@
+/* routes.h - every route table of the keeptrack server, and the helpers
+ * handlers share (session lookup, cookies, HTML pages for browsers).
+ *
+ * Each concept has its own table in its own file (routes_auth.c,
+ * routes_me.c, ...; later issues add theirs). routes_all() concatenates them
+ * for `keeptrack serve`: adding a table is one extern here plus one line in
+ * routes.c. Handlers follow one shape: parse the request, call one service
+ * (src/services/), serialize the answer. The `app` argument of every
+ * handler is the kt_app of the process.
+ */
+#ifndef KT_HTTP_ROUTES_H
+#define KT_HTTP_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "http/http.h"
+#include "services/app.h"
+
+extern const http_route routes_auth[];
+extern const size_t routes_auth_count;
+extern const http_route routes_me[];
+extern const size_t routes_me_count;
+
+/* Every route of every table, concatenated into a malloc'd array the
+ * caller frees (after http_server_stop). *n receives the count. NULL when
+ * memory runs out. */
+http_route *routes_all(size_t *n);
+
+/* Cookie names. "__Host-" prefixed when the public URL is https; over plain
+ * http browsers refuse __Host- cookies (the prefix requires Secure, and a
+ * Secure cookie is not stored from an http origin), so the plain names are
+ * used there. */
+const char *routes_session_cookie(const kt_app *app);
+const char *routes_binding_cookie(const kt_app *app);
+
+/* Adds a Set-Cookie header: HttpOnly, SameSite=Lax, Path=/, Secure when the
+ * public URL is https. max_age_s 0 deletes the cookie. */
+void routes_set_cookie(http_req *r, const kt_app *app, const char *name, const char *value,
+                       long max_age_s);
+
+/* The logged-in user of the request. Returns 1 with *user_id set, or 0
+ * after replying 401 (or the store's error) as JSON. Also records the user
+ * on the request (http_req_set_user). */
+int routes_require_user(http_req *r, kt_app *app, int64_t *user_id);
+
+/* Replies 200 with the /api/me body of the user (see routes_me.c). */
+void routes_reply_me(http_req *r, kt_app *app, int64_t user_id);
+
+/* Replies with the error as JSON for API clients, or as a small HTML page
+ * (same status) for browsers (when the client does not ask for JSON). */
+void routes_reply_error_page(http_req *r, const kt_err *e);
+
+/* A unix-ms time as an ISO 8601 JSON string ("2026-11-22T10:00:00.000Z"
+ * as time_format_iso8601 writes it), or JSON null for 0. New reference. */
+json_t *routes_time_json(int64_t ms);
+
+/* Appends s to b with & < > " ' HTML-escaped. s may be NULL (nothing). */
+kt_status routes_html_append(buf *b, const char *s);
+
+/* Replies 200 text/html with a minimal page: <title> and <h1> are `title`
+ * (escaped), the body is `body_html` (already HTML). */
+void routes_reply_page(http_req *r, int status, const char *title, const char *body_html);
+
+#endif

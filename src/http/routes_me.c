@@ -1,0 +1,133 @@
+/* routes_me.c - who am I (/api/me), the health check (/healthz) and the
+ * minimal landing page (/). The real web UI comes with a later issue; the
+ * landing page only offers "Connect Spotify" or shows the logged-in profile.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "http/routes.h"
+#include "services/app_priv.h"
+#include "services/auth.h"
+
+/* "a b c" -> ["a","b","c"] */
+static json_t *scopes_json(const char *scopes)
+{
+    json_t *arr = json_array();
+    const char *p = scopes;
+    while (arr && p && *p) {
+        size_t n = strcspn(p, " ");
+        if (n > 0)
+            json_array_append_new(arr, json_stringn(p, n));
+        p += n;
+        p += strspn(p, " ");
+    }
+    return arr;
+}
+
+static json_t *me_json(const auth_me *me)
+{
+    return json_pack("{s:I,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)me->user_id,
+                     "account_id", me->account_id, "spotify_id", me->spotify_id, "display_name",
+                     me->has_display_name ? json_string(me->display_name) : json_null(),
+                     "status", me->status, "scopes", scopes_json(me->scopes), "authorized_at",
+                     routes_time_json(me->authorized_at), "access_token_expires_at",
+                     routes_time_json(me->access_expires_at), "refresh_token_expires_at",
+                     routes_time_json(me->refresh_expires_at), "refresh_token_days_left",
+                     me->refresh_days_left >= 0 ? json_integer(me->refresh_days_left)
+                                                : json_null());
+}
+
+void routes_reply_me(http_req *r, kt_app *app, int64_t uid)
+{
+    kt_err err = {0};
+    auth_me me;
+    if (auth_me_get(app, uid, time_now_ms(), &me, &err) != KT_OK) {
+        http_reply_error(r, &err);
+        return;
+    }
+    json_t *body = me_json(&me);
+    if (body == NULL)
+        http_reply_error_msg(r, 500, "internal", "could not build the answer");
+    else
+        http_reply_json(r, 200, body);
+}
+
+static void me_handler(http_req *r, void *ctx)
+{
+    int64_t uid = 0;
+    if (routes_require_user(r, ctx, &uid))
+        routes_reply_me(r, ctx, uid);
+}
+
+static void healthz_handler(http_req *r, void *ctx)
+{
+    kt_app *app = ctx;
+    kt_err err = {0};
+    store *s = NULL;
+    int current = 0;
+    kt_status st = app_db_get(app, &s, &err);
+    if (st == KT_OK) {
+        st = store_schema_version(s, &current, &err);
+        app_db_put(app, s);
+    }
+    if (st != KT_OK) {
+        http_reply_json(r, 503, json_pack("{s:b,s:s,s:s}", "ok", 0, "db", "unreachable",
+                                          "message", err.msg));
+        return;
+    }
+    int latest = store_schema_latest();
+    http_reply_json(r, current == latest ? 200 : 503,
+                    json_pack("{s:b,s:s,s:i,s:i}", "ok", current == latest, "db", "ok",
+                              "schema_version", current, "schema_latest", latest));
+}
+
+static void landing_handler(http_req *r, void *ctx)
+{
+    kt_app *app = ctx;
+    kt_err err = {0};
+    int64_t uid = 0;
+    auth_me me;
+    buf b;
+    kt_status st = KT_OK;
+    int logged_in =
+        auth_session_user(app, http_req_cookie(r, routes_session_cookie(app)), &uid, &err) ==
+            KT_OK &&
+        auth_me_get(app, uid, time_now_ms(), &me, &err) == KT_OK;
+
+    buf_init(&b, 1 << 16);
+    if (!logged_in) {
+        st = buf_puts(&b, "<p>keeptrack keeps a copy of your Spotify library on this machine.</p>"
+                          "<p><a class=\"button\" href=\"/api/auth/login\">Connect Spotify</a></p>");
+    } else {
+        char days[32];
+        snprintf(days, sizeof days, "%d", me.refresh_days_left);
+        if ((st = buf_puts(&b, "<p>Logged in as <strong>")) == KT_OK &&
+            (st = routes_html_append(&b, me.has_display_name ? me.display_name
+                                                              : me.spotify_id)) == KT_OK &&
+            (st = buf_puts(&b, "</strong> (status: ")) == KT_OK &&
+            (st = routes_html_append(&b, me.status)) == KT_OK &&
+            (st = buf_puts(&b, "; Spotify authorization valid for ")) == KT_OK &&
+            (st = buf_puts(&b, me.refresh_days_left >= 0 ? days : "?")) == KT_OK &&
+            (st = buf_puts(&b, " more days).</p>")) == KT_OK)
+            st = buf_puts(&b, strcmp(me.status, "active") == 0
+                                  ? ""
+                                  : "<p><a class=\"button\" href=\"/api/auth/login\">"
+                                    "Reconnect Spotify</a></p>");
+        if (st == KT_OK)
+            st = buf_puts(&b, "<form method=\"post\" action=\"/api/auth/logout\">"
+                              "<button type=\"submit\">Log out</button></form>");
+    }
+    if (st != KT_OK)
+        http_reply_error_msg(r, 500, "internal", "could not build the page");
+    else
+        routes_reply_page(r, 200, "keeptrack", b.data);
+    buf_free(&b);
+}
+
+const http_route routes_me[] = {
+    {"GET", "/api/me", me_handler, 0},
+    {"GET", "/healthz", healthz_handler, 0},
+    {"GET", "/", landing_handler, 0},
+};
+const size_t routes_me_count = sizeof routes_me / sizeof routes_me[0];

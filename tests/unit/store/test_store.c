@@ -25,92 +25,50 @@
 #include "store/store.h"
 #include "store/store_driver.h"
 
+#include "testdb.h"
+
 typedef struct fixture {
     store_backend backend;
-    char url[1024];
-    char dir[256];    /* SQLite: temporary folder */
-    char schema[64];  /* PostgreSQL: per-case schema */
-    store *s;         /* an open, unmigrated connection */
+    testdb *db;
+    store *s;           /* db->s: an open, unmigrated connection */
+    const char *url;    /* db->url */
+    const char *schema; /* db->schema (PostgreSQL) */
 } fixture;
 
 /* ------------------------------------------------------------ fixtures */
 
-static const char *pg_base(void)
+static int setup_backend(void **state, store_backend backend)
 {
-    const char *u = getenv("KEEPTRACK_TEST_PG");
-    return u && *u ? u : NULL;
-}
-
-static void open_fixture(fixture *f)
-{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->backend = backend;
+    *state = f;
     kt_err err = {0};
-    kt_status st = store_open(f->url, &f->s, &err);
+    kt_status st = testdb_open(backend, 0, &f->db, &err);
+    if (st == KT_ERR_NOT_FOUND && backend == STORE_POSTGRES)
+        return 0; /* KEEPTRACK_TEST_PG unset: the case skips itself */
     if (st != KT_OK)
-        fail_msg("store_open(%s): %s", f->backend == STORE_SQLITE ? f->url : "postgres", err.msg);
+        fail_msg("%s", err.msg); /* set but unusable: fail */
+    f->s = f->db->s;
+    f->url = f->db->url;
+    f->schema = f->db->schema;
+    return 0;
 }
 
 static int setup_sqlite(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->backend = STORE_SQLITE;
-    snprintf(f->dir, sizeof f->dir, "/tmp/kt-store-test.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->url, sizeof f->url, "%s/test.db", f->dir);
-    open_fixture(f);
-    *state = f;
-    return 0;
-}
-
-/* Runs one parameterless statement on a short-lived admin connection. */
-static void pg_admin(const char *sql)
-{
-    store *admin = NULL;
-    kt_err err = {0};
-    if (store_open(pg_base(), &admin, &err) != KT_OK)
-        fail_msg("KEEPTRACK_TEST_PG is set but unusable: %s", err.msg);
-    if (store_script(admin, sql, &err) != KT_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    store_close(admin);
+    return setup_backend(state, STORE_SQLITE);
 }
 
 static int setup_pg(void **state)
 {
-    static int counter;
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->backend = STORE_POSTGRES;
-    *state = f;
-    if (!pg_base())
-        return 0; /* the case skips itself */
-    snprintf(f->schema, sizeof f->schema, "kt_store_%ld_%d", (long)getpid(), ++counter);
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema,
-             f->schema);
-    pg_admin(sql);
-    snprintf(f->url, sizeof f->url, "%s%coptions=-csearch_path%%3D%s", pg_base(),
-             strchr(pg_base(), '?') ? '&' : '?', f->schema);
-    open_fixture(f);
-    return 0;
+    return setup_backend(state, STORE_POSTGRES);
 }
 
 static int teardown_fixture(void **state)
 {
     fixture *f = *state;
-    store_close(f->s);
-    if (f->backend == STORE_SQLITE) {
-        const char *suffix[] = {"", "-wal", "-shm"};
-        for (size_t i = 0; i < 3; i++) {
-            char path[1100];
-            snprintf(path, sizeof path, "%s%s", f->url, suffix[i]);
-            unlink(path);
-        }
-        rmdir(f->dir);
-    } else if (f->schema[0]) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
-        pg_admin(sql);
-    }
+    testdb_close(f->db);
     free(f);
     return 0;
 }
@@ -119,7 +77,7 @@ static int teardown_fixture(void **state)
 static fixture *fx(void **state)
 {
     fixture *f = *state;
-    if (f->backend == STORE_POSTGRES && !pg_base()) {
+    if (!f->db) {
         static int told;
         if (!told++)
             fprintf(stderr, "KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL cases\n");
@@ -381,7 +339,7 @@ static void test_transactions(void **state)
     store_param p9[] = {SP_INT(9)};
     exec(f->s, "INSERT INTO v (id) VALUES (?)", p9, 1);
     store_close(f->s);
-    f->s = NULL;
+    f->s = f->db->s = NULL;
     assert_int_equal(qint(other, "SELECT COUNT(*) FROM v", NULL, 0), 2);
     store_close(other);
 }

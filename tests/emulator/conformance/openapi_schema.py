@@ -333,21 +333,29 @@ class Spec:
         if resp is None:
             raise SpecError(f"{method.upper()} {template}: status {status} is not documented "
                             f"(documented: {', '.join(sorted(responses))})")
-        resp = self._resolve(resp, "responses")
+        return self._body_schema(self._resolve(resp, "responses"), f"{method.upper()} {template} {status}")
+
+    def component_response_schema(self, name):
+        """Like response_schema, for components.responses[name] (e.g. 'NotFound')."""
+        resp = self.doc.get("components", {}).get("responses", {}).get(name)
+        if resp is None:
+            raise SpecError(f"the spec has no components.responses.{name}")
+        return self._body_schema(resp, f"components.responses.{name}")
+
+    def _body_schema(self, resp, where):
         content = resp.get("content")
         if not content:
             return None
         media = content.get("application/json")
         if media is None or "schema" not in media:
-            raise SpecError(f"{method.upper()} {template} {status}: no application/json schema")
+            raise SpecError(f"{where}: no application/json schema")
         return self._tr.close(self._tr.schema(media["schema"]))
 
     # -- validation --------------------------------------------------------
 
-    def validator(self, method, template, status):
-        key = (method.upper(), template, str(status))
+    def _validator(self, key, make_schema):
         if key not in self._validators:
-            schema = self.response_schema(method, template, status)
+            schema = make_schema()
             if schema is None:
                 self._validators[key] = None
             else:
@@ -357,6 +365,11 @@ class Spec:
                 root["definitions"] = self.definitions
                 self._validators[key] = jsonschema.Draft7Validator(root, format_checker=self._fc)
         return self._validators[key]
+
+    def validator(self, method, template, status):
+        """A jsonschema validator for that answer's body (None: no body documented)."""
+        return self._validator((method.upper(), template, str(status)),
+                               lambda: self.response_schema(method, template, status))
 
     def validate(self, method, path, status, body):
         """Errors (strings) of `body` (parsed JSON, or None/'' for an empty body)
@@ -368,15 +381,26 @@ class Spec:
             v = self.validator(method, template, status)
         except SpecError as e:
             return [str(e)]
-        where = f"{method.upper()} {template} -> {status}"
-        if v is None:
-            if body not in (None, "", b""):
-                return [f"{where}: the spec documents no body, got {str(body)[:200]!r}"]
-            return []
-        if body is None:
-            return [f"{where}: the spec documents a JSON body, got none"]
-        return [f"{where}: {describe(e)}" for e in
-                sorted(v.iter_errors(body), key=lambda e: list(e.absolute_path))]
+        return _errors(v, body, f"{method.upper()} {template} -> {status}")
+
+    def validate_component(self, name, body, where):
+        """Errors of `body` against components.responses[name]; `where` prefixes them."""
+        try:
+            v = self._validator(("#component", name), lambda: self.component_response_schema(name))
+        except SpecError as e:
+            return [str(e)]
+        return _errors(v, body, f"{where} (as components.responses.{name})")
+
+
+def _errors(v, body, where):
+    if v is None:
+        if body not in (None, "", b""):
+            return [f"{where}: the spec documents no body, got {str(body)[:200]!r}"]
+        return []
+    if body is None:
+        return [f"{where}: the spec documents a JSON body, got none"]
+    return [f"{where}: {describe(e)}" for e in
+            sorted(v.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])]
 
 
 def json_path(error):

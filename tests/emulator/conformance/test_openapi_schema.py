@@ -260,3 +260,14 @@ def test_real_spec_paging_object(real_spec):
     assert real_spec.validate("GET", "/playlists/p1/items", 200, page) == []
     e = real_spec.validate("GET", "/me/tracks", 200, dict(page, next=3))
     assert len(e) == 1 and "$.next" in e[0]
+
+
+def test_component_response_validation():
+    responses = {"NotFound": {"description": "d", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["error"], "properties": {
+            "error": {"$ref": "#/components/schemas/Base"}}}}}}}
+    s = oas.Spec(doc(BASE, {}, responses))
+    assert s.validate_component("NotFound", {"error": {"id": "x"}}, "GET /t/1 -> 404") == []
+    e = s.validate_component("NotFound", {"error": {}}, "GET /t/1 -> 404")
+    assert len(e) == 1 and e[0].startswith("GET /t/1 -> 404 (as components.responses.NotFound): $.error:")
+    assert s.validate_component("Nope", {}, "w") == ["the spec has no components.responses.Nope"]

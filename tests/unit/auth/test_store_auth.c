@@ -1,11 +1,10 @@
 /* test_store_auth.c - the contract of store_auth.h, run against SQLite and
  * PostgreSQL.
  *
- * Every case runs twice: once on a fresh SQLite database in a temporary
- * file, once on a fresh PostgreSQL schema (created per test through
- * KEEPTRACK_TEST_PG, dropped afterwards). When KEEPTRACK_TEST_PG is unset the
- * PostgreSQL cases are skipped with a message; when it is set but unusable
- * they fail.
+ * Every case runs twice: once on a fresh SQLite database, once on a fresh
+ * PostgreSQL schema (tests/unit/store/testdb.h). When KEEPTRACK_TEST_PG is
+ * unset the PostgreSQL cases are skipped with a message; when it is set but
+ * unusable they fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,99 +13,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "store/store.h"
 #include "store/store_auth.h"
+#include "testdb.h"
 
-typedef struct fixture {
-    int postgres;
-    store *db;
-    store *admin;     /* PostgreSQL: connection that created the schema */
-    char schema[64];
-    char path[256];   /* SQLite file */
-} fixture;
-
-static int counter;
+static int setup_backend(void **state, store_backend backend)
+{
+    testdb *db = NULL;
+    kt_err err = {0};
+    kt_status st = testdb_open(backend, 1, &db, &err);
+    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
+        *state = NULL; /* each case skips */
+        return 0;
+    }
+    if (st != KT_OK) {
+        fprintf(stderr, "database setup failed: %s\n", err.msg);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
 
 static int setup_sqlite(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    kt_err err = {0};
-    if (f == NULL)
-        return -1;
-    snprintf(f->path, sizeof f->path, "/tmp/kt_store_auth_%d_%d.db", (int)getpid(), ++counter);
-    unlink(f->path);
-    if (store_open(f->path, &f->db, &err) != KT_OK || store_migrate(f->db, &err) != KT_OK) {
-        fprintf(stderr, "sqlite setup: %s\n", err.msg);
-        store_close(f->db);
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
+    return setup_backend(state, STORE_SQLITE);
 }
 
 static int setup_pg(void **state)
 {
-    const char *base = getenv("KEEPTRACK_TEST_PG");
-    fixture *f = calloc(1, sizeof *f);
-    kt_err err = {0};
-    char sql[128], url[1024];
-    if (f == NULL)
-        return -1;
-    f->postgres = 1;
-    *state = f;
-    if (base == NULL || *base == '\0')
-        return 0; /* each test skips */
-    snprintf(f->schema, sizeof f->schema, "kt_auth_%d_%d", (int)getpid(), ++counter);
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schema);
-    snprintf(url, sizeof url, "%s%soptions=-csearch_path%%3D%s", base,
-             strchr(base, '?') ? "&" : "?", f->schema);
-    if (store_open(base, &f->admin, &err) != KT_OK ||
-        store_exec(f->admin, sql, NULL, 0, NULL, &err) != KT_OK ||
-        store_open(url, &f->db, &err) != KT_OK || store_migrate(f->db, &err) != KT_OK) {
-        fprintf(stderr, "KEEPTRACK_TEST_PG is set but unusable: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
+    return setup_backend(state, STORE_POSTGRES);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    if (f == NULL)
-        return 0;
-    store_close(f->db);
-    if (f->admin) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
-        (void)store_exec(f->admin, sql, NULL, 0, NULL, NULL);
-        store_close(f->admin);
-    }
-    if (!f->postgres && f->path[0]) {
-        char extra[300];
-        unlink(f->path);
-        snprintf(extra, sizeof extra, "%s-wal", f->path);
-        unlink(extra);
-        snprintf(extra, sizeof extra, "%s-shm", f->path);
-        unlink(extra);
-    }
-    free(f);
+    testdb_close(*state);
     return 0;
 }
 
 /* The store of this test, or skip when PostgreSQL is not configured. */
 static store *db_of(void **state)
 {
-    fixture *f = *state;
-    if (f->db == NULL) {
+    testdb *db = *state;
+    if (db == NULL) {
         print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
         skip();
     }
-    return f->db;
+    return db->s;
 }
 
 /* A deterministic "seal" for tests: blob = user id byte | payload with NULs. */

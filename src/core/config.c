@@ -78,7 +78,8 @@ static const opt options[] = {
     {"db", "KEEPTRACK_DB", "<data-dir>/keeptrack.db", OPT_STRING, 0, 0, NULL, 0, 1, check_db,
      "SQLite database file, or a postgres:// URL for PostgreSQL.", F(db)},
     {"listen", "KEEPTRACK_LISTEN", "127.0.0.1:8080", OPT_LISTEN, 0, 0, NULL, 0, 0, NULL,
-     "Address the web server listens on: HOST:PORT or [IPv6]:PORT (port 0 = any free port).", F(listen)},
+     "Address the web server listens on: HOST:PORT or [IPv6]:PORT (port 0 = any free port; then set KEEPTRACK_PUBLIC_URL).",
+     F(listen)},
     {"public-url", "KEEPTRACK_PUBLIC_URL", "http://<listen>", OPT_URL, 0, 0, NULL, 0, 1, NULL,
      "URL users reach keeptrack at; https makes cookies Secure.", F(public_url)},
     {"secret-key", "KEEPTRACK_SECRET_KEY", NULL, OPT_STRING, 0, 0, NULL, 1, 0, check_key,
@@ -264,8 +265,10 @@ static kt_status load_file(kt_config *c, const char *path, kt_err *err)
     char *text = NULL;
     kt_status st = fs_read_file(path, CONFIG_FILE_MAX, &text, NULL, err);
     if (st != KT_OK) {
+        if (err)
+            err->status = KT_ERR_INVALID; /* a missing file is a configuration mistake */
         err_prefix(err, "config file (--config / KEEPTRACK_CONFIG)");
-        return st;
+        return KT_ERR_INVALID;
     }
     int lineno = 0;
     for (char *p = text; *p && st == KT_OK;) {

@@ -75,9 +75,9 @@ void log_kv(int level, const char *event, ...) __attribute__((sentinel));
  * content. */
 const char *log_redact(const char *secret, char out[32]);
 
-#define LOG_DEBUG(event, ...) log_event(LOG_DEBUG, (event), "" __VA_ARGS__)
-#define LOG_INFO(event, ...) log_event(LOG_INFO, (event), "" __VA_ARGS__)
-#define LOG_WARN(event, ...) log_event(LOG_WARN, (event), "" __VA_ARGS__)
-#define LOG_ERROR(event, ...) log_event(LOG_ERROR, (event), "" __VA_ARGS__)
+#define LOG_DEBUG(event, ...) log_event(LOG_DEBUG, (event), " " __VA_ARGS__)
+#define LOG_INFO(event, ...) log_event(LOG_INFO, (event), " " __VA_ARGS__)
+#define LOG_WARN(event, ...) log_event(LOG_WARN, (event), " " __VA_ARGS__)
+#define LOG_ERROR(event, ...) log_event(LOG_ERROR, (event), " " __VA_ARGS__)
 
 #endif

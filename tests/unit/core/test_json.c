@@ -1,0 +1,136 @@
+/* test_json.c - jsonutil: tolerant getters on wrong types, dotted paths,
+ * depth-bounded parsing that never echoes input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jsonutil.h"
+
+static json_t *parse(const char *s)
+{
+    json_t *j = NULL;
+    kt_err err;
+    assert_int_equal(json_parse_bounded(s, strlen(s), 0, &j, &err), KT_OK);
+    return j;
+}
+
+static void test_getters(void **state)
+{
+    (void)state;
+    json_t *j = parse("{\"s\":\"str\",\"i\":42,\"r\":3.0,\"f\":2.5,\"big\":1e300,\"t\":true,\"n\":null,"
+                      "\"a\":[1],\"o\":{},\"neg\":-7}");
+    assert_string_equal(json_str(j, "s"), "str");
+    assert_null(json_str(j, "i"));
+    assert_null(json_str(j, "n"));
+    assert_null(json_str(j, "missing"));
+    assert_null(json_str(NULL, "s"));
+    assert_null(json_str(j, NULL));
+    assert_int_equal(json_int(j, "i", -1), 42);
+    assert_int_equal(json_int(j, "neg", -1), -7);
+    assert_int_equal(json_int(j, "r", -1), 3);
+    assert_int_equal(json_int(j, "f", -1), -1);   /* not integral */
+    assert_int_equal(json_int(j, "big", -1), -1); /* out of range */
+    assert_int_equal(json_int(j, "s", -1), -1);
+    assert_int_equal(json_int(j, "n", 5), 5);
+    assert_true(json_dbl(j, "f", 0) == 2.5);
+    assert_true(json_dbl(j, "i", 0) == 42.0);
+    assert_true(json_dbl(j, "s", -1) == -1.0);
+    assert_int_equal(json_bool(j, "t", -1), 1);
+    assert_int_equal(json_bool(j, "i", -1), -1);
+    assert_non_null(json_arr(j, "a"));
+    assert_null(json_arr(j, "o"));
+    assert_non_null(json_obj(j, "o"));
+    assert_null(json_obj(j, "a"));
+    json_t *arr = parse("[1,2]"); /* getters on a non-object */
+    assert_null(json_str(arr, "0"));
+    assert_int_equal(json_int(arr, "0", 9), 9);
+    json_decref(arr);
+    json_decref(j);
+}
+
+static void test_path(void **state)
+{
+    (void)state;
+    json_t *j = parse("{\"item\":{\"album\":{\"images\":[{\"url\":\"u0\"},{\"url\":\"u1\"}]},"
+                      "\"dotted.key\":1,\"n\":null}}");
+    assert_string_equal(json_path_str(j, "item.album.images.0.url"), "u0");
+    assert_string_equal(json_path_str(j, "item.album.images.1.url"), "u1");
+    assert_null(json_path(j, "item.album.images.2.url"));
+    assert_null(json_path(j, "item.album.images.x.url"));
+    assert_null(json_path(j, "item.album.images.-1"));
+    assert_null(json_path(j, "item.album.images.0.url.deeper"));
+    assert_null(json_path(j, "item.n.x"));
+    assert_null(json_path(j, "item."));
+    assert_null(json_path(j, "nope"));
+    assert_ptr_equal(json_path(j, ""), j);
+    assert_null(json_path(NULL, "a"));
+    assert_null(json_path(j, NULL));
+    assert_null(json_path_str(j, "item.album"));
+    json_decref(j);
+}
+
+static void test_parse_bounded(void **state)
+{
+    (void)state;
+    json_t *j = (json_t *)1;
+    kt_err err;
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    assert_int_equal(json_parse_bounded(deep, 200, 100, &j, &err), KT_OK);
+    json_decref(j);
+    j = (json_t *)1;
+    assert_int_equal(json_parse_bounded(deep, 200, 99, &j, &err), KT_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "deeper than 99"));
+    assert_ptr_equal(j, (json_t *)1);
+    assert_int_equal(json_parse_bounded(deep, 200, 0, &j, &err), KT_ERR_INVALID); /* default 64 */
+    /* brackets inside strings do not count, escaped quotes do not end strings */
+    const char *s = "{\"a\":\"[[[[[[\\\"[[[[\",\"b\":[[1]]}";
+    assert_int_equal(json_parse_bounded(s, strlen(s), 3, &j, &err), KT_OK);
+    assert_string_equal(json_str(j, "a"), "[[[[[[\"[[[[");
+    json_decref(j);
+    /* huge depth is rejected without recursion */
+    size_t n = 1000000;
+    char *huge = malloc(n);
+    memset(huge, '{', n);
+    assert_int_equal(json_parse_bounded(huge, n, 0, &j, &err), KT_ERR_INVALID);
+    free(huge);
+    /* scalars, length bound, NUL */
+    assert_int_equal(json_parse_bounded("42xyz", 2, 0, &j, &err), KT_OK);
+    assert_int_equal(json_integer_value(j), 42);
+    json_decref(j);
+    assert_int_equal(json_parse_bounded("\"a\\u0000b\"", 10, 0, &j, &err), KT_ERR_INVALID);
+    assert_int_equal(json_parse_bounded(NULL, 0, 0, &j, &err), KT_ERR_INVALID);
+}
+
+static void test_parse_error_does_not_echo(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    kt_err err;
+    const char *s = "{\"access_token\":\"BQDsecretvalue";
+    assert_int_equal(json_parse_bounded(s, strlen(s), 0, &j, &err), KT_ERR_INVALID);
+    assert_string_equal(err.code, "bad_json");
+    assert_non_null(strstr(err.msg, "malformed JSON at line 1"));
+    assert_null(strstr(err.msg, "BQD"));
+    s = "{\"a\": BQDsecret}";
+    assert_int_equal(json_parse_bounded(s, strlen(s), 0, &j, &err), KT_ERR_INVALID);
+    assert_null(strstr(err.msg, "BQD"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_path),
+        cmocka_unit_test(test_parse_bounded),
+        cmocka_unit_test(test_parse_error_does_not_echo),
+    };
+    return cmocka_run_group_tests_name("core_json", tests, NULL, NULL);
+}

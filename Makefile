@@ -25,7 +25,7 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
 run: build
-	./$(BUILD)/keeptrack demo
+	./$(BUILD)/src/cli/keeptrack demo
 
 test: build build-asan
 	@bash scripts/run-tests.sh --fuzz $(BUILD) $(BUILD_ASAN)

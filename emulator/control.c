@@ -436,6 +436,18 @@ void control_handle(em_app *app, em_req *r, em_resp *out)
         }
         resp_json(out, 200);
         faults_dump(app->faults, app, &out->body);
+    } else if (strcmp(p, "/clock") == 0 && post) {
+        json_t *b = body_json(r, out);
+        if (!b) return;
+        json_t *adv = json_object_get(b, "advance_s");
+        if (!json_is_integer(adv) || json_integer_value(adv) < 0 || json_integer_value(adv) > 100LL * 365 * 86400) {
+            cerr(out, 400, "advance_s must be a non-negative integer");
+        } else {
+            clock_advance_ms((int64_t)json_integer_value(adv) * 1000);
+            resp_json(out, 200);
+            jw_printf(&out->body, "{\"ok\":true,\"now_ms\":%lld}", (long long)now_ms());
+        }
+        json_decref(b);
     } else if (strcmp(p, "/consent") == 0 && post) {
         json_t *b = body_json(r, out);
         if (!b) return;

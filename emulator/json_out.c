@@ -173,6 +173,7 @@ void out_album(const em_out *o, jw *w, uint32_t album)
     char path[64];
     snprintf(path, sizeof(path), "/albums/%s/tracks", al->id);
     long limit = 50;
+    jw_key(w, "tracks");
     out_paging_begin(o, w, path, NULL, 0, limit, al->ntracks);
     for (uint32_t i = 0; i < al->ntracks && i < (uint32_t)limit; i++) {
         jw_obj(w);

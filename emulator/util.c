@@ -203,11 +203,15 @@ bool is_base62_id(const char *s)
 
 /* ---- time ---- */
 
+static _Atomic int64_t clock_offset_ms;
+
+void clock_advance_ms(int64_t ms) { clock_offset_ms += ms; }
+
 int64_t now_ms(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms;
 }
 
 void fmt_iso(int64_t unix_s, char *out, size_t outsz)

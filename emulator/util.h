@@ -76,8 +76,10 @@ void make_id(rng *r, char out[23]);
 /* True when s is exactly 22 base62 characters. */
 bool is_base62_id(const char *s);
 
-/* Time. */
+/* Time. now_ms() is the emulator's clock: real time plus an offset tests can
+ * advance (POST /__emulator/clock) to expire codes and tokens without sleeping. */
 int64_t now_ms(void);
+void clock_advance_ms(int64_t ms);
 /* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" for unix seconds; out >= 21 bytes. */
 void fmt_iso(int64_t unix_s, char *out, size_t outsz);
 /* "YYYY-MM-DD" for unix seconds; out >= 11. */

@@ -15,7 +15,7 @@
 
 #include "core/err.h"
 
-#define HTTP_COOKIE_MAX 64
+#define HTTP_COOKIE_MAX 128 /* 127.0.0.1 cookies are shared by every local app, whatever the port */
 #define HTTP_COOKIE_MAX_HEADER 16384
 
 typedef struct http_cookie {

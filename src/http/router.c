@@ -140,6 +140,8 @@ static kt_status path_decode(const char *raw, char **dec, size_t *n, kt_err *err
         (*n)++;
         if (strchr(dec[*n - 1], '/') || strchr(dec[*n - 1], '\\'))
             return err_set(err, KT_ERR_INVALID, "bad_path", "encoded slashes are not allowed in the path");
+        if (!http_utf8_valid(dec[*n - 1]))
+            return err_set(err, KT_ERR_INVALID, "bad_path", "the request path is not valid UTF-8");
         if (!strcmp(dec[*n - 1], ".") || !strcmp(dec[*n - 1], ".."))
             return err_set(err, KT_ERR_INVALID, "bad_path", "'.' and '..' segments are not allowed in the path");
         if (!end)
@@ -291,6 +293,36 @@ out:
     for (size_t i = 0; i < ndec; i++)
         free(dec[i]);
     return st;
+}
+
+int http_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, need, min, cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1, min = 0x80, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2, min = 0x800, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3, min = 0x10000, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (unsigned i = 1; i <= need; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0; /* also stops at the NUL */
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += need + 1;
+    }
+    return 1;
 }
 
 const char *http_match_param(const http_match *m, const char *name)

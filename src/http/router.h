@@ -66,6 +66,11 @@ kt_status http_router_match(const http_route *routes, size_t n, const char *meth
 /* The value of a captured parameter, or NULL. Borrowed from m. */
 const char *http_match_param(const http_match *m, const char *name);
 
+/* 1 when s is well-formed UTF-8 (no overlong forms, surrogates or code
+ * points past U+10FFFF). Used for path segments and query strings, so
+ * handlers only ever see text they can store and put into JSON. */
+int http_utf8_valid(const char *s);
+
 /* Frees the captured parameters; m itself is the caller's. NULL is a no-op. */
 void http_match_free(http_match *m);
 

@@ -51,7 +51,7 @@
 
 #define HTTP_MAX_REPLY_HEADERS 32
 #define HTTP_DRAIN_MAX (64 * 1024)            /* bytes of an oversized chunked body read before closing */
-#define HTTP_MEMORY_LIMIT (32 * 1024)         /* per connection: request line + headers must fit */
+#define HTTP_MEMORY_LIMIT (64 * 1024)         /* per connection: request line + headers must fit */
 #define HTTP_STREAM_BLOCK (32 * 1024)
 #define HTTP_DEFAULT_BODY ((size_t)1 << 20)
 #define HTTP_DEFAULT_UPLOAD ((size_t)256 << 20)
@@ -668,6 +668,11 @@ static void begin_request(http_req *r)
         reply_error_parts(r, 400, "bad_query", e.msg);
         return;
     }
+    for (size_t i = 0; i < r->nq; i++)
+        if (!http_utf8_valid(r->qkv[i].key) || !http_utf8_valid(r->qkv[i].value)) {
+            reply_error_parts(r, 400, "bad_query", "the query string is not valid UTF-8");
+            return;
+        }
     if (parse_cookies(r, &e) != KT_OK)
         reply_error_parts(r, 500, "internal", e.msg);
 }
@@ -892,13 +897,26 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (ipv6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    {
+        /* The logger must come first or libmicrohttpd prints the earlier
+         * options' messages itself; the pool size is only given for >1
+         * thread (1 means the polling thread alone). */
+        struct MHD_OptionItem opts[] = {
+            {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
+            {MHD_OPTION_SOCK_ADDR, 0, &ss},
+            {MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL},
+            {MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
+            {MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL},
+            {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_MEMORY_LIMIT, NULL},
+            {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
+            {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log_cb, s},
+            {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_noop, NULL},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, s},
+            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    }
     if (!s->daemon) {
         int saved = errno;
         st = err_set(err, KT_ERR_IO, "listen_failed", "could not listen on %s: %s (is another server using the port?)",

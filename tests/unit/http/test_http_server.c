@@ -1,0 +1,1192 @@
+/* test_http_server.c - the HTTP server edge driven over real sockets.
+ *
+ * Each test starts a server on 127.0.0.1 port 0 with a small route table and
+ * talks to it with libcurl (well-formed traffic, keep-alive) or raw sockets
+ * (malformed and slow clients). Everything asserted is exact: status, body,
+ * headers, connection reuse. Waiting is by polling a condition with a
+ * deadline, never by sleeping a fixed time.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "http/http.h"
+
+#define ORIGIN "http://keeptrack.test"
+#define MAX_BODY 1024
+#define MAX_UPLOAD 4096
+
+/* ---- handlers ---- */
+
+static void h_hello(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:s}", "hello", "world"));
+}
+
+static void h_item(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:s}", "id", http_req_param(r, "id")));
+}
+
+static void h_special(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:b}", "special", 1));
+}
+
+static void h_track(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:s,s:s}", "id", http_req_param(r, "id"), "n", http_req_param(r, "n")));
+}
+
+static void h_files(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:s}", "rest", http_req_param(r, "*")));
+}
+
+static void h_post_json(http_req *r, void *app)
+{
+    json_t *body;
+    kt_err e;
+    (void)app;
+    if (http_req_json(r, &body, &e) != KT_OK) {
+        http_reply_error(r, &e);
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:o}", "got", body));
+}
+
+static void h_len(http_req *r, void *app)
+{
+    size_t len;
+    const char *b = http_req_body(r, &len);
+    (void)app;
+    /* No cmocka asserts here: handlers run on server threads. */
+    if (!b || b[len] != '\0') {
+        http_reply_error_msg(r, 500, "test", "body not NUL-terminated");
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{s:I}", "len", (json_int_t)len));
+}
+
+static void h_ok(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void h_accessors(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200,
+                    json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s,s:s,s:b,s:b}", "a", http_req_query(r, "a"), "b",
+                              http_req_query(r, "b"), "c", http_req_cookie(r, "c"), "sid",
+                              http_req_cookie(r, "sid"), "x", http_req_header(r, "x-test"), "none",
+                              http_req_query(r, "none"), "path", http_req_path(r), "method", http_req_method(r),
+                              "json", http_req_wants_json(r), "https", http_req_is_https(r)));
+}
+
+typedef struct stream_state {
+    size_t total;
+} stream_state;
+
+static int streams_freed;
+static pthread_mutex_t counters = PTHREAD_MUTEX_INITIALIZER;
+
+static long stream_fill(void *ctx, uint64_t pos, char *out, size_t max)
+{
+    stream_state *s = ctx;
+    size_t n = s->total - (size_t)pos;
+    if (pos >= s->total)
+        return 0;
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)('a' + (pos + i) % 26);
+    return (long)n;
+}
+
+static void stream_done(void *ctx)
+{
+    free(ctx);
+    pthread_mutex_lock(&counters);
+    streams_freed++;
+    pthread_mutex_unlock(&counters);
+}
+
+#define STREAM_TOTAL 200000
+
+static void h_stream(http_req *r, void *app)
+{
+    stream_state *s = malloc(sizeof *s);
+    (void)app;
+    if (!s) {
+        http_reply_error_msg(r, 500, "test", "out of memory");
+        return;
+    }
+    s->total = STREAM_TOTAL;
+    http_reply_stream(r, 200, "text/plain", stream_fill, s, stream_done);
+}
+
+static void h_noreply(http_req *r, void *app)
+{
+    (void)r;
+    (void)app;
+}
+
+static void h_twice(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_json(r, 200, json_pack("{s:b}", "first", 1));
+    http_reply_json(r, 201, json_pack("{s:b}", "second", 1));
+    http_reply_error_msg(r, 500, "x", "third");
+}
+
+static void h_deferred(http_req *r, void *app)
+{
+    kt_err e;
+    (void)app;
+    err_set(&e, KT_ERR_DEFERRED, "rate_limited", "Spotify asked us to wait");
+    e.retry_at_ms = time_now_ms() + 5000;
+    http_reply_error(r, &e);
+}
+
+static void h_notfound(http_req *r, void *app)
+{
+    kt_err e;
+    (void)app;
+    err_set(&e, KT_ERR_NOT_FOUND, NULL, "no such playlist \"%s\"", "p1");
+    http_reply_error(r, &e);
+}
+
+static void h_redirect(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_header(r, "Set-Cookie", "a=1; Path=/");
+    http_reply_header(r, "Set-Cookie", "b=2; Path=/");
+    http_reply_redirect(r, 302, "/hello");
+}
+
+static void h_html(http_req *r, void *app)
+{
+    static const char page[] = "<!doctype html><title>x</title>";
+    (void)app;
+    http_reply_bytes(r, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+}
+
+static void h_own_cache(http_req *r, void *app)
+{
+    (void)app;
+    http_reply_header(r, "Cache-Control", "public, max-age=60");
+    http_reply_header(r, "Bad Header", "x");
+    http_reply_header(r, "X-Injected", "a\r\nSet-Cookie: evil=1");
+    http_reply_bytes(r, 200, "text/css", "body{}", 6);
+}
+
+static const http_route routes[] = {
+    {"GET", "/hello", h_hello, 0},
+    {"GET", "/items/{id}", h_item, 0},
+    {"GET", "/items/special", h_special, 0},
+    {"GET", "/items/{id}/tracks/{n}", h_track, 0},
+    {"GET", "/files/*", h_files, 0},
+    {"POST", "/items", h_post_json, 0},
+    {"POST", "/echo", h_len, 0},
+    {"POST", "/admin/run", h_ok, HTTP_ROUTE_NO_CSRF},
+    {"POST", "/upload", h_len, HTTP_ROUTE_UPLOAD},
+    {"GET", "/q", h_accessors, 0},
+    {"GET", "/stream", h_stream, 0},
+    {"GET", "/noreply", h_noreply, 0},
+    {"GET", "/twice", h_twice, 0},
+    {"GET", "/deferred", h_deferred, 0},
+    {"GET", "/notfound", h_notfound, 0},
+    {"GET", "/redirect", h_redirect, 0},
+    {"GET", "/html", h_html, 0},
+    {"GET", "/own-cache", h_own_cache, 0},
+};
+
+/* ---- on_done record ---- */
+
+typedef struct done_rec {
+    int count;
+    char method[16];
+    char route[64];
+    int status;
+    double seconds;
+} done_rec;
+
+static done_rec done;
+
+static void on_done(void *app, const char *method, const char *route, int status, double seconds)
+{
+    (void)app;
+    pthread_mutex_lock(&counters);
+    done.count++;
+    snprintf(done.method, sizeof done.method, "%s", method);
+    snprintf(done.route, sizeof done.route, "%s", route);
+    done.status = status;
+    done.seconds = seconds;
+    pthread_mutex_unlock(&counters);
+}
+
+/* Polls cond() every millisecond for up to 5 seconds. */
+static int wait_for(int (*cond)(void *), void *arg)
+{
+    int64_t deadline = time_mono_ms() + 5000;
+    while (time_mono_ms() < deadline) {
+        if (cond(arg))
+            return 1;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return cond(arg);
+}
+
+static int done_count_reached(void *arg)
+{
+    int want = *(int *)arg, have;
+    pthread_mutex_lock(&counters);
+    have = done.count;
+    pthread_mutex_unlock(&counters);
+    return have >= want;
+}
+
+/* ---- fixture ---- */
+
+typedef struct fixture {
+    http_server *srv;
+    int port;
+    CURL *curl;
+} fixture;
+
+static int start_with(void **state, const char *listen, unsigned timeout_s, int threads)
+{
+    fixture *f = calloc(1, sizeof *f);
+    http_config cfg = {
+        .listen = listen,
+        .public_origin = ORIGIN,
+        .threads = threads,
+        .max_body_bytes = MAX_BODY,
+        .max_upload_bytes = MAX_UPLOAD,
+        .connection_timeout_s = timeout_s,
+        .on_done = on_done,
+    };
+    kt_err e;
+    if (!f)
+        return -1;
+    if (http_server_start(&cfg, routes, sizeof routes / sizeof routes[0], NULL, &f->srv, &e) != KT_OK) {
+        fprintf(stderr, "start: %s\n", e.msg);
+        free(f);
+        return -1;
+    }
+    f->port = http_server_port(f->srv);
+    f->curl = curl_easy_init();
+    pthread_mutex_lock(&counters);
+    memset(&done, 0, sizeof done);
+    pthread_mutex_unlock(&counters);
+    *state = f;
+    return f->port > 0 && f->curl ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    return start_with(state, "127.0.0.1:0", 0, 4);
+}
+
+/* One worker thread and a 1-second idle timeout: slow clients must neither
+ * block others nor stay connected. */
+static int setup_one_thread(void **state)
+{
+    return start_with(state, "127.0.0.1:0", 1, 1);
+}
+
+/* A 1-second idle timeout: raw malformed requests that leave the server
+ * waiting for more are dropped quickly. */
+static int setup_short_timeout(void **state)
+{
+    return start_with(state, "127.0.0.1:0", 1, 4);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        return 0;
+    curl_easy_cleanup(f->curl);
+    http_server_stop(f->srv);
+    free(f);
+    return 0;
+}
+
+/* ---- libcurl client ---- */
+
+typedef struct resp {
+    long status;
+    long connects;
+    buf body;
+    buf headers;
+    CURLcode rc;
+} resp;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    if (buf_append(ud, p, size * n) != KT_OK)
+        return 0;
+    return size * n;
+}
+
+typedef struct upload {
+    size_t left;
+} upload;
+
+static size_t produce(char *out, size_t size, size_t n, void *ud)
+{
+    upload *u = ud;
+    size_t k = size * n < u->left ? size * n : u->left;
+    memset(out, 'z', k);
+    u->left -= k;
+    return k;
+}
+
+static void resp_free(resp *r)
+{
+    buf_free(&r->body);
+    buf_free(&r->headers);
+}
+
+/* Sends one request on f->curl (so connections are reused). body_len < 0
+ * with chunked != 0 streams that many bytes chunked. hdrs ends with NULL. */
+static void request_full(fixture *f, const char *method, const char *path, const char *body, size_t body_len,
+                         size_t chunked, const char *const *hdrs, resp *out)
+{
+    char url[512];
+    struct curl_slist *list = NULL;
+    upload up = {chunked};
+    CURL *c = f->curl;
+
+    memset(out, 0, sizeof *out);
+    buf_init(&out->body, 0);
+    buf_init(&out->headers, 0);
+    curl_easy_reset(c);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->headers);
+    for (size_t i = 0; hdrs && hdrs[i]; i++)
+        list = curl_slist_append(list, hdrs[i]);
+    if (!strcmp(method, "HEAD")) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (chunked) {
+        list = curl_slist_append(list, "Transfer-Encoding: chunked");
+        list = curl_slist_append(list, "Expect:");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, produce);
+        curl_easy_setopt(c, CURLOPT_READDATA, &up);
+    } else if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+        list = curl_slist_append(list, "Expect:");
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    out->rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &out->connects);
+    curl_slist_free_all(list);
+}
+
+static void request(fixture *f, const char *method, const char *path, const char *body, const char *const *hdrs,
+                    resp *out)
+{
+    request_full(f, method, path, body, body ? strlen(body) : 0, 0, hdrs, out);
+}
+
+/* The value of response header name ("" when absent), copied into out. */
+static const char *header(const resp *r, const char *name, char *out, size_t outlen)
+{
+    const char *p = r->headers.data ? r->headers.data : "";
+    size_t nlen = strlen(name);
+    out[0] = '\0';
+    while ((p = strchr(p, '\n')) != NULL) {
+        p++;
+        if (!strncasecmp(p, name, nlen) && p[nlen] == ':') {
+            const char *v = p + nlen + 1, *end;
+            while (*v == ' ')
+                v++;
+            end = strpbrk(v, "\r\n");
+            snprintf(out, outlen, "%.*s", (int)(end ? end - v : (long)strlen(v)), v);
+            return out;
+        }
+    }
+    return out;
+}
+
+static int header_count(const resp *r, const char *name)
+{
+    const char *p = r->headers.data ? r->headers.data : "";
+    size_t nlen = strlen(name);
+    int n = 0;
+    while ((p = strchr(p, '\n')) != NULL) {
+        p++;
+        if (!strncasecmp(p, name, nlen) && p[nlen] == ':')
+            n++;
+    }
+    return n;
+}
+
+static void expect(fixture *f, const char *method, const char *path, long status, const char *body)
+{
+    resp r;
+    request(f, method, path, NULL, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    if (r.status != status || (body && strcmp(r.body.data ? r.body.data : "", body) != 0))
+        fail_msg("%s %s: got %ld %s, want %ld %s", method, path, r.status, r.body.data ? r.body.data : "", status,
+                 body ? body : "(any)");
+    resp_free(&r);
+}
+
+/* Asserts an error body {"error":{"status":N,"code":code,...}}. */
+static void expect_error_body(const resp *r, long status, const char *code)
+{
+    json_error_t je;
+    json_t *j = json_loads(r->body.data ? r->body.data : "", 0, &je);
+    json_t *e;
+    if (!j)
+        fail_msg("error body is not JSON: %s", r->body.data ? r->body.data : "");
+    e = json_object_get(j, "error");
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "status")), status);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    assert_true(json_is_string(json_object_get(e, "message")));
+    assert_int_equal(json_object_size(e), 3);
+    json_decref(j);
+}
+
+static void expect_error(fixture *f, const char *method, const char *path, const char *body,
+                         const char *const *hdrs, long status, const char *code)
+{
+    resp r;
+    request(f, method, path, body, hdrs, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    if (r.status != status)
+        fail_msg("%s %s: got %ld %s, want %ld", method, path, r.status, r.body.data ? r.body.data : "", status);
+    expect_error_body(&r, status, code);
+    resp_free(&r);
+}
+
+/* ---- raw sockets ---- */
+
+static int raw_connect(int port)
+{
+    struct sockaddr_in a;
+    struct timeval tv = {10, 0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    return fd;
+}
+
+/* Sends len bytes (send errors ignored: the server may close early), then
+ * reads until EOF, an error or a full buffer. Returns bytes read. */
+static size_t raw_exchange(int port, const void *data, size_t len, char *out, size_t outmax)
+{
+    int fd = raw_connect(port);
+    size_t got = 0, off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    shutdown(fd, SHUT_WR); /* no more input: the server answers or closes now */
+    while (got + 1 < outmax) {
+        ssize_t n = recv(fd, out + got, outmax - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    out[got] = '\0';
+    close(fd);
+    return got;
+}
+
+/* ---- tests ---- */
+
+static void test_routing(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char v[256];
+
+    expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+    expect(f, "GET", "/items/42", 200, "{\"id\":\"42\"}");
+    expect(f, "GET", "/items/a%20b%C3%A9", 200, "{\"id\":\"a b\xc3\xa9\"}");
+    expect(f, "GET", "/items/special", 200, "{\"special\":true}");
+    expect(f, "GET", "/items/7/tracks/3", 200, "{\"id\":\"7\",\"n\":\"3\"}");
+    expect(f, "GET", "/files/css/app.css", 200, "{\"rest\":\"css/app.css\"}");
+    expect(f, "GET", "/files", 200, "{\"rest\":\"\"}");
+    expect(f, "GET", "/hello?x=1", 200, "{\"hello\":\"world\"}");
+
+    expect_error(f, "GET", "/nope", NULL, NULL, 404, "not_found");
+    expect_error(f, "GET", "/hello/", NULL, NULL, 404, "not_found");
+
+    request(f, "DELETE", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(header(&r, "Allow", v, sizeof v), "GET, HEAD");
+    expect_error_body(&r, 405, "method_not_allowed");
+    resp_free(&r);
+
+    request(f, "PUT", "/items", "{}", NULL, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(header(&r, "Allow", v, sizeof v), "POST");
+    resp_free(&r);
+
+    /* HEAD: GET's headers (same Content-Length), no body. */
+    request(f, "HEAD", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
+    assert_string_equal(header(&r, "Content-Length", v, sizeof v), "17");
+    assert_string_equal(header(&r, "Content-Type", v, sizeof v), "application/json");
+    resp_free(&r);
+}
+
+static void test_path_traversal_refused(void **state)
+{
+    fixture *f = *state;
+    expect_error(f, "GET", "/files/../hello", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/files/%2e%2e/hello", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/files/a/%2E./b", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/files/./x", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/files/..%2Fetc%2Fpasswd", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/items/a%2fb", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/items/%zz", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/items/a%00b", NULL, NULL, 400, "bad_path");
+    expect_error(f, "GET", "/items/%", NULL, NULL, 400, "bad_path");
+}
+
+static void test_accessors(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    const char *const hdrs[] = {"Cookie: sid=abc; c=\"quoted\"; junk; =x", "Cookie: later=1; c=second",
+                                "X-Test: hello world", "Accept: application/json", NULL};
+
+    request(f, "GET", "/q?a=1&b=two+words%21&a=2&&z", NULL, hdrs, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"a\":\"1\",\"b\":\"two words!\",\"c\":\"quoted\",\"sid\":\"abc\",\"x\":"
+                                     "\"hello world\",\"none\":null,\"path\":\"/q\",\"method\":\"GET\","
+                                     "\"json\":true,\"https\":false}");
+    resp_free(&r);
+
+    request(f, "GET", "/q", NULL, NULL, &r);
+    assert_string_equal(r.body.data, "{\"a\":null,\"b\":null,\"c\":null,\"sid\":null,\"x\":null,\"none\":null,"
+                                     "\"path\":\"/q\",\"method\":\"GET\",\"json\":false,\"https\":false}");
+    resp_free(&r);
+
+    {
+        const char *const html_first[] = {"Accept: text/html,application/json;q=0.9", NULL};
+        const char *const xhr[] = {"X-Requested-With: XMLHttpRequest", NULL};
+        request(f, "GET", "/q", NULL, html_first, &r);
+        assert_non_null(strstr(r.body.data, "\"json\":false"));
+        resp_free(&r);
+        request(f, "GET", "/q", NULL, xhr, &r);
+        assert_non_null(strstr(r.body.data, "\"json\":true"));
+        resp_free(&r);
+    }
+
+    expect_error(f, "GET", "/q?a=%zz", NULL, NULL, 400, "bad_query");
+    expect_error(f, "GET", "/q?a=%00", NULL, NULL, 400, "bad_query");
+}
+
+static void test_json_bodies(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char deep[600];
+
+    request(f, "POST", "/items", "{\"x\":[1,2],\"y\":\"\xc3\xa9\"}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"got\":{\"x\":[1,2],\"y\":\"\xc3\xa9\"}}");
+    resp_free(&r);
+
+    request(f, "POST", "/items", "", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"got\":{}}");
+    resp_free(&r);
+
+    expect_error(f, "POST", "/items", "{bad", NULL, 400, "bad_json");
+    expect_error(f, "POST", "/items", "[1,2]", NULL, 400, "bad_json");
+    expect_error(f, "POST", "/items", "\"str\"", NULL, 400, "bad_json");
+    expect_error(f, "POST", "/items", "{\"a\":\"\xff\"}", NULL, 400, "bad_json");
+    memset(deep, '[', sizeof deep - 1);
+    deep[sizeof deep - 1] = '\0';
+    expect_error(f, "POST", "/items", deep, NULL, 400, "bad_json");
+
+    /* A NUL inside the body. */
+    request_full(f, "POST", "/items", "{\"a\":\"x\0y\"}", 12, 0, NULL, &r);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    request_full(f, "POST", "/echo", "ab\0cd", 5, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"len\":5}");
+    resp_free(&r);
+}
+
+static void test_body_limits(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char *big = malloc(MAX_UPLOAD * 2 + 1);
+    assert_non_null(big);
+    memset(big, 'y', MAX_UPLOAD * 2);
+    big[MAX_UPLOAD * 2] = '\0';
+
+    /* Exactly the cap passes. */
+    request_full(f, "POST", "/echo", big, MAX_BODY, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"len\":1024}");
+    resp_free(&r);
+
+    /* One byte over, by Content-Length: 413 before the body is read, and
+     * the connection is closed (the next request reconnects). */
+    request_full(f, "POST", "/echo", big, MAX_BODY + 1, 0, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 413);
+    expect_error_body(&r, 413, "too_large");
+    resp_free(&r);
+    request(f, "GET", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 1);
+    resp_free(&r);
+
+    /* Chunked: exactly the cap passes, over it is 413. */
+    request_full(f, "POST", "/echo", NULL, 0, MAX_BODY, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"len\":1024}");
+    resp_free(&r);
+    request_full(f, "POST", "/echo", NULL, 0, MAX_BODY + 1, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 413);
+    expect_error_body(&r, 413, "too_large");
+    resp_free(&r);
+
+    /* A client that keeps sending is cut off; the server stays healthy. */
+    request_full(f, "POST", "/echo", NULL, 0, (size_t)16 << 20, NULL, &r);
+    assert_true(r.rc != CURLE_OK || r.status == 413);
+    resp_free(&r);
+    expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+
+    /* Upload routes have their own, larger cap. */
+    request_full(f, "POST", "/upload", big, MAX_UPLOAD, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "{\"len\":4096}");
+    resp_free(&r);
+    request_full(f, "POST", "/upload", big, MAX_UPLOAD + 1, 0, NULL, &r);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    request_full(f, "POST", "/upload", NULL, 0, MAX_UPLOAD + 1, NULL, &r);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+
+    /* A huge Content-Length is refused up front. */
+    {
+        char out[2048];
+        const char req[] = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc";
+        raw_exchange(f->port, req, sizeof req - 1, out, sizeof out);
+        assert_memory_equal(out, "HTTP/1.1 413", 12);
+        assert_non_null(strstr(out, "\"code\":\"too_large\""));
+    }
+    free(big);
+}
+
+/* The status line of what came back, or "closed" for an empty reply. */
+static const char *status_of(const char *out, char *buf16)
+{
+    if (!out[0])
+        return "closed";
+    snprintf(buf16, 16, "%.12s", out);
+    return buf16;
+}
+
+static void test_oversized_headers(void **state)
+{
+    fixture *f = *state;
+    size_t cap = 400000, len;
+    char *req = malloc(cap), *out = malloc(8192), st[16];
+    assert_non_null(req);
+    assert_non_null(out);
+
+    /* One 100 KB header: libmicrohttpd answers 431 itself. */
+    len = (size_t)sprintf(req, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + len, 'a', 100000);
+    len += 100000;
+    len += (size_t)sprintf(req + len, "\r\n\r\n");
+    raw_exchange(f->port, req, len, out, 8192);
+    assert_string_equal(status_of(out, st), "HTTP/1.1 431");
+
+    /* Many small headers: 431 as well. */
+    len = (size_t)sprintf(req, "GET /hello HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 20000; i++)
+        len += (size_t)sprintf(req + len, "X-%d: v\r\n", i);
+    len += (size_t)sprintf(req + len, "\r\n");
+    assert_true(len < cap);
+    raw_exchange(f->port, req, len, out, 8192);
+    assert_string_equal(status_of(out, st), "HTTP/1.1 431");
+
+    /* An over-long request line: 414. */
+    len = (size_t)sprintf(req, "GET /hello?");
+    memset(req + len, 'q', 100000);
+    len += 100000;
+    len += (size_t)sprintf(req + len, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw_exchange(f->port, req, len, out, 8192);
+    assert_string_equal(status_of(out, st), "HTTP/1.1 414");
+
+    /* Thousands of tiny cookies exhaust libmicrohttpd's per-connection pool
+     * (it stores a record per cookie): 431, or the connection is closed
+     * without a reply when not even the 431 fits. */
+    len = (size_t)sprintf(req, "GET /q HTTP/1.1\r\nHost: x\r\nCookie: ");
+    for (int i = 0; i < 5000; i++)
+        len += (size_t)sprintf(req + len, "k%d=v; ", i);
+    len += (size_t)sprintf(req + len, "\r\n\r\n");
+    raw_exchange(f->port, req, len, out, 8192);
+    status_of(out, st);
+    if (strcmp(st, "HTTP/1.1 431") != 0 && out[0])
+        fail_msg("many cookies: got '%s'", st);
+
+    /* 200 cookies are accepted; only the first 128 are read. */
+    {
+        resp r;
+        char *cookie = malloc(8000);
+        const char *hdrs[] = {cookie, NULL};
+        size_t n = (size_t)sprintf(cookie, "Cookie: c=first; ");
+        assert_non_null(cookie);
+        for (int i = 0; i < 200; i++)
+            n += (size_t)sprintf(cookie + n, "k%d=v; ", i);
+        strcpy(cookie + n, "sid=late");
+        request(f, "GET", "/q", NULL, hdrs, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body.data, "\"c\":\"first\""));
+        assert_non_null(strstr(r.body.data, "\"sid\":null"));
+        resp_free(&r);
+        free(cookie);
+    }
+    expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+    free(req);
+    free(out);
+}
+
+static void test_csrf_matrix(void **state)
+{
+    fixture *f = *state;
+    const char *const none[] = {NULL};
+    const char *const ours[] = {"Origin: " ORIGIN, NULL};
+    const char *const ours_slash[] = {"Origin: http://KEEPTRACK.test:80", NULL};
+    const char *const evil[] = {"Origin: http://evil.example", NULL};
+    const char *const null_origin[] = {"Origin: null", NULL};
+    const char *const sfs_cross[] = {"Sec-Fetch-Site: cross-site", NULL};
+    const char *const sfs_cross_ours[] = {"Sec-Fetch-Site: cross-site", "Origin: " ORIGIN, NULL};
+    const char *const sfs_same_site_evil[] = {"Sec-Fetch-Site: same-site", "Origin: http://a.keeptrack.test", NULL};
+    const char *const sfs_same_site_ours[] = {"Sec-Fetch-Site: same-site", "Origin: " ORIGIN, NULL};
+    const char *const sfs_same_origin[] = {"Sec-Fetch-Site: same-origin", "Origin: " ORIGIN, NULL};
+    const char *const sfs_none[] = {"Sec-Fetch-Site: none", NULL};
+    struct {
+        const char *const *hdrs;
+        long status;
+    } cases[] = {
+        {none, 200},           {ours, 200},          {ours_slash, 200},         {evil, 403},
+        {null_origin, 403},    {sfs_cross, 403},     {sfs_cross_ours, 403},     {sfs_same_site_evil, 403},
+        {sfs_same_site_ours, 200}, {sfs_same_origin, 200}, {sfs_none, 200},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp r;
+        request(f, "POST", "/echo", "abc", cases[i].hdrs, &r);
+        if (r.status != cases[i].status)
+            fail_msg("case %zu: got %ld, want %ld", i, r.status, cases[i].status);
+        if (r.status == 403)
+            expect_error_body(&r, 403, "cross_site");
+        resp_free(&r);
+        /* Routes marked HTTP_ROUTE_NO_CSRF and GET routes are never refused. */
+        request(f, "POST", "/admin/run", "", cases[i].hdrs, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        request(f, "GET", "/hello", NULL, cases[i].hdrs, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    /* A refused request never reaches the handler, even without a body. */
+    expect_error(f, "DELETE", "/hello", NULL, evil, 405, "method_not_allowed");
+}
+
+static void test_keep_alive(void **state)
+{
+    fixture *f = *state;
+    resp r;
+
+    request(f, "GET", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.connects, 1);
+    resp_free(&r);
+    request(f, "GET", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 0);
+    resp_free(&r);
+    /* Errors decided before the body (no body pending) keep the connection. */
+    request(f, "GET", "/nope", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_int_equal(r.connects, 0);
+    resp_free(&r);
+    request(f, "POST", "/items", "{\"a\":1}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 0);
+    resp_free(&r);
+    request(f, "GET", "/stream", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 0);
+    resp_free(&r);
+    request(f, "GET", "/hello", NULL, NULL, &r);
+    assert_int_equal(r.connects, 0);
+    resp_free(&r);
+}
+
+static int streams_freed_at_least(void *arg)
+{
+    int want = *(int *)arg, have;
+    pthread_mutex_lock(&counters);
+    have = streams_freed;
+    pthread_mutex_unlock(&counters);
+    return have >= want;
+}
+
+static void test_streaming(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char v[64];
+    int before, want;
+
+    pthread_mutex_lock(&counters);
+    before = streams_freed;
+    pthread_mutex_unlock(&counters);
+    request(f, "GET", "/stream", NULL, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, STREAM_TOTAL);
+    for (size_t i = 0; i < STREAM_TOTAL; i++)
+        if (r.body.data[i] != (char)('a' + i % 26))
+            fail_msg("byte %zu differs", i);
+    assert_string_equal(header(&r, "Transfer-Encoding", v, sizeof v), "chunked");
+    assert_string_equal(header(&r, "Content-Type", v, sizeof v), "text/plain");
+    resp_free(&r);
+    want = before + 1;
+    assert_true(wait_for(streams_freed_at_least, &want));
+
+    request(f, "HEAD", "/stream", NULL, NULL, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
+    resp_free(&r);
+    want = before + 2;
+    assert_true(wait_for(streams_freed_at_least, &want));
+}
+
+static void test_slow_client_does_not_block(void **state)
+{
+    fixture *f = *state;
+    const char half[] = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    char b[64];
+    int fd = raw_connect(f->port);
+    ssize_t n;
+
+    assert_int_equal(send(fd, half, sizeof half - 1, MSG_NOSIGNAL), (ssize_t)(sizeof half - 1));
+    /* The only worker thread also serves this while the slow one waits. */
+    expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+    expect(f, "GET", "/items/1", 200, "{\"id\":\"1\"}");
+    /* The idle timeout (1 s here) drops the slow client: EOF, not our 10 s
+     * receive timeout. */
+    n = recv(fd, b, sizeof b, 0);
+    assert_int_equal(n, 0);
+    close(fd);
+    expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+}
+
+static void check_security_headers(const resp *r, const char *csp_prefix, const char *cache)
+{
+    char v[512];
+    assert_string_equal(header(r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+    assert_string_equal(header(r, "X-Frame-Options", v, sizeof v), "DENY");
+    assert_string_equal(header(r, "Referrer-Policy", v, sizeof v), "same-origin");
+    header(r, "Content-Security-Policy", v, sizeof v);
+    if (strncmp(v, csp_prefix, strlen(csp_prefix)) != 0)
+        fail_msg("CSP '%s' does not start with '%s'", v, csp_prefix);
+    assert_non_null(strstr(v, "frame-ancestors 'none'"));
+    assert_string_equal(header(r, "Cache-Control", v, sizeof v), cache);
+    assert_int_equal(header_count(r, "Content-Security-Policy"), 1);
+    assert_int_equal(header_count(r, "Cache-Control"), 1);
+}
+
+static void test_security_headers(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char v[256];
+    const char *paths[] = {"/hello", "/nope", "/items/%zz", "/noreply", "/deferred", "/stream"};
+
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        request(f, "GET", paths[i], NULL, NULL, &r);
+        check_security_headers(&r, "default-src 'none'", "no-store");
+        resp_free(&r);
+    }
+    request_full(f, "POST", "/echo", NULL, 0, MAX_BODY + 10, NULL, &r);
+    assert_int_equal(r.status, 413);
+    check_security_headers(&r, "default-src 'none'", "no-store");
+    resp_free(&r);
+
+    request(f, "GET", "/html", NULL, NULL, &r);
+    assert_string_equal(r.body.data, "<!doctype html><title>x</title>");
+    assert_string_equal(header(&r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
+    check_security_headers(&r, "default-src 'self'", "no-store");
+    resp_free(&r);
+
+    /* A handler's own Cache-Control wins; malformed headers are refused. */
+    request(f, "GET", "/own-cache", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    check_security_headers(&r, "default-src 'none'", "public, max-age=60");
+    assert_int_equal(header_count(&r, "X-Injected"), 0);
+    assert_int_equal(header_count(&r, "Set-Cookie"), 0);
+    resp_free(&r);
+}
+
+static void test_reply_rules(void **state)
+{
+    fixture *f = *state;
+    resp r;
+    char v[256];
+
+    expect_error(f, "GET", "/noreply", NULL, NULL, 500, "internal");
+    expect(f, "GET", "/twice", 200, "{\"first\":true}");
+
+    request(f, "GET", "/deferred", NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    expect_error_body(&r, 503, "rate_limited");
+    header(&r, "Retry-After", v, sizeof v);
+    assert_true(atoi(v) >= 4 && atoi(v) <= 5);
+    resp_free(&r);
+
+    request(f, "GET", "/notfound", NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(r.body.data,
+                        "{\"error\":{\"status\":404,\"code\":\"not_found\",\"message\":\"no such playlist \\\"p1\\\"\"}}");
+    resp_free(&r);
+
+    request(f, "GET", "/redirect", NULL, NULL, &r);
+    assert_int_equal(r.status, 302);
+    assert_string_equal(header(&r, "Location", v, sizeof v), "/hello");
+    assert_int_equal(header_count(&r, "Set-Cookie"), 2);
+    resp_free(&r);
+}
+
+static void test_on_done(void **state)
+{
+    fixture *f = *state;
+    int want;
+
+    expect(f, "GET", "/items/9", 200, NULL);
+    want = 1;
+    assert_true(wait_for(done_count_reached, &want));
+    pthread_mutex_lock(&counters);
+    assert_string_equal(done.method, "GET");
+    assert_string_equal(done.route, "/items/{id}");
+    assert_int_equal(done.status, 200);
+    assert_true(done.seconds >= 0 && done.seconds < 10);
+    pthread_mutex_unlock(&counters);
+
+    expect(f, "GET", "/missing?code=secret", 404, NULL);
+    want = 2;
+    assert_true(wait_for(done_count_reached, &want));
+    pthread_mutex_lock(&counters);
+    assert_string_equal(done.route, "unmatched");
+    assert_int_equal(done.status, 404);
+    pthread_mutex_unlock(&counters);
+}
+
+static void test_hostile_inputs(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *want; /* status line prefix, or NULL for "anything or nothing" */
+    } cases[] = {
+#define C(s, w) {s, sizeof s - 1, w}
+        C("GET /hello\0evil HTTP/1.1\r\nHost: x\r\n\r\n", NULL),
+        C("GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nConnection: close\r\n\r\n", NULL),
+        C("GET /items/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /items/%%%% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /q?%%%=%%&=&&=== HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /q?a=%C3%28 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /q?%ED%A0%80=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /items/%C3%28 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 400"),
+        C("GET /hello HTTP/1.1\r\n\r\n", "HTTP/1.1 400"),
+        C("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", NULL),
+        C("GET / HTTP/9.9\r\nHost: x\r\n\r\n", NULL),
+        C("POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "HTTP/1.1 400"),
+        C("POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", NULL),
+        C("POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n", NULL),
+        C("POST /items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", NULL),
+        C("GET http://evil.example/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", NULL),
+        C("GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", NULL),
+        C("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA /hello HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          "HTTP/1.1 405"),
+        C("GET /hello HTTP/1.1\r\nHost: x\r\nCookie: \x01\x02\x03=\xff\xfe; ;;;=;a\r\nConnection: close\r\n\r\n",
+          "HTTP/1.1 200"),
+        C("GET /hello HTTP/1.1\r\nHost: x\r\nOrigin: \xff\r\nSec-Fetch-Site: \xff\r\nConnection: close\r\n\r\n",
+          "HTTP/1.1 200"),
+        C("POST /echo HTTP/1.1\r\nHost: x\r\nOrigin: \xff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+          "HTTP/1.1 403"),
+        C("\r\n\r\n\r\n", NULL),
+        C("", NULL),
+#undef C
+    };
+    char out[8192];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        raw_exchange(f->port, cases[i].data, cases[i].len, out, sizeof out);
+        if (cases[i].want && strncmp(out, cases[i].want, strlen(cases[i].want)) != 0)
+            fail_msg("case %zu: got '%.40s', want '%s'", i, out, cases[i].want);
+        expect(f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+    }
+}
+
+static void test_start_errors(void **state)
+{
+    fixture *f = *state;
+    http_server *s = NULL;
+    kt_err e;
+    char listen[64];
+    http_config cfg = {.listen = "127.0.0.1"};
+    const http_route bad[] = {{"GET", "/{x", h_hello, 0}};
+
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_ERR_INVALID);
+    assert_string_equal(e.code, "bad_listen");
+    cfg.listen = "127.0.0.1:70000";
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_ERR_INVALID);
+    cfg.listen = "[::1:80";
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_ERR_INVALID);
+    cfg.listen = "127.0.0.1:0";
+    assert_int_equal(http_server_start(&cfg, bad, 1, NULL, &s, &e), KT_ERR_INVALID);
+    assert_string_equal(e.code, "bad_route");
+    cfg.threads = 1000;
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_ERR_INVALID);
+    cfg.threads = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", f->port);
+    cfg.listen = listen;
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_ERR_IO);
+    assert_string_equal(e.code, "listen_failed");
+    assert_null(s);
+    http_server_stop(NULL);
+    assert_int_equal(http_server_port(NULL), 0);
+}
+
+static int ipv6_loopback_available(void)
+{
+    struct sockaddr_in6 a;
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+    if (fd < 0)
+        return 0;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void test_ipv6_listen(void **state)
+{
+    http_server *s = NULL;
+    kt_err e;
+    http_config cfg = {.listen = "[::1]:0", .threads = 1};
+    CURL *c;
+    char url[64];
+    long status = 0;
+    buf body;
+
+    (void)state;
+    if (!ipv6_loopback_available())
+        skip();
+    assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &s, &e), KT_OK);
+    assert_true(http_server_port(s) > 0);
+    c = curl_easy_init();
+    buf_init(&body, 0);
+    snprintf(url, sizeof url, "http://[::1]:%d/hello", http_server_port(s));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(body.data, "{\"hello\":\"world\"}");
+    buf_free(&body);
+    curl_easy_cleanup(c);
+    http_server_stop(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_traversal_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accessors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csrf_matrix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_client_does_not_block, setup_one_thread, teardown),
+        cmocka_unit_test_setup_teardown(test_security_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_inputs, setup_short_timeout, teardown),
+        cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+        cmocka_unit_test(test_ipv6_listen),
+    };
+    int rc;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests_name("http_server", tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

@@ -242,6 +242,7 @@ void out_local_track(const em_out *o, jw *w, uint32_t local)
     jw_key(w, "album");
     jw_obj(w);
     jw_knull(w, "album_type");
+    jw_kint(w, "total_tracks", 0);
     jw_key(w, "artists");
     jw_arr(w);
     jw_arr_end(w);
@@ -565,7 +566,15 @@ void out_play(const em_out *o, jw *w, const em_play *p)
     jw_key(w, "track");
     out_track(o, w, p->track);
     jw_kstr(w, "played_at", ms);
-    jw_knull(w, "context");
+    /* Plays are generated as if played from the track's album. */
+    const em_album *al = &o->lib->albums.v[o->lib->tracks.v[p->track].album];
+    jw_key(w, "context");
+    jw_obj(w);
+    jw_kstr(w, "type", "album");
+    href(o, w, "albums", al->id);
+    ext_urls(w, "album", al->id);
+    uri(w, "album", al->id);
+    jw_obj_end(w);
     jw_obj_end(w);
 }
 

@@ -55,6 +55,7 @@ static const route ROUTES[] = {
     RT("GET", "/v1/me/library/contains", wa_library_contains, 0),
     RT("GET", "/v1/me/playlists", wa_me_playlists, 0),
     RT("POST", "/v1/me/playlists", wa_create_playlist, 0),
+    RT("GET", "/v1/users/{id}/playlists", wa_user_playlists, R_EXT),
     RT("POST", "/v1/users/{id}/playlists", wa_user_create_playlist, R_EXT),
     RT("GET", "/v1/playlists/{id}", wa_playlist_get, 0),
     RT("GET", "/v1/playlists/{id}/items", wa_items_get, 0),

@@ -35,8 +35,8 @@ int wa_split(const char *csv, char *items[], int max, char **storage);
  * {"uris":[...]} (body may be NULL). Returns the count, 0 when absent, -1 when
  * over max. Same storage rule as wa_split. */
 int wa_uris(em_req *r, json_t *body, char *items[], int max, char **storage);
-/* Looks up a base62 path id with lookup(); on failure writes 400 "Invalid
- * base62 id" or 404 "Resource not found" and returns NONE. */
+/* Looks up a path id with lookup(); when unknown (or malformed) writes 404
+ * "Resource not found" and returns NONE. */
 uint32_t wa_lookup(em_resp *out, const em_library *lib, const char *id,
                    uint32_t (*lookup)(const em_library *, const char *));
 
@@ -59,6 +59,7 @@ void wa_library_contains(em_app *, em_req *, em_resp *);
 void wa_me_playlists(em_app *, em_req *, em_resp *);
 void wa_create_playlist(em_app *, em_req *, em_resp *);
 void wa_user_create_playlist(em_app *, em_req *, em_resp *);
+void wa_user_playlists(em_app *, em_req *, em_resp *);
 void wa_playlist_get(em_app *, em_req *, em_resp *);
 void wa_items_get(em_app *, em_req *, em_resp *);
 void wa_items_add(em_app *, em_req *, em_resp *);

@@ -81,11 +81,8 @@ int wa_uris(em_req *r, json_t *body, char *items[], int max, char **storage)
 uint32_t wa_lookup(em_resp *out, const em_library *lib, const char *id,
                    uint32_t (*lookup)(const em_library *, const char *))
 {
-    if (!id || !is_base62_id(id)) {
-        resp_error(out, 400, "Invalid base62 id");
-        return NONE;
-    }
-    uint32_t ix = lookup(lib, id);
+    /* Unknown and malformed ids both answer 404 (the emulator's contract). */
+    uint32_t ix = id ? lookup(lib, id) : NONE;
     if (ix == NONE) resp_error(out, 404, "Resource not found");
     return ix;
 }

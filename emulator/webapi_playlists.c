@@ -29,6 +29,39 @@ void wa_me_playlists(em_app *app, em_req *r, em_resp *out)
     UN(app);
 }
 
+/* GET /users/{id}/playlists: the user's own list for "me", else the public
+ * playlists that owner has (emulator users and synthetic owners alike). */
+void wa_user_playlists(em_app *app, em_req *r, em_resp *out)
+{
+    if (strcmp(r->params[0], r->user->id) == 0) {
+        wa_me_playlists(app, r, out);
+        return;
+    }
+    long offset, limit;
+    if (!wa_paging(r, out, 20, 50, &offset, &limit)) return;
+    em_out o = wa_out(app);
+    RD(app);
+    const em_library *lib = app->lib;
+    uint32_t owner = NONE;
+    for (size_t i = 0; i < lib->owners.n && owner == NONE; i++)
+        if (strcmp(lib->owners.v[i].id, r->params[0]) == 0) owner = (uint32_t)i;
+    if (owner == NONE) {
+        resp_error(out, 404, "Resource not found");
+    } else {
+        VEC(uint32_t) v = {0};
+        for (size_t i = 0; i < lib->playlists.n; i++)
+            if (lib->playlists.v[i].owner == owner && lib->playlists.v[i].public_) VEC_PUSH(&v, (uint32_t)i);
+        char path[96];
+        snprintf(path, sizeof(path), "/users/%s/playlists", lib->owners.v[owner].id);
+        resp_json(out, 200);
+        out_paging_begin(&o, &out->body, path, NULL, offset, limit, (long)v.n);
+        for (long i = offset; i < (long)v.n && i < offset + limit; i++) out_playlist_simple(&o, &out->body, v.v[i]);
+        out_paging_end(&out->body);
+        free(v.v);
+    }
+    UN(app);
+}
+
 static void create(em_app *app, em_req *r, em_resp *out)
 {
     json_t *body = wa_json_body(r, out);

@@ -112,6 +112,39 @@ static int parse_zone(const char **p, int *offset_min)
     return 0;
 }
 
+/* "HH:MM[:SS[.fraction]]" (leap second 60 allowed: it lands on the next
+ * minute's :00). Fractions beyond milliseconds are truncated. 0 on success. */
+static int parse_clock(const char **pp, int *h, int *mi, int *sec, int *frac_ms)
+{
+    const char *p = *pp;
+    *sec = *frac_ms = 0;
+    if ((*h = take_digits(&p, 2)) < 0 || *h > 23 || *p++ != ':')
+        return -1;
+    if ((*mi = take_digits(&p, 2)) < 0 || *mi > 59)
+        return -1;
+    if (*p == ':') {
+        p++;
+        if ((*sec = take_digits(&p, 2)) < 0 || *sec > 60)
+            return -1;
+        if (*p == '.' || *p == ',') {
+            p++;
+            int nd = 0;
+            for (; isdigit((unsigned char)*p); p++, nd++) {
+                if (nd < 3)
+                    *frac_ms = *frac_ms * 10 + (*p - '0');
+                else if (nd > 30)
+                    return -1;
+            }
+            if (nd == 0)
+                return -1;
+            for (; nd < 3; nd++) /* "5" is 500 ms, "12" is 120 ms */
+                *frac_ms *= 10;
+        }
+    }
+    *pp = p;
+    return 0;
+}
+
 kt_status time_parse_iso8601(const char *s, int64_t *ms)
 {
     if (!s)
@@ -120,44 +153,19 @@ kt_status time_parse_iso8601(const char *s, int64_t *ms)
     int y = take_digits(&p, 4), mo = 1, d = 1, h = 0, mi = 0, sec = 0, frac_ms = 0, off = 0;
     if (y < 0)
         return KT_ERR_INVALID;
-    if (*p == '-') {
+    if (*p == '-') { /* "YYYY-MM" */
         p++;
         if ((mo = take_digits(&p, 2)) < 1 || mo > 12)
             return KT_ERR_INVALID;
-        if (*p == '-') {
+    }
+    if (*p == '-') { /* "YYYY-MM-DD": only reachable after a month */
+        p++;
+        if ((d = take_digits(&p, 2)) < 1 || d > days_in_month(y, mo))
+            return KT_ERR_INVALID;
+        if (*p == 'T' || *p == 't' || *p == ' ') {
             p++;
-            if ((d = take_digits(&p, 2)) < 1 || d > days_in_month(y, mo))
+            if (parse_clock(&p, &h, &mi, &sec, &frac_ms) != 0 || parse_zone(&p, &off) != 0)
                 return KT_ERR_INVALID;
-            if (*p == 'T' || *p == 't' || *p == ' ') {
-                p++;
-                h = take_digits(&p, 2);
-                if (h < 0 || h > 23 || *p++ != ':')
-                    return KT_ERR_INVALID;
-                if ((mi = take_digits(&p, 2)) < 0 || mi > 59)
-                    return KT_ERR_INVALID;
-                if (*p == ':') {
-                    p++;
-                    /* 60 is a leap second: it lands on the next minute's :00. */
-                    if ((sec = take_digits(&p, 2)) < 0 || sec > 60)
-                        return KT_ERR_INVALID;
-                    if (*p == '.' || *p == ',') {
-                        p++;
-                        if (!isdigit((unsigned char)*p))
-                            return KT_ERR_INVALID;
-                        int nd = 0;
-                        for (; isdigit((unsigned char)*p); p++, nd++) {
-                            if (nd < 3)
-                                frac_ms = frac_ms * 10 + (*p - '0');
-                            else if (nd > 30)
-                                return KT_ERR_INVALID;
-                        }
-                        for (; nd < 3; nd++) /* "5" is 500 ms, "12" is 120 ms */
-                            frac_ms *= 10;
-                    }
-                }
-                if (parse_zone(&p, &off) != 0)
-                    return KT_ERR_INVALID;
-            }
         }
     }
     if (*p != '\0')

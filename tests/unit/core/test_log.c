@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pthread.h>
 
 #include "core/log.h"
 
@@ -194,6 +195,44 @@ static void test_timestamps(void **state)
     log_set_timestamps(0);
 }
 
+static void *log_many(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    for (int i = 0; i < 300; i++)
+        LOG_INFO("t", "thread=%d i=%d pad=%s", id, i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    return NULL;
+}
+
+static void test_threads_never_interleave(void **state)
+{
+    (void)state;
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, log_many, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    log_set_sink(NULL);
+    fclose(sink);
+    int seen[8][300] = {{0}};
+    int lines = 0;
+    for (char *line = strtok(mem, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        int id = -1, i = -1, end = 0;
+        assert_int_equal(sscanf(line, "level=info event=t thread=%d i=%d pad=%*[x]%n", &id, &i, &end), 2);
+        assert_int_equal(line[end], '\0');
+        assert_in_range(id, 0, 7);
+        assert_in_range(i, 0, 299);
+        seen[id][i]++;
+    }
+    assert_int_equal(lines, 8 * 300);
+    for (int id = 0; id < 8; id++)
+        for (int i = 0; i < 300; i++)
+            assert_int_equal(seen[id][i], 1);
+    free(mem);
+    mem = NULL;
+    sink = open_memstream(&mem, &memlen);
+    log_set_sink(sink);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_values_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_never_interleave, setup, teardown),
     };
     return cmocka_run_group_tests_name("core_log", tests, NULL, NULL);
 }

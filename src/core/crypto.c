@@ -416,6 +416,27 @@ kt_status vault_add_old_key(vault *v, const char *key_b64, kt_err *err)
     return st;
 }
 
+kt_status vault_add_old_keys_csv(vault *v, const char *csv, kt_err *err)
+{
+    for (const char *p = csv ? csv : ""; *p;) {
+        size_t n = strcspn(p, ",");
+        char one[128];
+        if (n >= sizeof one)
+            return vault_add_old_key(v, "", err); /* too long to be a key: same message */
+        memcpy(one, p, n);
+        one[n] = '\0';
+        size_t blank = strspn(one, " \t");
+        kt_status st = one[blank] ? vault_add_old_key(v, one, err) : KT_OK;
+        sodium_memzero(one, sizeof one);
+        if (st != KT_OK)
+            return st;
+        p += n;
+        if (*p)
+            p++;
+    }
+    return KT_OK;
+}
+
 const char *vault_key_id(const vault *v)
 {
     return v->keys[0]->id_hex;

@@ -87,10 +87,16 @@ kt_status vault_open(const char *key_b64, const char *key_file, vault **out, kt_
 void vault_free(vault *v);
 
 /* Adds a read-only (old) key, e.g. each entry of KEEPTRACK_SECRET_KEY_PREVIOUS
- * (the caller splits the comma-separated list; surrounding spaces are
- * ignored). A key already in the ring is accepted silently. KT_ERR_INVALID
+ * (vault_add_old_keys_csv splits the comma-separated list; surrounding
+ * spaces are ignored). A key already in the ring is accepted silently. KT_ERR_INVALID
  * naming KEEPTRACK_SECRET_KEY_PREVIOUS for a malformed key. */
 kt_status vault_add_old_key(vault *v, const char *key_b64, kt_err *err);
+
+/* Adds every key of a comma-separated list (KEEPTRACK_SECRET_KEY_PREVIOUS as
+ * is) with vault_add_old_key; empty entries are skipped; csv NULL or "" adds
+ * nothing. Stops at the first malformed entry (KT_ERR_INVALID, no key value
+ * in the message). */
+kt_status vault_add_old_keys_csv(vault *v, const char *csv, kt_err *err);
 
 /* Short public id of the current key: the first 8 hex chars of BLAKE2b(key)
  * (the same 4 bytes stored in blobs). Borrowed; valid until vault_free or

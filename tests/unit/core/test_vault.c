@@ -366,6 +366,11 @@ static void test_rotation_env(void **state)
     assert_int_equal(vault_key_count(v), 2);
     expect_open(v, 9, "access_token", blob, len, "BQDa");
     assert_true(vault_needs_reseal(v, blob, len));
+    assert_int_equal(vault_add_old_keys_csv(v, " , " KEY_A ",," KEY_A " ,", &err), KT_OK);
+    assert_int_equal(vault_add_old_keys_csv(v, NULL, &err), KT_OK);
+    assert_int_equal(vault_key_count(v), 2);
+    assert_int_equal(vault_add_old_keys_csv(v, KEY_A ",nope", &err), KT_ERR_INVALID);
+    assert_null(strstr(err.msg, "nope"));
     assert_int_equal(vault_drop_old_keys(v, &err), KT_OK); /* no file: only the ring */
     assert_int_equal(vault_key_count(v), 1);
     expect_fail(v, 9, "access_token", blob, len);

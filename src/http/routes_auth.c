@@ -42,7 +42,11 @@ static void callback_handler(http_req *r, void *ctx)
     kt_app *app = ctx;
     kt_err err = {0};
     auth_login_result res;
-    long max_age = (long)(app->cfg->session_days > 0 ? app->cfg->session_days : 30) * 86400L;
+    /* The server's sliding expiry (KEEPTRACK_SESSION_DAYS since the last
+     * visit) decides; the cookie only has to outlive it. 400 days is the
+     * longest lifetime browsers keep a cookie. */
+    long days = app->cfg->session_days > 400 ? app->cfg->session_days : 400;
+    long max_age = days * 86400L;
 
     memset(&res, 0, sizeof res);
     if (auth_login_callback(app, http_req_query(r, "code"), http_req_query(r, "state"),

@@ -277,6 +277,9 @@ kt_status auth_login_callback(kt_app *app, const char *code, const char *state, 
     if ((st = app_db_get(app, &s, err)) != KT_OK)
         goto out;
     st = store_login_record(s, &in, seal_cb, &sc, &user_id, err);
+    /* Housekeeping on the way: sessions nobody came back to. */
+    if (st == KT_OK)
+        (void)store_session_purge(s, now, NULL, NULL);
     app_db_put(app, s);
     if (st != KT_OK)
         goto out;

@@ -52,6 +52,7 @@ def test_full_click_through(kt, emu):
     assert "HttpOnly" in sess and "SameSite=Lax" in sess and "Path=/" in sess
     # plain http: no __Host- prefix, no Secure (see routes.h)
     assert "Secure" not in sess
+    assert "Max-Age=34560000" in sess  # the server's sliding expiry decides
     assert len(browser.cookie("kt_session")) == 43
     me = browser.get("/api/me")
     assert me.status == 200, me
@@ -219,6 +220,26 @@ def test_sessions_are_isolated(kt):
     assert bob.post("/api/auth/disconnect").status == 200
     assert alice.get("/api/me").json()["status"] == "active"
     assert bob.get("/api/me").json()["status"] == "disconnected"
+
+
+def test_session_sliding_expiry(kt, db):
+    t0 = int(time.time() * 1000)
+    browser = kt.login("alice")
+    [(exp,)] = db.sql("SELECT expires_at FROM sessions")
+    assert t0 + 30 * DAY_MS <= int(exp) <= int(time.time() * 1000) + 30 * DAY_MS
+    # a visit after a while slides the expiry: 30 days from the visit
+    soon = int(time.time() * 1000) + 5000
+    db.sql(f"UPDATE sessions SET last_seen_at = last_seen_at - 120000, expires_at = {soon}")
+    t1 = int(time.time() * 1000)
+    assert browser.get("/api/me").status == 200
+    [(exp,)] = db.sql("SELECT expires_at FROM sessions")
+    assert int(exp) >= t1 + 30 * DAY_MS
+    # an expired session is refused and removed
+    db.sql(f"UPDATE sessions SET expires_at = {t1 - 1}")
+    r = browser.get("/api/me")
+    assert r.status == 401 and r.json()["error"]["code"] == "not_logged_in"
+    [(n,)] = db.sql("SELECT COUNT(*) FROM sessions")
+    assert int(n) == 0
 
 
 def test_logout_revokes_session(kt):

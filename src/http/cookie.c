@@ -65,8 +65,8 @@ static void add_pair(http_cookie_jar *jar, char *pair)
         if (is_ctl((unsigned char)value[i]))
             return;
     if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
-        value[vlen - 1] = '\0';
-        value++;
+        vlen -= 2;
+        value = trim(value + 1, &vlen); /* junk such as "\" a \"" loses its spaces too */
     }
     jar->items[jar->n].name = name;
     jar->items[jar->n].value = value;

@@ -32,6 +32,168 @@
 #include "store/store.h"
 #include "store/store_driver.h"
 
+/* Migration 3: the library (issue 5). The catalog is shared by all users
+ * and keyed by Spotify ids; everything a user has is user-scoped and cascades
+ * with the user.
+ *
+ *  - tracks holds every playable item keyed by its uri: tracks
+ *    (spotify:track:ID), episodes (spotify:episode:ID) and local files
+ *    (spotify:local:..., which have no id; their artist and album names are
+ *    kept in local_artist/local_album because those have no ids either).
+ *  - Collections (saved_*, followed_artists, playlist_items) are ordered by
+ *    `position` as Spotify lists them, so a reorder is reflected exactly.
+ *  - playlist_versions keeps every snapshot_id seen with its ordered item
+ *    list as one JSON text ([[uri|null, added_at_ms|null, added_by|null],
+ *    ...]): a version is immutable and always read or written whole (shown,
+ *    diffed, restored), so one row per version is compact (a 100-item
+ *    playlist is ~6 KB) and costs one write per change instead of one per
+ *    item and version.
+ *  - playlists.synced_snapshot_id is the snapshot whose items
+ *    playlist_items holds (NULL when the items are not readable: followed
+ *    playlists of others); removed_at marks playlists no longer in the
+ *    user's list (kept with their versions for history).
+ */
+#define LIBRARY_SCHEMA \
+    "CREATE TABLE artists (\n" \
+    "  id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  name TEXT,\n" \
+    "  genres TEXT,\n" /* JSON array of strings, NULL when never seen in full */ \
+    "  image_url TEXT,\n" \
+    "  followers BIGINT,\n" \
+    "  popularity BIGINT,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE albums (\n" \
+    "  id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  name TEXT,\n" \
+    "  album_type TEXT,\n" \
+    "  release_date TEXT,\n" \
+    "  release_date_precision TEXT,\n" \
+    "  total_tracks BIGINT,\n" \
+    "  image_url TEXT,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE album_artists (\n" \
+    "  album_id TEXT NOT NULL REFERENCES albums(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  artist_id TEXT NOT NULL REFERENCES artists(id),\n" \
+    "  PRIMARY KEY (album_id, position));\n" \
+    "CREATE TABLE shows (\n" \
+    "  id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  name TEXT,\n" \
+    "  publisher TEXT,\n" \
+    "  total_episodes BIGINT,\n" \
+    "  image_url TEXT,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE tracks (\n" \
+    "  uri TEXT NOT NULL PRIMARY KEY,\n" \
+    "  id TEXT,\n" \
+    "  kind TEXT NOT NULL,\n" /* track | episode | local */ \
+    "  name TEXT,\n" \
+    "  duration_ms BIGINT,\n" \
+    "  explicit BIGINT NOT NULL DEFAULT 0,\n" \
+    "  disc_number BIGINT,\n" \
+    "  track_number BIGINT,\n" \
+    "  isrc TEXT,\n" \
+    "  album_id TEXT REFERENCES albums(id),\n" \
+    "  show_id TEXT REFERENCES shows(id),\n" \
+    "  release_date TEXT,\n" /* episodes */ \
+    "  local_artist TEXT,\n" \
+    "  local_album TEXT,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE track_artists (\n" \
+    "  track_uri TEXT NOT NULL REFERENCES tracks(uri) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  artist_id TEXT NOT NULL REFERENCES artists(id),\n" \
+    "  PRIMARY KEY (track_uri, position));\n" \
+    "CREATE INDEX track_artists_artist ON track_artists(artist_id);\n" \
+    "CREATE TABLE saved_tracks (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  track_uri TEXT NOT NULL REFERENCES tracks(uri),\n" \
+    "  added_at BIGINT,\n" \
+    "  PRIMARY KEY (user_id, position));\n" \
+    "CREATE TABLE saved_albums (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  album_id TEXT NOT NULL REFERENCES albums(id),\n" \
+    "  added_at BIGINT,\n" \
+    "  PRIMARY KEY (user_id, position));\n" \
+    "CREATE TABLE saved_shows (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  show_id TEXT NOT NULL REFERENCES shows(id),\n" \
+    "  added_at BIGINT,\n" \
+    "  PRIMARY KEY (user_id, position));\n" \
+    "CREATE TABLE saved_episodes (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  episode_uri TEXT NOT NULL REFERENCES tracks(uri),\n" \
+    "  added_at BIGINT,\n" \
+    "  PRIMARY KEY (user_id, position));\n" \
+    "CREATE TABLE followed_artists (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  artist_id TEXT NOT NULL REFERENCES artists(id),\n" \
+    "  PRIMARY KEY (user_id, position));\n" \
+    "CREATE TABLE playlists (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  spotify_id TEXT NOT NULL,\n" \
+    "  position BIGINT,\n" /* in the user's /me/playlists order; NULL once removed */ \
+    "  name TEXT,\n" \
+    "  description TEXT,\n" \
+    "  owner_id TEXT,\n" \
+    "  owner_name TEXT,\n" \
+    "  collaborative BIGINT NOT NULL DEFAULT 0,\n" \
+    "  public BIGINT,\n" \
+    "  snapshot_id TEXT,\n" \
+    "  items_total BIGINT,\n" \
+    "  image_url TEXT,\n" \
+    "  synced_snapshot_id TEXT,\n" \
+    "  removed_at BIGINT,\n" \
+    "  updated_at BIGINT NOT NULL,\n" \
+    "  UNIQUE (user_id, spotify_id));\n" \
+    "CREATE TABLE playlist_items (\n" \
+    "  playlist_id BIGINT NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  item_uri TEXT REFERENCES tracks(uri),\n" /* NULL: a null entry, kept as such */ \
+    "  added_at BIGINT,\n" \
+    "  added_by TEXT,\n" \
+    "  PRIMARY KEY (playlist_id, position));\n" \
+    "CREATE TABLE playlist_versions (\n" \
+    "  id @ID_PK@,\n" \
+    "  playlist_id BIGINT NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,\n" \
+    "  snapshot_id TEXT NOT NULL,\n" \
+    "  seen_at BIGINT NOT NULL,\n" \
+    "  items_total BIGINT NOT NULL,\n" \
+    "  items TEXT NOT NULL,\n" \
+    "  UNIQUE (playlist_id, snapshot_id));\n" \
+    "CREATE TABLE top_items (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  kind TEXT NOT NULL,\n" /* tracks | artists */ \
+    "  time_range TEXT NOT NULL,\n" /* short_term | medium_term | long_term */ \
+    "  day TEXT NOT NULL,\n" /* YYYY-MM-DD (UTC) of the snapshot */ \
+    "  rank BIGINT NOT NULL,\n" \
+    "  item TEXT NOT NULL,\n" /* track uri or artist id */ \
+    "  PRIMARY KEY (user_id, kind, time_range, day, rank));\n" \
+    "CREATE TABLE plays (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  played_at BIGINT NOT NULL,\n" \
+    "  track_uri TEXT NOT NULL REFERENCES tracks(uri),\n" \
+    "  context_uri TEXT,\n" \
+    "  PRIMARY KEY (user_id, played_at));\n" \
+    "CREATE TABLE sync_runs (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  what TEXT NOT NULL,\n" \
+    "  started_at BIGINT NOT NULL,\n" \
+    "  finished_at BIGINT,\n" \
+    "  status TEXT NOT NULL,\n" /* running | done | failed | deferred */ \
+    "  requests BIGINT NOT NULL DEFAULT 0,\n" \
+    "  added BIGINT NOT NULL DEFAULT 0,\n" \
+    "  removed BIGINT NOT NULL DEFAULT 0,\n" \
+    "  error TEXT);\n" \
+    "CREATE INDEX sync_runs_user ON sync_runs(user_id, started_at);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -77,6 +239,13 @@ static const migration migrations[] = {
      "CREATE INDEX sessions_user_id ON sessions(user_id);\n"
      "CREATE INDEX sessions_expires_at ON sessions(expires_at);\n"
      "CREATE INDEX oauth_states_expires_at ON oauth_states(expires_at);\n"},
+    /* Version 2 is reserved for the jobs table (issue 5, job queue). Until
+     * it lands this placeholder keeps the versions gapless; whoever adds the
+     * jobs table replaces this entry (no released database carries it). */
+    {2, "reserved: jobs (issue 5)", "SELECT 1"},
+    {3, "library: catalog (tracks, albums, artists, shows), saved items, playlists, "
+        "versions, following, top items, plays, sync runs",
+     LIBRARY_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

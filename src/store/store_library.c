@@ -1,0 +1,1295 @@
+/* store_library.c - domain SQL of the library copy (see store_library.h).
+ *
+ * Writes go through a small multi-row INSERT batcher: STORE_LIB_BATCH rows
+ * per statement (one prepared, cached statement text per table), the
+ * remainder row by row with the single-row text, so each table uses exactly
+ * two statement texts whatever the row count. PostgreSQL refuses an
+ * ON CONFLICT DO UPDATE that touches one row twice in a statement, so rows
+ * are de-duplicated by key (strset) before they reach a batch.
+ *
+ * Portable SQL only (store.h's rules). Read queries that take a sort order
+ * are assembled from fixed fragments chosen by enum, never from data, so the
+ * statement cache holds a bounded set of texts.
+ */
+#include "store/store_library.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strset.h"
+
+#define TRACK_COLS                                                                          \
+    "t.uri, t.id, t.kind, t.name, t.duration_ms, t.explicit, t.disc_number, "              \
+    "t.track_number, t.isrc, t.album_id, al.name, al.album_type, al.release_date, "        \
+    "al.release_date_precision, t.show_id, sh.name, sh.publisher, t.release_date, "        \
+    "t.local_artist, t.local_album"
+#define TRACK_JOINS \
+    " LEFT JOIN albums al ON al.id = t.album_id LEFT JOIN shows sh ON sh.id = t.show_id"
+
+static kt_status nomem(kt_err *err)
+{
+    return err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
+}
+
+/* -1 (unknown) binds SQL NULL. */
+static store_param int_or_null(int64_t v)
+{
+    return v < 0 ? SP_NULL : SP_INT(v);
+}
+
+/* ---- the batcher ---- */
+
+#define BATCH_MAX_COLS 16
+
+typedef struct batch {
+    store *s;
+    char *one_sql;
+    char *many_sql;
+    size_t ncols;
+    size_t rows;
+    int64_t changes; /* rows the statements reported */
+    store_param params[STORE_LIB_BATCH * BATCH_MAX_COLS];
+} batch;
+
+static void batch_free(batch *b)
+{
+    if (!b)
+        return;
+    free(b->one_sql);
+    free(b->many_sql);
+    free(b);
+}
+
+/* head: "INSERT INTO t (a, b) VALUES ", tuple: "(?, ?)", tail: "" or
+ * " ON CONFLICT ...". */
+static kt_status batch_new(store *s, const char *head, const char *tuple, const char *tail,
+                           size_t ncols, batch **out, kt_err *err)
+{
+    size_t hl = strlen(head), tl = strlen(tuple), xl = strlen(tail);
+    batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return nomem(err);
+    b->s = s;
+    b->ncols = ncols;
+    b->one_sql = malloc(hl + tl + xl + 1);
+    b->many_sql = malloc(hl + (tl + 2) * STORE_LIB_BATCH + xl + 1);
+    if (!b->one_sql || !b->many_sql || ncols > BATCH_MAX_COLS) {
+        batch_free(b);
+        return ncols > BATCH_MAX_COLS ? err_set(err, KT_ERR_INTERNAL, NULL, "batch too wide")
+                                      : nomem(err);
+    }
+    snprintf(b->one_sql, hl + tl + xl + 1, "%s%s%s", head, tuple, tail);
+    char *p = b->many_sql;
+    memcpy(p, head, hl);
+    p += hl;
+    for (size_t i = 0; i < STORE_LIB_BATCH; i++) {
+        if (i) {
+            memcpy(p, ", ", 2);
+            p += 2;
+        }
+        memcpy(p, tuple, tl);
+        p += tl;
+    }
+    memcpy(p, tail, xl + 1);
+    *out = b;
+    return KT_OK;
+}
+
+static kt_status batch_flush(batch *b, kt_err *err)
+{
+    for (size_t r = 0; r < b->rows; r++) {
+        int64_t ch = 0;
+        kt_status st = store_exec(b->s, b->one_sql, b->params + r * b->ncols, b->ncols, &ch, err);
+        if (st != KT_OK)
+            return st;
+        b->changes += ch;
+    }
+    b->rows = 0;
+    return KT_OK;
+}
+
+/* Queues one row (ncols params, strings borrowed until the next flush or
+ * the full batch runs). */
+static kt_status batch_add(batch *b, const store_param *row, kt_err *err)
+{
+    memcpy(b->params + b->rows * b->ncols, row, b->ncols * sizeof *row);
+    if (++b->rows < STORE_LIB_BATCH)
+        return KT_OK;
+    int64_t ch = 0;
+    kt_status st = store_exec(b->s, b->many_sql, b->params, b->rows * b->ncols, &ch, err);
+    b->rows = 0;
+    b->changes += ch;
+    return st;
+}
+
+/* Adds key to seen: 1 new, 0 seen before, or an error status via *st. */
+static int first_time(strset *seen, const char *key, kt_status *st, kt_err *err)
+{
+    int r = strset_add(seen, key);
+    if (r < 0)
+        *st = nomem(err);
+    return r == 1;
+}
+
+/* ---- catalog ---- */
+
+typedef struct catalog_w {
+    batch *artists_ref, *artists_full, *albums, *album_artists, *shows, *tracks, *track_artists;
+    strset *seen_artists, *seen_albums, *seen_shows, *seen_tracks;
+    int64_t now;
+} catalog_w;
+
+static void catalog_w_free(catalog_w *w)
+{
+    batch_free(w->artists_ref);
+    batch_free(w->artists_full);
+    batch_free(w->albums);
+    batch_free(w->album_artists);
+    batch_free(w->shows);
+    batch_free(w->tracks);
+    batch_free(w->track_artists);
+    strset_free(w->seen_artists);
+    strset_free(w->seen_albums);
+    strset_free(w->seen_shows);
+    strset_free(w->seen_tracks);
+}
+
+static kt_status catalog_w_init(store *s, catalog_w *w, int64_t now, kt_err *err)
+{
+    kt_status st;
+    memset(w, 0, sizeof *w);
+    w->now = now;
+    if ((st = batch_new(s, "INSERT INTO artists (id, name, updated_at) VALUES ", "(?, ?, ?)",
+                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name", 3,
+                        &w->artists_ref, err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO artists (id, name, genres, image_url, followers, "
+                        "popularity, updated_at) VALUES ",
+                        "(?, ?, ?, ?, ?, ?, ?)",
+                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, genres = "
+                        "excluded.genres, image_url = excluded.image_url, followers = "
+                        "excluded.followers, popularity = excluded.popularity, updated_at = "
+                        "excluded.updated_at",
+                        7, &w->artists_full, err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO albums (id, name, album_type, release_date, "
+                        "release_date_precision, total_tracks, image_url, updated_at) VALUES ",
+                        "(?, ?, ?, ?, ?, ?, ?, ?)",
+                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, album_type = "
+                        "excluded.album_type, release_date = excluded.release_date, "
+                        "release_date_precision = excluded.release_date_precision, "
+                        "total_tracks = COALESCE(excluded.total_tracks, albums.total_tracks), "
+                        "image_url = COALESCE(excluded.image_url, albums.image_url), "
+                        "updated_at = excluded.updated_at",
+                        8, &w->albums, err)) != KT_OK ||
+        (st = batch_new(s, "INSERT INTO album_artists (album_id, position, artist_id) VALUES ",
+                        "(?, ?, ?)",
+                        " ON CONFLICT (album_id, position) DO UPDATE SET artist_id = "
+                        "excluded.artist_id",
+                        3, &w->album_artists, err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO shows (id, name, publisher, total_episodes, image_url, "
+                        "updated_at) VALUES ",
+                        "(?, ?, ?, ?, ?, ?)",
+                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, publisher = "
+                        "excluded.publisher, total_episodes = COALESCE(excluded.total_episodes, "
+                        "shows.total_episodes), image_url = COALESCE(excluded.image_url, "
+                        "shows.image_url), updated_at = excluded.updated_at",
+                        6, &w->shows, err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO tracks (uri, id, kind, name, duration_ms, explicit, "
+                        "disc_number, track_number, isrc, album_id, show_id, release_date, "
+                        "local_artist, local_album, updated_at) VALUES ",
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " ON CONFLICT (uri) DO UPDATE SET id = excluded.id, kind = "
+                        "excluded.kind, name = excluded.name, duration_ms = excluded.duration_ms, "
+                        "explicit = excluded.explicit, disc_number = excluded.disc_number, "
+                        "track_number = excluded.track_number, isrc = excluded.isrc, album_id = "
+                        "excluded.album_id, show_id = excluded.show_id, release_date = "
+                        "excluded.release_date, local_artist = excluded.local_artist, "
+                        "local_album = excluded.local_album, updated_at = excluded.updated_at",
+                        15, &w->tracks, err)) != KT_OK ||
+        (st = batch_new(s, "INSERT INTO track_artists (track_uri, position, artist_id) VALUES ",
+                        "(?, ?, ?)",
+                        " ON CONFLICT (track_uri, position) DO UPDATE SET artist_id = "
+                        "excluded.artist_id",
+                        3, &w->track_artists, err)) != KT_OK)
+        return st;
+    if (!(w->seen_artists = strset_new()) || !(w->seen_albums = strset_new()) ||
+        !(w->seen_shows = strset_new()) || !(w->seen_tracks = strset_new()))
+        return nomem(err);
+    return KT_OK;
+}
+
+static kt_status put_artist(catalog_w *w, const store_artist_row *a, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!a->id || !first_time(w->seen_artists, a->id, &st, err))
+        return st;
+    if (!a->full) {
+        store_param p[] = {SP_TEXT(a->id), SP_TEXT(a->name), SP_INT(w->now)};
+        return batch_add(w->artists_ref, p, err);
+    }
+    store_param p[] = {SP_TEXT(a->id),        SP_TEXT(a->name),         SP_TEXT(a->genres_json),
+                       SP_TEXT(a->image_url), int_or_null(a->followers), int_or_null(a->popularity),
+                       SP_INT(w->now)};
+    return batch_add(w->artists_full, p, err);
+}
+
+static kt_status put_refs(catalog_w *w, const store_ref *refs, size_t n, kt_err *err)
+{
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        store_artist_row a = {.id = refs[i].id, .name = refs[i].name};
+        st = put_artist(w, &a, err);
+    }
+    return st;
+}
+
+/* Artists first (pass 0), then the album and its links (pass 1), so every
+ * foreign key points at a row already queued in an earlier-flushed batch. */
+static kt_status put_album(catalog_w *w, const store_album_row *al, int pass, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!al || !al->id)
+        return KT_OK;
+    if (pass == 0)
+        return put_refs(w, al->artists, al->n_artists, err);
+    if (!first_time(w->seen_albums, al->id, &st, err))
+        return st;
+    store_param p[] = {SP_TEXT(al->id),           SP_TEXT(al->name),
+                       SP_TEXT(al->album_type),   SP_TEXT(al->release_date),
+                       SP_TEXT(al->release_date_precision), int_or_null(al->total_tracks),
+                       SP_TEXT(al->image_url),    SP_INT(w->now)};
+    return batch_add(w->albums, p, err);
+}
+
+static kt_status put_album_links(catalog_w *w, const store_album_row *al, kt_err *err)
+{
+    kt_status st = KT_OK;
+    int64_t pos = 0;
+    for (size_t i = 0; al && i < al->n_artists && st == KT_OK; i++) {
+        if (!al->artists[i].id)
+            continue;
+        store_param p[] = {SP_TEXT(al->id), SP_INT(pos++), SP_TEXT(al->artists[i].id)};
+        st = batch_add(w->album_artists, p, err);
+    }
+    return st;
+}
+
+static kt_status put_show(catalog_w *w, const store_show_row *sh, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!sh || !sh->id || !first_time(w->seen_shows, sh->id, &st, err))
+        return st;
+    store_param p[] = {SP_TEXT(sh->id), SP_TEXT(sh->name), SP_TEXT(sh->publisher),
+                       int_or_null(sh->total_episodes), SP_TEXT(sh->image_url), SP_INT(w->now)};
+    return batch_add(w->shows, p, err);
+}
+
+static int is_local(const store_track_row *t)
+{
+    return t->kind && strcmp(t->kind, "local") == 0;
+}
+
+static kt_status put_track(catalog_w *w, const store_track_row *t, kt_err *err)
+{
+    int local = is_local(t);
+    const char *album_id = !local && t->album ? t->album->id : NULL;
+    store_param p[] = {SP_TEXT(t->uri),
+                       SP_TEXT(t->id),
+                       SP_TEXT(t->kind ? t->kind : "track"),
+                       SP_TEXT(t->name),
+                       int_or_null(t->duration_ms),
+                       SP_INT(t->explicit_ ? 1 : 0),
+                       int_or_null(t->disc_number),
+                       int_or_null(t->track_number),
+                       SP_TEXT(t->isrc),
+                       SP_TEXT(album_id),
+                       SP_TEXT(t->show ? t->show->id : NULL),
+                       SP_TEXT(t->release_date),
+                       SP_TEXT(local && t->n_artists ? t->artists[0].name : NULL),
+                       SP_TEXT(local && t->album ? t->album->name : NULL),
+                       SP_INT(w->now)};
+    return batch_add(w->tracks, p, err);
+}
+
+/* A track's artist links; queued only once every track row is written. */
+static kt_status put_track_links(catalog_w *w, const store_track_row *t, kt_err *err)
+{
+    kt_status st = KT_OK;
+    int64_t pos = 0;
+    for (size_t i = 0; !is_local(t) && i < t->n_artists && st == KT_OK; i++) {
+        if (!t->artists[i].id)
+            continue;
+        store_param l[] = {SP_TEXT(t->uri), SP_INT(pos++), SP_TEXT(t->artists[i].id)};
+        st = batch_add(w->track_artists, l, err);
+    }
+    return st;
+}
+
+static kt_status catalog_flush_all(catalog_w *w, kt_err *err)
+{
+    batch *order[] = {w->artists_ref,   w->artists_full, w->albums,        w->album_artists,
+                      w->shows,         w->tracks,       w->track_artists};
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && st == KT_OK; i++)
+        st = batch_flush(order[i], err);
+    return st;
+}
+
+/* Queues every row, in dependency order: artists, albums, links, shows,
+ * tracks, track links. A batch that fills up runs at once; foreign keys are
+ * safe because each level is flushed before the next starts. */
+static kt_status catalog_queue(catalog_w *w, const store_artist_row *artists, size_t n_artists,
+                               const store_album_row *albums, size_t n_albums,
+                               const store_show_row *shows, size_t n_shows,
+                               const store_track_row *tracks, size_t n_tracks, kt_err *err)
+{
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < n_artists && st == KT_OK; i++)
+        if (artists[i].full)
+            st = put_artist(w, &artists[i], err);
+    for (size_t i = 0; i < n_artists && st == KT_OK; i++)
+        st = put_artist(w, &artists[i], err);
+    for (size_t i = 0; i < n_albums && st == KT_OK; i++)
+        st = put_album(w, &albums[i], 0, err);
+    for (size_t i = 0; i < n_tracks && st == KT_OK; i++) {
+        if (is_local(&tracks[i]))
+            continue;
+        st = put_refs(w, tracks[i].artists, tracks[i].n_artists, err);
+        if (st == KT_OK)
+            st = put_album(w, tracks[i].album, 0, err);
+    }
+    if (st == KT_OK && (st = batch_flush(w->artists_full, err)) == KT_OK)
+        st = batch_flush(w->artists_ref, err);
+    /* Albums: the ones given, then the ones tracks embed. */
+    strset *linked = NULL;
+    if (st == KT_OK && !(linked = strset_new()))
+        st = nomem(err);
+    for (size_t i = 0; i < n_albums && st == KT_OK; i++)
+        st = put_album(w, &albums[i], 1, err);
+    for (size_t i = 0; i < n_tracks && st == KT_OK; i++)
+        if (!is_local(&tracks[i]))
+            st = put_album(w, tracks[i].album, 1, err);
+    if (st == KT_OK)
+        st = batch_flush(w->albums, err);
+    for (size_t i = 0; i < n_albums + n_tracks && st == KT_OK; i++) {
+        const store_album_row *al = i < n_albums ? &albums[i] : tracks[i - n_albums].album;
+        if (i >= n_albums && is_local(&tracks[i - n_albums]))
+            continue;
+        if (al && al->id && first_time(linked, al->id, &st, err))
+            st = put_album_links(w, al, err);
+    }
+    strset_free(linked);
+    for (size_t i = 0; i < n_shows && st == KT_OK; i++)
+        st = put_show(w, &shows[i], err);
+    for (size_t i = 0; i < n_tracks && st == KT_OK; i++)
+        st = put_show(w, tracks[i].show, err);
+    if (st == KT_OK && (st = batch_flush(w->album_artists, err)) == KT_OK)
+        st = batch_flush(w->shows, err);
+    /* Tracks first (remembering which rows were queued), then their links. */
+    unsigned char *queued = n_tracks ? calloc(n_tracks, 1) : NULL;
+    if (st == KT_OK && n_tracks && !queued)
+        st = nomem(err);
+    for (size_t i = 0; i < n_tracks && st == KT_OK; i++) {
+        if (!tracks[i].uri || !first_time(w->seen_tracks, tracks[i].uri, &st, err))
+            continue;
+        queued[i] = 1;
+        st = put_track(w, &tracks[i], err);
+    }
+    if (st == KT_OK)
+        st = batch_flush(w->tracks, err);
+    for (size_t i = 0; i < n_tracks && st == KT_OK; i++)
+        if (queued[i])
+            st = put_track_links(w, &tracks[i], err);
+    free(queued);
+    if (st == KT_OK)
+        st = catalog_flush_all(w, err);
+    return st;
+}
+
+kt_status store_catalog_put(store *s, const store_artist_row *artists, size_t n_artists,
+                            const store_album_row *albums, size_t n_albums,
+                            const store_show_row *shows, size_t n_shows,
+                            const store_track_row *tracks, size_t n_tracks, int64_t now_ms,
+                            kt_err *err)
+{
+    catalog_w w;
+    kt_status st = catalog_w_init(s, &w, now_ms, err);
+    if (st == KT_OK && n_artists + n_albums + n_shows + n_tracks == 0)
+        goto out;
+    if (st == KT_OK)
+        st = store_begin(s, err);
+    if (st == KT_OK)
+        st = catalog_queue(&w, artists, n_artists, albums, n_albums, shows, n_shows, tracks,
+                           n_tracks, err);
+    if (st == KT_OK)
+        st = store_commit(s, err);
+out:
+    store_rollback(s);
+    catalog_w_free(&w);
+    if (st != KT_OK)
+        err_prefix(err, "saving the catalog");
+    return st;
+}
+
+/* ---- multiset difference (for added/removed counts) ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    return strcmp(x, y);
+}
+
+/* Counts the strings of b missing from a (*added) and of a missing from b
+ * (*removed), as multisets. NULL entries are ignored. Sorts copies of the
+ * pointer arrays. */
+static kt_status multiset_diff(const char **a, size_t na, const char **b, size_t nb,
+                               int64_t *added, int64_t *removed, kt_err *err)
+{
+    const char **x = malloc((na ? na : 1) * sizeof *x), **y = malloc((nb ? nb : 1) * sizeof *y);
+    size_t nx = 0, ny = 0, i = 0, j = 0;
+    int64_t add = 0, rem = 0;
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return nomem(err);
+    }
+    for (size_t k = 0; k < na; k++)
+        if (a[k])
+            x[nx++] = a[k];
+    for (size_t k = 0; k < nb; k++)
+        if (b[k])
+            y[ny++] = b[k];
+    qsort(x, nx, sizeof *x, cmp_str);
+    qsort(y, ny, sizeof *y, cmp_str);
+    while (i < nx || j < ny) {
+        int c = i == nx ? 1 : j == ny ? -1 : strcmp(x[i], y[j]);
+        if (c == 0) {
+            i++;
+            j++;
+        } else if (c < 0) {
+            rem++;
+            i++;
+        } else {
+            add++;
+            j++;
+        }
+    }
+    free(x);
+    free(y);
+    *added += add;
+    *removed += rem;
+    return KT_OK;
+}
+
+/* Column `col` of every row, borrowed from r; malloc'd array. */
+static kt_status column_ptrs(const store_rows *r, size_t col, const char ***out, kt_err *err)
+{
+    size_t n = store_rows_count(r);
+    const char **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return nomem(err);
+    for (size_t i = 0; i < n; i++)
+        v[i] = store_rows_text(r, i, col);
+    *out = v;
+    return KT_OK;
+}
+
+/* ---- collections ---- */
+
+typedef struct coll_sql {
+    const char *head_sql;   /* SELECT ref, added_at ... LIMIT ? */
+    const char *count_sql;
+    const char *all_sql;    /* SELECT ref, added_at ... every row */
+    const char *delete_sql;
+    const char *insert_head;
+} coll_sql;
+
+#define COLL(table, ref, added)                                                                 \
+    {"SELECT " ref ", " added " FROM " table " WHERE user_id = ? ORDER BY position LIMIT ?",     \
+     "SELECT COUNT(*) FROM " table " WHERE user_id = ?",                                         \
+     "SELECT " ref ", " added " FROM " table " WHERE user_id = ? ORDER BY position",             \
+     "DELETE FROM " table " WHERE user_id = ?",                                                  \
+     "INSERT INTO " table " (user_id, position, " ref ", " added ") VALUES "}
+
+static const coll_sql colls[] = {
+    [STORE_COLL_LIKED] = COLL("saved_tracks", "track_uri", "added_at"),
+    [STORE_COLL_ALBUMS] = COLL("saved_albums", "album_id", "added_at"),
+    [STORE_COLL_SHOWS] = COLL("saved_shows", "show_id", "added_at"),
+    [STORE_COLL_EPISODES] = COLL("saved_episodes", "episode_uri", "added_at"),
+    /* followed_artists has no added_at: position stands in, so the column
+     * list keeps one shape. */
+    [STORE_COLL_FOLLOWED] = {"SELECT artist_id, NULL FROM followed_artists WHERE user_id = ? "
+                             "ORDER BY position LIMIT ?",
+                             "SELECT COUNT(*) FROM followed_artists WHERE user_id = ?",
+                             "SELECT artist_id, NULL FROM followed_artists WHERE user_id = ? "
+                             "ORDER BY position",
+                             "DELETE FROM followed_artists WHERE user_id = ?",
+                             NULL},
+};
+
+static kt_status check_coll(store_coll c, kt_err *err)
+{
+    if ((int)c < 0 || (size_t)c >= sizeof colls / sizeof colls[0])
+        return err_set(err, KT_ERR_INTERNAL, NULL, "unknown collection %d", (int)c);
+    return KT_OK;
+}
+
+kt_status store_coll_head(store *s, int64_t user_id, store_coll c, size_t limit, store_rows **out,
+                          int64_t *total, kt_err *err)
+{
+    store_rows *r = NULL;
+    int64_t count = 0;
+    kt_status st = check_coll(c, err);
+    if (st != KT_OK)
+        return st;
+    if (limit > STORE_LIB_MAX_LIMIT)
+        return err_set(err, KT_ERR_INVALID, "bad_limit", "limit must be at most %d",
+                       STORE_LIB_MAX_LIMIT);
+    store_param p[] = {SP_INT(user_id), SP_INT((int64_t)limit)};
+    if ((st = store_query_int(s, colls[c].count_sql, p, 1, &count, err)) != KT_OK ||
+        (st = store_query(s, colls[c].head_sql, p, 2, &r, err)) != KT_OK)
+        return st;
+    *out = r;
+    *total = count;
+    return KT_OK;
+}
+
+/* 1 when the stored rows equal rows[0..n) (refs and added_at). */
+static int coll_same(const store_rows *r, store_coll c, const store_saved_row *rows, size_t n)
+{
+    if (store_rows_count(r) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ref = store_rows_text(r, i, 0);
+        if (!ref || strcmp(ref, rows[i].ref) != 0)
+            return 0;
+        if (c == STORE_COLL_FOLLOWED)
+            continue;
+        int64_t at = store_rows_is_null(r, i, 1) ? -1 : store_rows_int(r, i, 1);
+        if (at != (rows[i].added_at < 0 ? -1 : rows[i].added_at))
+            return 0;
+    }
+    return 1;
+}
+
+kt_status store_coll_replace(store *s, int64_t user_id, store_coll c, const store_saved_row *rows,
+                             size_t n, int64_t *added, int64_t *removed, kt_err *err)
+{
+    store_rows *cur = NULL;
+    batch *b = NULL;
+    const char **old_refs = NULL, **new_refs = NULL;
+    int64_t add = 0, rem = 0;
+    kt_status st = check_coll(c, err);
+    if (st != KT_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].ref)
+            return err_set(err, KT_ERR_INVALID, "bad_row", "collection row %zu has no ref", i);
+    store_param up[] = {SP_INT(user_id)};
+    if ((st = store_begin(s, err)) != KT_OK)
+        goto out;
+    if ((st = store_query(s, colls[c].all_sql, up, 1, &cur, err)) != KT_OK)
+        goto out;
+    if (coll_same(cur, c, rows, n)) {
+        st = store_commit(s, err);
+        goto out;
+    }
+    if (!(new_refs = malloc((n ? n : 1) * sizeof *new_refs))) {
+        st = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        new_refs[i] = rows[i].ref;
+    if ((st = column_ptrs(cur, 0, &old_refs, err)) != KT_OK ||
+        (st = multiset_diff(old_refs, store_rows_count(cur), new_refs, n, &add, &rem, err)) !=
+            KT_OK)
+        goto out;
+    if ((st = store_exec(s, colls[c].delete_sql, up, 1, NULL, err)) != KT_OK)
+        goto out;
+    if (c == STORE_COLL_FOLLOWED)
+        st = batch_new(s, "INSERT INTO followed_artists (user_id, position, artist_id) VALUES ",
+                       "(?, ?, ?)", "", 3, &b, err);
+    else
+        st = batch_new(s, colls[c].insert_head, "(?, ?, ?, ?)", "", 4, &b, err);
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        store_param p[] = {SP_INT(user_id), SP_INT((int64_t)i), SP_TEXT(rows[i].ref),
+                           int_or_null(rows[i].added_at)};
+        st = batch_add(b, p, err);
+    }
+    if (st == KT_OK && (st = batch_flush(b, err)) == KT_OK)
+        st = store_commit(s, err);
+out:
+    store_rollback(s);
+    batch_free(b);
+    free(old_refs);
+    free(new_refs);
+    store_rows_free(cur);
+    if (st == KT_OK) {
+        if (added)
+            *added = add;
+        if (removed)
+            *removed = rem;
+    }
+    return st;
+}
+
+/* ---- playlists ---- */
+
+kt_status store_playlists_state(store *s, int64_t user_id, store_rows **out, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return store_query(s,
+                       "SELECT spotify_id, snapshot_id, synced_snapshot_id, removed_at FROM "
+                       "playlists WHERE user_id = ? ORDER BY position, id",
+                       p, 1, out, err);
+}
+
+/* The items as a version's JSON text: [[uri|null, added_at|null, added_by|null], ...]. */
+static char *version_json(const store_item_row *items, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *e = json_pack("[ooo]", items[i].uri ? json_string(items[i].uri) : json_null(),
+                              items[i].added_at >= 0 ? json_integer(items[i].added_at)
+                                                     : json_null(),
+                              items[i].added_by ? json_string(items[i].added_by) : json_null());
+        if (!e || json_array_append_new(arr, e) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return text;
+}
+
+static kt_status playlist_items_write(store *s, int64_t user_id, const store_playlist_items *pi,
+                                      int64_t now_ms, int64_t *added, int64_t *removed,
+                                      kt_err *err)
+{
+    int64_t pid = 0;
+    store_rows *cur = NULL;
+    const char **old_refs = NULL, **new_refs = NULL;
+    batch *b = NULL;
+    char *vjson = NULL;
+    store_param k[] = {SP_INT(user_id), SP_TEXT(pi->spotify_id)};
+    kt_status st = store_query_int(s, "SELECT id FROM playlists WHERE user_id = ? AND spotify_id = ?",
+                                   k, 2, &pid, err);
+    if (st == KT_ERR_NOT_FOUND)
+        st = err_set(err, KT_ERR_INVALID, "bad_row",
+                     "items given for playlist %s, which is not in the list", pi->spotify_id);
+    if (st != KT_OK)
+        return st;
+    store_param pp[] = {SP_INT(pid)};
+    if ((st = store_query(s, "SELECT item_uri FROM playlist_items WHERE playlist_id = ? ORDER BY "
+                             "position",
+                          pp, 1, &cur, err)) != KT_OK ||
+        (st = column_ptrs(cur, 0, &old_refs, err)) != KT_OK)
+        goto out;
+    if (!(new_refs = malloc((pi->n ? pi->n : 1) * sizeof *new_refs))) {
+        st = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < pi->n; i++)
+        new_refs[i] = pi->items[i].uri;
+    if ((st = multiset_diff(old_refs, store_rows_count(cur), new_refs, pi->n, added, removed,
+                            err)) != KT_OK ||
+        (st = store_exec(s, "DELETE FROM playlist_items WHERE playlist_id = ?", pp, 1, NULL,
+                         err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO playlist_items (playlist_id, position, item_uri, added_at, "
+                        "added_by) VALUES ",
+                        "(?, ?, ?, ?, ?)", "", 5, &b, err)) != KT_OK)
+        goto out;
+    for (size_t i = 0; i < pi->n && st == KT_OK; i++) {
+        store_param p[] = {SP_INT(pid), SP_INT((int64_t)i), SP_TEXT(pi->items[i].uri),
+                           int_or_null(pi->items[i].added_at), SP_TEXT(pi->items[i].added_by)};
+        st = batch_add(b, p, err);
+    }
+    if (st == KT_OK)
+        st = batch_flush(b, err);
+    if (st != KT_OK)
+        goto out;
+    store_param sp[] = {SP_TEXT(pi->snapshot_id), SP_INT(pid)};
+    if ((st = store_exec(s, "UPDATE playlists SET synced_snapshot_id = ? WHERE id = ?", sp, 2,
+                         NULL, err)) != KT_OK)
+        goto out;
+    if (pi->snapshot_id) {
+        if (!(vjson = version_json(pi->items, pi->n))) {
+            st = nomem(err);
+            goto out;
+        }
+        store_param vp[] = {SP_INT(pid), SP_TEXT(pi->snapshot_id), SP_INT(now_ms),
+                            SP_INT((int64_t)pi->n), SP_TEXT(vjson)};
+        st = store_exec(s,
+                        "INSERT INTO playlist_versions (playlist_id, snapshot_id, seen_at, "
+                        "items_total, items) VALUES (?, ?, ?, ?, ?) ON CONFLICT (playlist_id, "
+                        "snapshot_id) DO NOTHING",
+                        vp, 5, NULL, err);
+    }
+out:
+    free(vjson);
+    batch_free(b);
+    free(old_refs);
+    free(new_refs);
+    store_rows_free(cur);
+    return st;
+}
+
+kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlist_row *playlists,
+                                  size_t n, const store_playlist_items *items, size_t n_items,
+                                  int64_t now_ms, int64_t *added, int64_t *removed, kt_err *err)
+{
+    store_rows *before = NULL;
+    strset *active = NULL, *seen = NULL;
+    batch *b = NULL;
+    int64_t add = 0, rem = 0, gone = 0;
+    store_param up[] = {SP_INT(user_id)};
+    kt_status st = store_begin(s, err);
+    if (st != KT_OK)
+        goto out;
+    if ((st = store_query(s, "SELECT spotify_id FROM playlists WHERE user_id = ? AND removed_at "
+                             "IS NULL",
+                          up, 1, &before, err)) != KT_OK)
+        goto out;
+    if (!(active = strset_new()) || !(seen = strset_new())) {
+        st = nomem(err);
+        goto out;
+    }
+    for (size_t i = 0; i < store_rows_count(before) && st == KT_OK; i++)
+        if (strset_add(active, store_rows_text(before, i, 0)) < 0)
+            st = nomem(err);
+    if (st != KT_OK ||
+        (st = store_exec(s, "UPDATE playlists SET position = NULL WHERE user_id = ?", up, 1, NULL,
+                         err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO playlists (user_id, spotify_id, position, name, description, "
+                        "owner_id, owner_name, collaborative, public, snapshot_id, items_total, "
+                        "image_url, updated_at) VALUES ",
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " ON CONFLICT (user_id, spotify_id) DO UPDATE SET position = "
+                        "excluded.position, name = excluded.name, description = "
+                        "excluded.description, owner_id = excluded.owner_id, owner_name = "
+                        "excluded.owner_name, collaborative = excluded.collaborative, public = "
+                        "excluded.public, snapshot_id = excluded.snapshot_id, items_total = "
+                        "excluded.items_total, image_url = excluded.image_url, removed_at = NULL, "
+                        "updated_at = excluded.updated_at",
+                        13, &b, err)) != KT_OK)
+        goto out;
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        const store_playlist_row *p = &playlists[i];
+        if (!p->spotify_id) {
+            st = err_set(err, KT_ERR_INVALID, "bad_row", "playlist row %zu has no id", i);
+            break;
+        }
+        if (!first_time(seen, p->spotify_id, &st, err))
+            continue;
+        if (!strset_has(active, p->spotify_id))
+            add++;
+        store_param row[] = {SP_INT(user_id),
+                             SP_TEXT(p->spotify_id),
+                             SP_INT((int64_t)i),
+                             SP_TEXT(p->name),
+                             SP_TEXT(p->description),
+                             SP_TEXT(p->owner_id),
+                             SP_TEXT(p->owner_name),
+                             SP_INT(p->collaborative ? 1 : 0),
+                             p->public_ < 0 ? SP_NULL : SP_INT(p->public_ ? 1 : 0),
+                             SP_TEXT(p->snapshot_id),
+                             int_or_null(p->items_total),
+                             SP_TEXT(p->image_url),
+                             SP_INT(now_ms)};
+        st = batch_add(b, row, err);
+    }
+    if (st == KT_OK)
+        st = batch_flush(b, err);
+    store_param rp[] = {SP_INT(now_ms), SP_INT(user_id)};
+    if (st == KT_OK)
+        st = store_exec(s,
+                        "UPDATE playlists SET removed_at = ? WHERE user_id = ? AND position IS "
+                        "NULL AND removed_at IS NULL",
+                        rp, 2, &gone, err);
+    rem += gone;
+    for (size_t i = 0; i < n_items && st == KT_OK; i++)
+        st = playlist_items_write(s, user_id, &items[i], now_ms, &add, &rem, err);
+    if (st == KT_OK)
+        st = store_commit(s, err);
+out:
+    store_rollback(s);
+    batch_free(b);
+    strset_free(active);
+    strset_free(seen);
+    store_rows_free(before);
+    if (st != KT_OK) {
+        err_prefix(err, "saving playlists");
+        return st;
+    }
+    if (added)
+        *added = add;
+    if (removed)
+        *removed = rem;
+    return KT_OK;
+}
+
+/* ---- top items, plays ---- */
+
+kt_status store_top_replace(store *s, int64_t user_id, const char *day,
+                            const store_top_list *lists, size_t n, kt_err *err)
+{
+    batch *b = NULL;
+    kt_status st = KT_OK;
+    if (!day || strlen(day) != 10)
+        return err_set(err, KT_ERR_INVALID, "bad_day", "day must be YYYY-MM-DD");
+    if ((st = store_begin(s, err)) != KT_OK ||
+        (st = batch_new(s,
+                        "INSERT INTO top_items (user_id, kind, time_range, day, rank, item) "
+                        "VALUES ",
+                        "(?, ?, ?, ?, ?, ?)", "", 6, &b, err)) != KT_OK)
+        goto out;
+    for (size_t l = 0; l < n && st == KT_OK; l++) {
+        const store_top_list *t = &lists[l];
+        store_param k[] = {SP_INT(user_id), SP_TEXT(t->kind), SP_TEXT(t->time_range),
+                           SP_TEXT(day)};
+        st = store_exec(s,
+                        "DELETE FROM top_items WHERE user_id = ? AND kind = ? AND time_range = ? "
+                        "AND day = ?",
+                        k, 4, NULL, err);
+        for (size_t i = 0; i < t->n && st == KT_OK; i++) {
+            store_param p[] = {SP_INT(user_id), SP_TEXT(t->kind), SP_TEXT(t->time_range),
+                               SP_TEXT(day), SP_INT((int64_t)i + 1), SP_TEXT(t->refs[i])};
+            st = batch_add(b, p, err);
+        }
+        if (st == KT_OK)
+            st = batch_flush(b, err);
+    }
+    if (st == KT_OK)
+        st = store_commit(s, err);
+out:
+    store_rollback(s);
+    batch_free(b);
+    return st;
+}
+
+kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows, size_t n,
+                          int64_t *added, kt_err *err)
+{
+    batch *b = NULL;
+    strset *seen = NULL;
+    kt_status st = store_begin(s, err);
+    if (st == KT_OK)
+        st = batch_new(s, "INSERT INTO plays (user_id, played_at, track_uri, context_uri) VALUES ",
+                       "(?, ?, ?, ?)", " ON CONFLICT (user_id, played_at) DO NOTHING", 4, &b,
+                       err);
+    if (st == KT_OK && !(seen = strset_new()))
+        st = nomem(err);
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)rows[i].played_at);
+        if (!rows[i].track_uri || !first_time(seen, key, &st, err))
+            continue;
+        store_param p[] = {SP_INT(user_id), SP_INT(rows[i].played_at), SP_TEXT(rows[i].track_uri),
+                           SP_TEXT(rows[i].context_uri)};
+        st = batch_add(b, p, err);
+    }
+    if (st == KT_OK && (st = batch_flush(b, err)) == KT_OK)
+        st = store_commit(s, err);
+    store_rollback(s);
+    if (st == KT_OK && added)
+        *added = b->changes;
+    batch_free(b);
+    strset_free(seen);
+    return st;
+}
+
+/* ---- sync runs ---- */
+
+kt_status store_sync_run_start(store *s, int64_t user_id, const char *what, int64_t now_ms,
+                               int64_t *run_id, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id), SP_TEXT(what ? what : ""), SP_INT(now_ms)};
+    return store_query_int(s,
+                           "INSERT INTO sync_runs (user_id, what, started_at, status) VALUES "
+                           "(?, ?, ?, 'running') RETURNING id",
+                           p, 3, run_id, err);
+}
+
+kt_status store_sync_run_finish(store *s, int64_t run_id, const char *status, int64_t now_ms,
+                                int64_t requests, int64_t added, int64_t removed,
+                                const char *error, kt_err *err)
+{
+    store_param p[] = {SP_INT(now_ms), SP_TEXT(status), SP_INT(requests), SP_INT(added),
+                       SP_INT(removed), SP_TEXT(error), SP_INT(run_id)};
+    return store_exec(s,
+                      "UPDATE sync_runs SET finished_at = ?, status = ?, requests = ?, added = ?, "
+                      "removed = ?, error = ? WHERE id = ?",
+                      p, 7, NULL, err);
+}
+
+/* ---- reads ---- */
+
+static kt_status check_page(size_t limit, kt_err *err)
+{
+    if (limit < 1 || limit > STORE_LIB_MAX_LIMIT)
+        return err_set(err, KT_ERR_INVALID, "bad_limit", "limit must be 1..%d",
+                       STORE_LIB_MAX_LIMIT);
+    return KT_OK;
+}
+
+/* "%q%" with LIKE's metacharacters escaped by '\' and ASCII lower-cased;
+ * malloc'd. */
+static char *like_pattern(const char *q)
+{
+    size_t n = strlen(q);
+    char *out = malloc(2 * n + 3), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '%';
+    for (const char *p = q; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            *o++ = '\\';
+        *o++ = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+#define LIKED_FROM                                                                          \
+    " FROM saved_tracks st JOIN tracks t ON t.uri = st.track_uri" TRACK_JOINS                \
+    " WHERE st.user_id = ?"
+#define LIKED_FILTER                                                                        \
+    " AND (lower(t.name) LIKE ? ESCAPE '\\' OR lower(al.name) LIKE ? ESCAPE '\\' OR EXISTS " \
+    "(SELECT 1 FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE "          \
+    "ta.track_uri = t.uri AND lower(a.name) LIKE ? ESCAPE '\\'))"
+#define FIRST_ARTIST                                                                        \
+    "(SELECT a.name FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE "     \
+    "ta.track_uri = t.uri ORDER BY ta.position LIMIT 1)"
+
+kt_status store_liked_page(store *s, int64_t user_id, const char *q, store_sort sort, int desc,
+                           size_t limit, size_t offset, store_rows **out, int64_t *total,
+                           kt_err *err)
+{
+    static const char *const keys[] = {
+        [STORE_SORT_ADDED_AT] = "st.added_at",
+        [STORE_SORT_NAME] = "t.name",
+        [STORE_SORT_ARTIST] = FIRST_ARTIST,
+        [STORE_SORT_RELEASE_DATE] = "al.release_date",
+    };
+    char sql[2048], count_sql[1024];
+    char *pat = NULL;
+    int64_t count = 0;
+    store_rows *r = NULL;
+    kt_status st = check_page(limit, err);
+    if (st != KT_OK)
+        return st;
+    if ((int)sort < 0 || (size_t)sort >= sizeof keys / sizeof keys[0])
+        return err_set(err, KT_ERR_INVALID, "bad_sort", "unknown sort");
+    int filter = q && *q;
+    if (filter && !(pat = like_pattern(q)))
+        return nomem(err);
+    snprintf(count_sql, sizeof count_sql, "SELECT COUNT(*)%s%s", LIKED_FROM,
+             filter ? LIKED_FILTER : "");
+    snprintf(sql, sizeof sql,
+             "SELECT st.position, st.added_at, " TRACK_COLS "%s%s ORDER BY %s %s NULLS LAST, "
+             "st.position LIMIT ? OFFSET ?",
+             LIKED_FROM, filter ? LIKED_FILTER : "", keys[sort], desc ? "DESC" : "ASC");
+    store_param p[6];
+    size_t np = 0;
+    p[np++] = SP_INT(user_id);
+    if (filter) {
+        p[np++] = SP_TEXT(pat);
+        p[np++] = SP_TEXT(pat);
+        p[np++] = SP_TEXT(pat);
+    }
+    if ((st = store_query_int(s, count_sql, p, np, &count, err)) == KT_OK) {
+        p[np++] = SP_INT((int64_t)limit);
+        p[np++] = SP_INT((int64_t)offset);
+        st = store_query(s, sql, p, np, &r, err);
+    }
+    free(pat);
+    if (st != KT_OK)
+        return st;
+    *out = r;
+    *total = count;
+    return KT_OK;
+}
+
+/* Lookups by a list of ids: one statement text with IN_CHUNK placeholders,
+ * the unused ones bound to NULL (which matches nothing), so the cache holds
+ * one text whatever the list length. Callers split longer lists. */
+#define IN_CHUNK 50
+#define IN_LIST                                                                            \
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " \
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+static kt_status query_in(store *s, const char *sql, const char *const *ids, size_t n,
+                          store_rows **out, kt_err *err)
+{
+    store_param p[IN_CHUNK];
+    if (n > IN_CHUNK)
+        return err_set(err, KT_ERR_INVALID, "too_many", "at most %d ids per lookup", IN_CHUNK);
+    for (size_t i = 0; i < IN_CHUNK; i++)
+        p[i] = i < n ? SP_TEXT(ids[i]) : SP_NULL;
+    return store_query(s, sql, p, IN_CHUNK, out, err);
+}
+
+kt_status store_track_artists(store *s, const char *const *uris, size_t n, store_rows **out,
+                              kt_err *err)
+{
+    return query_in(s,
+                    "SELECT ta.track_uri, ta.position, a.id, a.name FROM track_artists ta JOIN "
+                    "artists a ON a.id = ta.artist_id WHERE ta.track_uri IN " IN_LIST
+                    " ORDER BY ta.track_uri, ta.position",
+                    uris, n, out, err);
+}
+
+kt_status store_album_artists(store *s, const char *const *ids, size_t n, store_rows **out,
+                              kt_err *err)
+{
+    return query_in(s,
+                    "SELECT aa.album_id, aa.position, a.id, a.name FROM album_artists aa JOIN "
+                    "artists a ON a.id = aa.artist_id WHERE aa.album_id IN " IN_LIST
+                    " ORDER BY aa.album_id, aa.position",
+                    ids, n, out, err);
+}
+
+/* Runs a count query and a page query sharing their leading parameters. */
+static kt_status paged(store *s, const char *count_sql, const char *page_sql,
+                       const store_param *params, size_t np, size_t limit, size_t offset,
+                       store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[8];
+    int64_t count = 0;
+    store_rows *r = NULL;
+    kt_status st = check_page(limit, err);
+    if (st != KT_OK)
+        return st;
+    if (np + 2 > sizeof p / sizeof p[0])
+        return err_set(err, KT_ERR_INTERNAL, NULL, "too many parameters");
+    memcpy(p, params, np * sizeof *p);
+    p[np] = SP_INT((int64_t)limit);
+    p[np + 1] = SP_INT((int64_t)offset);
+    if ((st = store_query_int(s, count_sql, p, np, &count, err)) != KT_OK ||
+        (st = store_query(s, page_sql, p, np + 2, &r, err)) != KT_OK)
+        return st;
+    *out = r;
+    *total = count;
+    return KT_OK;
+}
+
+#define PLAYLIST_COLS                                                                       \
+    "spotify_id, name, description, owner_id, owner_name, collaborative, public, "         \
+    "snapshot_id, items_total, image_url, synced_snapshot_id, updated_at, position"
+
+kt_status store_playlists_list(store *s, int64_t user_id, size_t limit, size_t offset,
+                               store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM playlists WHERE user_id = ? AND removed_at IS NULL",
+                 "SELECT " PLAYLIST_COLS " FROM playlists WHERE user_id = ? AND removed_at IS "
+                 "NULL ORDER BY position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_playlist_get(store *s, int64_t user_id, const char *spotify_id, store_rows **out,
+                             kt_err *err)
+{
+    store_rows *r = NULL;
+    store_param p[] = {SP_INT(user_id), SP_TEXT(spotify_id)};
+    kt_status st = store_query(s,
+                               "SELECT " PLAYLIST_COLS ", removed_at, id FROM playlists WHERE "
+                               "user_id = ? AND spotify_id = ?",
+                               p, 2, &r, err);
+    if (st != KT_OK)
+        return st;
+    if (store_rows_count(r) == 0) {
+        store_rows_free(r);
+        return err_set(err, KT_ERR_NOT_FOUND, "playlist_not_found", "no such playlist");
+    }
+    *out = r;
+    return KT_OK;
+}
+
+/* The row id of the user's playlist, or KT_ERR_NOT_FOUND. */
+static kt_status playlist_row_id(store *s, int64_t user_id, const char *spotify_id, int64_t *id,
+                                 kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id), SP_TEXT(spotify_id)};
+    kt_status st = store_query_int(s, "SELECT id FROM playlists WHERE user_id = ? AND spotify_id = ?",
+                                   p, 2, id, err);
+    if (st == KT_ERR_NOT_FOUND)
+        return err_set(err, KT_ERR_NOT_FOUND, "playlist_not_found", "no such playlist");
+    return st;
+}
+
+kt_status store_playlist_items_page(store *s, int64_t user_id, const char *spotify_id,
+                                    size_t limit, size_t offset, store_rows **out, int64_t *total,
+                                    kt_err *err)
+{
+    int64_t pid = 0;
+    kt_status st = playlist_row_id(s, user_id, spotify_id, &pid, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(pid)};
+    return paged(s, "SELECT COUNT(*) FROM playlist_items WHERE playlist_id = ?",
+                 "SELECT pi.position, pi.added_at, pi.added_by, " TRACK_COLS
+                 " FROM playlist_items pi LEFT JOIN tracks t ON t.uri = pi.item_uri" TRACK_JOINS
+                 " WHERE pi.playlist_id = ? ORDER BY pi.position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_playlist_versions(store *s, int64_t user_id, const char *spotify_id,
+                                  store_rows **out, kt_err *err)
+{
+    int64_t pid = 0;
+    kt_status st = playlist_row_id(s, user_id, spotify_id, &pid, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(pid)};
+    return store_query(s,
+                       "SELECT snapshot_id, seen_at, items_total FROM playlist_versions WHERE "
+                       "playlist_id = ? ORDER BY seen_at DESC, id DESC",
+                       p, 1, out, err);
+}
+
+kt_status store_playlist_version_items(store *s, int64_t user_id, const char *spotify_id,
+                                       const char *snapshot_id, char **out, kt_err *err)
+{
+    int64_t pid = 0;
+    store_rows *r = NULL;
+    kt_status st = playlist_row_id(s, user_id, spotify_id, &pid, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(pid), SP_TEXT(snapshot_id)};
+    if ((st = store_query(s,
+                          "SELECT items FROM playlist_versions WHERE playlist_id = ? AND "
+                          "snapshot_id = ?",
+                          p, 2, &r, err)) != KT_OK)
+        return st;
+    const char *text = store_rows_count(r) ? store_rows_text(r, 0, 0) : NULL;
+    char *copy = text ? strdup(text) : NULL;
+    if (!text)
+        st = err_set(err, KT_ERR_NOT_FOUND, "version_not_found",
+                     "this playlist has no version with that snapshot_id");
+    else if (!copy)
+        st = nomem(err);
+    store_rows_free(r);
+    if (st == KT_OK)
+        *out = copy;
+    return st;
+}
+
+#define ARTIST_COLS "a.id, a.name, a.genres, a.image_url, a.followers, a.popularity"
+
+kt_status store_following_page(store *s, int64_t user_id, size_t limit, size_t offset,
+                               store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM followed_artists WHERE user_id = ?",
+                 "SELECT f.position, " ARTIST_COLS " FROM followed_artists f JOIN artists a ON "
+                 "a.id = f.artist_id WHERE f.user_id = ? ORDER BY f.position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_saved_albums_page(store *s, int64_t user_id, size_t limit, size_t offset,
+                                  store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM saved_albums WHERE user_id = ?",
+                 "SELECT sa.position, sa.added_at, al.id, al.name, al.album_type, "
+                 "al.release_date, al.release_date_precision, al.total_tracks, al.image_url "
+                 "FROM saved_albums sa JOIN albums al ON al.id = sa.album_id WHERE sa.user_id "
+                 "= ? ORDER BY sa.position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_saved_shows_page(store *s, int64_t user_id, size_t limit, size_t offset,
+                                 store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM saved_shows WHERE user_id = ?",
+                 "SELECT ss.position, ss.added_at, sh.id, sh.name, sh.publisher, "
+                 "sh.total_episodes, sh.image_url FROM saved_shows ss JOIN shows sh ON sh.id = "
+                 "ss.show_id WHERE ss.user_id = ? ORDER BY ss.position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_saved_episodes_page(store *s, int64_t user_id, size_t limit, size_t offset,
+                                    store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM saved_episodes WHERE user_id = ?",
+                 "SELECT se.position, se.added_at, " TRACK_COLS " FROM saved_episodes se JOIN "
+                 "tracks t ON t.uri = se.episode_uri" TRACK_JOINS " WHERE se.user_id = ? ORDER "
+                 "BY se.position LIMIT ? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}
+
+kt_status store_top_latest_day(store *s, int64_t user_id, const char *kind,
+                               const char *time_range, char day[11], kt_err *err)
+{
+    store_rows *r = NULL;
+    store_param p[] = {SP_INT(user_id), SP_TEXT(kind), SP_TEXT(time_range)};
+    kt_status st = store_query(s,
+                               "SELECT MAX(day) FROM top_items WHERE user_id = ? AND kind = ? "
+                               "AND time_range = ?",
+                               p, 3, &r, err);
+    if (st != KT_OK)
+        return st;
+    const char *d = store_rows_text(r, 0, 0);
+    if (!d || strlen(d) != 10)
+        st = err_set(err, KT_ERR_NOT_FOUND, "no_top_items",
+                     "no top %s for %s yet: run a sync of top items first", kind, time_range);
+    else
+        memcpy(day, d, 11);
+    store_rows_free(r);
+    return st;
+}
+
+kt_status store_top_get(store *s, int64_t user_id, const char *kind, const char *time_range,
+                        const char *day, store_rows **out, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id), SP_TEXT(kind), SP_TEXT(time_range), SP_TEXT(day)};
+    if (kind && strcmp(kind, "tracks") == 0)
+        return store_query(s,
+                           "SELECT ti.rank, " TRACK_COLS " FROM top_items ti JOIN tracks t ON "
+                           "t.uri = ti.item" TRACK_JOINS " WHERE ti.user_id = ? AND ti.kind = ? "
+                           "AND ti.time_range = ? AND ti.day = ? ORDER BY ti.rank",
+                           p, 4, out, err);
+    return store_query(s,
+                       "SELECT ti.rank, " ARTIST_COLS " FROM top_items ti JOIN artists a ON a.id "
+                       "= ti.item WHERE ti.user_id = ? AND ti.kind = ? AND ti.time_range = ? AND "
+                       "ti.day = ? ORDER BY ti.rank",
+                       p, 4, out, err);
+}
+
+kt_status store_plays_page(store *s, int64_t user_id, int64_t from_ms, int64_t to_ms,
+                           size_t limit, size_t offset, store_rows **out, int64_t *total,
+                           kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id), SP_INT(from_ms), SP_INT(to_ms)};
+    return paged(s,
+                 "SELECT COUNT(*) FROM plays WHERE user_id = ? AND played_at >= ? AND played_at "
+                 "< ?",
+                 "SELECT pl.played_at, pl.context_uri, " TRACK_COLS " FROM plays pl JOIN tracks "
+                 "t ON t.uri = pl.track_uri" TRACK_JOINS " WHERE pl.user_id = ? AND "
+                 "pl.played_at >= ? AND pl.played_at < ? ORDER BY pl.played_at DESC LIMIT ? "
+                 "OFFSET ?",
+                 p, 3, limit, offset, out, total, err);
+}
+
+kt_status store_sync_runs_page(store *s, int64_t user_id, size_t limit, size_t offset,
+                               store_rows **out, int64_t *total, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return paged(s, "SELECT COUNT(*) FROM sync_runs WHERE user_id = ?",
+                 "SELECT id, what, started_at, finished_at, status, requests, added, removed, "
+                 "error FROM sync_runs WHERE user_id = ? ORDER BY started_at DESC, id DESC LIMIT "
+                 "? OFFSET ?",
+                 p, 1, limit, offset, out, total, err);
+}

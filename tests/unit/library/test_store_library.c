@@ -1,0 +1,494 @@
+/* test_store_library.c - the contract of store_library.h on SQLite and
+ * PostgreSQL: catalog upserts, collections replaced exactly (order,
+ * added_at, added/removed counts, no-op when unchanged), playlists with
+ * null entries, local files and episodes, versions, removal, top items,
+ * plays once per played_at, sync runs, and the API reads (paging, search,
+ * sorting, user scoping). Every case runs on both back-ends
+ * (tests/unit/store/testdb.h; PostgreSQL skipped when KEEPTRACK_TEST_PG is
+ * unset, failed when it is set but unusable).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "store/store_library.h"
+#include "testdb.h"
+
+/* Runs expr (which fills the local `err`) and fails the case with its message. */
+#define OK(expr)                                                                              \
+    do {                                                                                      \
+        if ((expr) != KT_OK)                                                                  \
+            fail_msg("%s failed: %s", #expr, err.msg);                                        \
+    } while (0)
+
+static int setup_backend(void **state, store_backend backend)
+{
+    testdb *db = NULL;
+    kt_err err = {0};
+    kt_status st = testdb_open(backend, 1, &db, &err);
+    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
+        *state = NULL;
+        return 0;
+    }
+    if (st != KT_OK) {
+        fprintf(stderr, "database setup failed: %s\n", err.msg);
+        return -1;
+    }
+    *state = db;
+    return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+    return setup_backend(state, STORE_SQLITE);
+}
+
+static int setup_pg(void **state)
+{
+    return setup_backend(state, STORE_POSTGRES);
+}
+
+static int teardown(void **state)
+{
+    testdb_close(*state);
+    return 0;
+}
+
+static store *db_of(void **state)
+{
+    testdb *db = *state;
+    if (db == NULL) {
+        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
+        skip();
+    }
+    return db->s;
+}
+
+static int64_t add_user(store *s, const char *account)
+{
+    kt_err err = {0};
+    int64_t id = 0;
+    store_param p[] = {SP_TEXT(account), SP_TEXT(account)};
+    OK(store_query_int(s,
+                       "INSERT INTO users (account_id, spotify_id, created_at, updated_at) VALUES "
+                       "(?, ?, 1, 1) RETURNING id",
+                       p, 2, &id, &err));
+    return id;
+}
+
+/* A small catalog: tracks t0..t(n-1) ("spotify:track:tN"), track i by
+ * artist a(i%3) (+ a9 for even i), on album al(i%4); plus a local file and
+ * an episode of show sh1. Names make search and sorting checkable. */
+static const store_ref artists[] = {{"a0", "Zed Band"}, {"a1", "Alpha Crew"},
+                                    {"a2", "Mid Folk"},  {"a9", "Guest Star"}};
+static const store_album_row albums[] = {
+    {"al0", "First Light", "album", "2001-05-01", "day", 10, NULL, &artists[0], 1},
+    {"al1", "Second Wind", "single", "1999", "year", 1, "http://img/1", &artists[1], 1},
+    {"al2", "Third Eye", "album", "2020-02", "month", 12, NULL, &artists[2], 1},
+    {"al3", "Fourth Wall", "compilation", "2010-10-10", "day", 20, NULL, &artists[0], 2},
+};
+static const store_show_row show1 = {"sh1", "The Show", "Pub Co", 99, NULL};
+
+static void make_track(store_track_row *t, store_ref *refs, char *uri, char *id, char *name, int i)
+{
+    snprintf(id, 16, "t%d", i);
+    snprintf(uri, 32, "spotify:track:t%d", i);
+    snprintf(name, 32, "Song %c%d", 'a' + (i * 7) % 26, i);
+    refs[0] = artists[i % 3];
+    refs[1] = artists[3];
+    *t = (store_track_row){.uri = uri, .id = id, .kind = "track", .name = name,
+                           .duration_ms = 1000 + i, .explicit_ = i % 2, .disc_number = 1,
+                           .track_number = i + 1, .isrc = "USX", .album = &albums[i % 4],
+                           .artists = refs, .n_artists = i % 2 == 0 ? 2 : 1};
+}
+
+#define NT 12
+typedef struct cat {
+    store_track_row tracks[NT + 2];
+    store_ref refs[NT][2];
+    char uri[NT][32], id[NT][16], name[NT][32];
+    store_ref local_artist;
+    store_album_row local_album;
+} cat;
+
+static void put_catalog(store *s, cat *c)
+{
+    kt_err err = {0};
+    for (int i = 0; i < NT; i++)
+        make_track(&c->tracks[i], c->refs[i], c->uri[i], c->id[i], c->name[i], i);
+    c->local_artist = (store_ref){NULL, "Home Taper"};
+    c->local_album = (store_album_row){.name = "Bedroom Tapes", .total_tracks = -1};
+    c->tracks[NT] = (store_track_row){.uri = "spotify:local:Home+Taper:Bedroom+Tapes:Demo:180",
+                                      .kind = "local", .name = "Demo", .duration_ms = 180000,
+                                      .disc_number = -1, .track_number = -1,
+                                      .album = &c->local_album, .artists = &c->local_artist,
+                                      .n_artists = 1};
+    c->tracks[NT + 1] = (store_track_row){.uri = "spotify:episode:e1", .id = "e1",
+                                          .kind = "episode", .name = "Episode One",
+                                          .duration_ms = 3600000, .disc_number = -1,
+                                          .track_number = -1, .show = &show1,
+                                          .release_date = "2024-01-02"};
+    OK(store_catalog_put(s, NULL, 0, albums, 4, NULL, 0, c->tracks, NT + 2, 1000, &err));
+}
+
+static void test_catalog(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t n = 0;
+    put_catalog(s, &c);
+    OK(store_query_int(s, "SELECT COUNT(*) FROM tracks", NULL, 0, &n, &err));
+    assert_int_equal(n, NT + 2);
+    OK(store_query_int(s, "SELECT COUNT(*) FROM artists", NULL, 0, &n, &err));
+    assert_int_equal(n, 4);
+    OK(store_query_int(s, "SELECT COUNT(*) FROM track_artists", NULL, 0, &n, &err));
+    assert_int_equal(n, NT + NT / 2);
+    OK(store_query_int(s, "SELECT COUNT(*) FROM album_artists", NULL, 0, &n, &err));
+    assert_int_equal(n, 5); /* al3 has two artists */
+    /* Again, with a full artist: refs never erase what a full object set. */
+    store_artist_row full = {"a1", "Alpha Crew", 1, "[\"rock\"]", "http://a1", 7, 50};
+    OK(store_catalog_put(s, &full, 1, NULL, 0, NULL, 0, c.tracks, NT + 2, 2000, &err));
+    OK(store_catalog_put(s, NULL, 0, NULL, 0, NULL, 0, c.tracks, NT + 2, 3000, &err));
+    store_rows *r = NULL;
+    OK(store_query(s, "SELECT genres, followers FROM artists WHERE id = 'a1'", NULL, 0, &r, &err));
+    assert_string_equal(store_rows_text(r, 0, 0), "[\"rock\"]");
+    assert_int_equal(store_rows_int(r, 0, 1), 7);
+    store_rows_free(r);
+    OK(store_query(s, "SELECT kind, local_artist, local_album, album_id FROM tracks WHERE uri "
+                      "LIKE 'spotify:local:%'",
+                   NULL, 0, &r, &err));
+    assert_string_equal(store_rows_text(r, 0, 0), "local");
+    assert_string_equal(store_rows_text(r, 0, 1), "Home Taper");
+    assert_string_equal(store_rows_text(r, 0, 2), "Bedroom Tapes");
+    assert_true(store_rows_is_null(r, 0, 3));
+    store_rows_free(r);
+    OK(store_query_int(s, "SELECT COUNT(*) FROM shows", NULL, 0, &n, &err));
+    assert_int_equal(n, 1);
+    /* More rows than one batch, with repeats inside the call. */
+    enum { BIG = 3 * STORE_LIB_BATCH + 7 };
+    store_track_row *big = calloc(BIG * 2, sizeof *big);
+    char(*uris)[32] = calloc(BIG, 32);
+    assert_non_null(big);
+    assert_non_null(uris);
+    for (int i = 0; i < BIG * 2; i++) {
+        snprintf(uris[i % BIG], 32, "spotify:track:b%d", i % BIG);
+        big[i] = (store_track_row){.uri = uris[i % BIG], .id = uris[i % BIG] + 14,
+                                   .kind = "track", .name = "B", .duration_ms = -1,
+                                   .disc_number = -1, .track_number = -1,
+                                   .album = &albums[i % 4], .artists = &artists[i % 4],
+                                   .n_artists = 1};
+    }
+    OK(store_catalog_put(s, NULL, 0, NULL, 0, NULL, 0, big, BIG * 2, 4000, &err));
+    OK(store_query_int(s, "SELECT COUNT(*) FROM tracks WHERE uri LIKE 'spotify:track:b%'", NULL,
+                       0, &n, &err));
+    assert_int_equal(n, BIG);
+    free(big);
+    free(uris);
+}
+
+static void test_collections(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = add_user(s, "u1"), u2 = add_user(s, "u2"), added = -1, removed = -1, total = 0;
+    put_catalog(s, &c);
+    store_saved_row rows[NT];
+    for (int i = 0; i < NT; i++)
+        rows[i] = (store_saved_row){c.uri[i], 1000000 - i * 1000};
+    rows[3].added_at = -1;
+    OK(store_coll_replace(s, u, STORE_COLL_LIKED, rows, NT, &added, &removed, &err));
+    assert_int_equal(added, NT);
+    assert_int_equal(removed, 0);
+    store_rows *r = NULL;
+    OK(store_coll_head(s, u, STORE_COLL_LIKED, 5, &r, &total, &err));
+    assert_int_equal(total, NT);
+    assert_int_equal(store_rows_count(r), 5);
+    assert_string_equal(store_rows_text(r, 0, 0), "spotify:track:t0");
+    assert_int_equal(store_rows_int(r, 0, 1), 1000000);
+    assert_true(store_rows_is_null(r, 3, 1));
+    store_rows_free(r);
+    /* Unchanged: nothing counted. Other user: untouched. */
+    OK(store_coll_replace(s, u, STORE_COLL_LIKED, rows, NT, &added, &removed, &err));
+    assert_int_equal(added + removed, 0);
+    OK(store_coll_head(s, u2, STORE_COLL_LIKED, 5, &r, &total, &err));
+    assert_int_equal(total, 0);
+    store_rows_free(r);
+    /* Unlike t0, like t11 again at the top is a move; reorder counts nothing. */
+    store_saved_row next[NT - 1];
+    for (int i = 1; i < NT; i++)
+        next[i - 1] = rows[NT - i];
+    OK(store_coll_replace(s, u, STORE_COLL_LIKED, next, NT - 1, &added, &removed, &err));
+    assert_int_equal(added, 0);
+    assert_int_equal(removed, 1);
+    OK(store_coll_head(s, u, STORE_COLL_LIKED, 50, &r, &total, &err));
+    assert_int_equal(total, NT - 1);
+    for (int i = 0; i < NT - 1; i++)
+        assert_string_equal(store_rows_text(r, (size_t)i, 0), next[i].ref);
+    store_rows_free(r);
+    /* A ref missing from the catalog fails and leaves the copy intact. */
+    store_saved_row bad[] = {{"spotify:track:t1", 5}, {"spotify:track:nope", 6}};
+    assert_int_not_equal(store_coll_replace(s, u, STORE_COLL_LIKED, bad, 2, NULL, NULL, &err),
+                         KT_OK);
+    OK(store_coll_head(s, u, STORE_COLL_LIKED, 50, &r, &total, &err));
+    assert_int_equal(total, NT - 1);
+    store_rows_free(r);
+    /* Followed artists and saved albums/shows/episodes. */
+    store_saved_row f[] = {{"a2", -1}, {"a0", -1}};
+    OK(store_coll_replace(s, u, STORE_COLL_FOLLOWED, f, 2, &added, &removed, &err));
+    assert_int_equal(added, 2);
+    store_saved_row al[] = {{"al3", 7}, {"al1", 6}};
+    OK(store_coll_replace(s, u, STORE_COLL_ALBUMS, al, 2, NULL, NULL, &err));
+    store_saved_row sh[] = {{"sh1", 9}};
+    OK(store_coll_replace(s, u, STORE_COLL_SHOWS, sh, 1, NULL, NULL, &err));
+    store_saved_row ep[] = {{"spotify:episode:e1", 8}};
+    OK(store_coll_replace(s, u, STORE_COLL_EPISODES, ep, 1, NULL, NULL, &err));
+    OK(store_following_page(s, u, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 2);
+    assert_string_equal(store_rows_text(r, 0, 1), "a2");
+    assert_string_equal(store_rows_text(r, 1, 2), "Zed Band");
+    store_rows_free(r);
+    OK(store_saved_albums_page(s, u, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 2);
+    assert_string_equal(store_rows_text(r, 0, 2), "al3");
+    assert_string_equal(store_rows_text(r, 1, 5), "1999");
+    store_rows_free(r);
+    OK(store_saved_shows_page(s, u, 10, 0, &r, &total, &err));
+    assert_string_equal(store_rows_text(r, 0, 3), "The Show");
+    store_rows_free(r);
+    OK(store_saved_episodes_page(s, u, 10, 0, &r, &total, &err));
+    assert_string_equal(store_rows_text(r, 0, 2), "spotify:episode:e1");
+    assert_string_equal(store_rows_text(r, 0, 2 + 15), "The Show");
+    store_rows_free(r);
+}
+
+static void test_liked_reads(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = add_user(s, "u1"), total = 0;
+    put_catalog(s, &c);
+    store_saved_row rows[NT];
+    for (int i = 0; i < NT; i++)
+        rows[i] = (store_saved_row){c.uri[i], 1000000 - i * 1000};
+    OK(store_coll_replace(s, u, STORE_COLL_LIKED, rows, NT, NULL, NULL, &err));
+    store_rows *r = NULL;
+    /* Default order: added_at newest first, paged. */
+    OK(store_liked_page(s, u, NULL, STORE_SORT_ADDED_AT, 1, 5, 5, &r, &total, &err));
+    assert_int_equal(total, NT);
+    assert_int_equal(store_rows_count(r), 5);
+    assert_string_equal(store_rows_text(r, 0, 2), "spotify:track:t5");
+    assert_string_equal(store_rows_text(r, 0, 2 + 10), "Second Wind");
+    store_rows_free(r);
+    OK(store_liked_page(s, u, NULL, STORE_SORT_ADDED_AT, 0, 1, 0, &r, &total, &err));
+    assert_string_equal(store_rows_text(r, 0, 2), "spotify:track:t11");
+    store_rows_free(r);
+    /* Search: by artist (case-insensitive), by album, by track, LIKE chars literal. */
+    OK(store_liked_page(s, u, "alpha", STORE_SORT_ADDED_AT, 1, 50, 0, &r, &total, &err));
+    assert_int_equal(total, NT / 3);
+    store_rows_free(r);
+    OK(store_liked_page(s, u, "GUEST", STORE_SORT_ADDED_AT, 1, 50, 0, &r, &total, &err));
+    assert_int_equal(total, NT / 2);
+    store_rows_free(r);
+    OK(store_liked_page(s, u, "third eye", STORE_SORT_ADDED_AT, 1, 50, 0, &r, &total, &err));
+    assert_int_equal(total, NT / 4);
+    store_rows_free(r);
+    OK(store_liked_page(s, u, "song %", STORE_SORT_ADDED_AT, 1, 50, 0, &r, &total, &err));
+    assert_int_equal(total, 0);
+    store_rows_free(r);
+    /* Sorts: release date ascending starts with 1999; artist ascending with Alpha. */
+    OK(store_liked_page(s, u, NULL, STORE_SORT_RELEASE_DATE, 0, 50, 0, &r, &total, &err));
+    assert_string_equal(store_rows_text(r, 0, 2 + 12), "1999");
+    assert_string_equal(store_rows_text(r, NT - 1, 2 + 12), "2020-02");
+    store_rows_free(r);
+    OK(store_liked_page(s, u, NULL, STORE_SORT_ARTIST, 0, 50, 0, &r, &total, &err));
+    assert_string_equal(store_rows_text(r, 0, 2), "spotify:track:t1");
+    store_rows_free(r);
+    OK(store_liked_page(s, u, NULL, STORE_SORT_NAME, 0, 50, 0, &r, &total, &err));
+    for (size_t i = 1; i < store_rows_count(r); i++)
+        assert_true(strcmp(store_rows_text(r, i - 1, 2 + 3), store_rows_text(r, i, 2 + 3)) <= 0);
+    store_rows_free(r);
+    /* Artists of a page. */
+    const char *uris[] = {"spotify:track:t0", "spotify:track:t1"};
+    OK(store_track_artists(s, uris, 2, &r, &err));
+    assert_int_equal(store_rows_count(r), 3);
+    assert_string_equal(store_rows_text(r, 0, 3), "Zed Band");
+    assert_string_equal(store_rows_text(r, 1, 3), "Guest Star");
+    assert_string_equal(store_rows_text(r, 2, 3), "Alpha Crew");
+    store_rows_free(r);
+    /* Bad limits. */
+    assert_int_equal(store_liked_page(s, u, NULL, STORE_SORT_NAME, 0, 0, 0, &r, &total, &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(
+        store_liked_page(s, u, NULL, STORE_SORT_NAME, 0, STORE_LIB_MAX_LIMIT + 1, 0, &r, &total,
+                         &err),
+        KT_ERR_INVALID);
+}
+
+static void test_playlists(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = add_user(s, "u1"), u2 = add_user(s, "u2"), added = 0, removed = 0, total = 0;
+    put_catalog(s, &c);
+    store_playlist_row pl[] = {
+        {"p1", "Mine", "desc", "u1", "User One", 0, 1, "snap1", 4, NULL},
+        {"p2", "Theirs", NULL, "other", "Other", 0, -1, "snapX", 100, NULL},
+    };
+    store_item_row items[] = {
+        {c.uri[0], 5000, "u1"},
+        {NULL, -1, NULL},
+        {c.tracks[NT].uri, 6000, "u1"},
+        {"spotify:episode:e1", 7000, "friend"},
+    };
+    store_playlist_items pi = {"p1", "snap1", items, 4};
+    OK(store_playlists_replace(s, u, pl, 2, &pi, 1, 100, &added, &removed, &err));
+    assert_int_equal(added, 2 + 3);
+    assert_int_equal(removed, 0);
+    store_rows *r = NULL;
+    OK(store_playlists_list(s, u, 50, 0, &r, &total, &err));
+    assert_int_equal(total, 2);
+    assert_string_equal(store_rows_text(r, 0, 0), "p1");
+    assert_string_equal(store_rows_text(r, 0, 10), "snap1");
+    assert_true(store_rows_is_null(r, 1, 6));  /* public unknown */
+    assert_true(store_rows_is_null(r, 1, 10)); /* items never read */
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "p1", 50, 0, &r, &total, &err));
+    assert_int_equal(total, 4);
+    assert_string_equal(store_rows_text(r, 0, 3), c.uri[0]);
+    assert_true(store_rows_is_null(r, 1, 3));
+    assert_true(store_rows_is_null(r, 1, 1));
+    assert_string_equal(store_rows_text(r, 2, 3 + 2), "local");
+    assert_string_equal(store_rows_text(r, 2, 3 + 18), "Home Taper");
+    assert_string_equal(store_rows_text(r, 3, 3 + 2), "episode");
+    assert_string_equal(store_rows_text(r, 3, 2), "friend");
+    store_rows_free(r);
+    /* Another user's playlist is not found. */
+    assert_int_equal(store_playlist_items_page(s, u2, "p1", 50, 0, &r, &total, &err),
+                     KT_ERR_NOT_FOUND);
+    assert_int_equal(store_playlist_get(s, u2, "p1", &r, &err), KT_ERR_NOT_FOUND);
+    /* Reorder + remove one + new snapshot; p2 leaves the list. */
+    store_item_row items2[] = {items[3], items[0], items[1]};
+    store_playlist_items pi2 = {"p1", "snap2", items2, 3};
+    pl[0].snapshot_id = "snap2";
+    OK(store_playlists_replace(s, u, pl, 1, &pi2, 1, 200, &added, &removed, &err));
+    assert_int_equal(added, 0);
+    assert_int_equal(removed, 1 + 1);
+    OK(store_playlists_list(s, u, 50, 0, &r, &total, &err));
+    assert_int_equal(total, 1);
+    store_rows_free(r);
+    OK(store_playlist_get(s, u, "p2", &r, &err)); /* kept for history */
+    assert_int_equal(store_rows_int(r, 0, 13), 200);
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "p1", 2, 1, &r, &total, &err));
+    assert_int_equal(total, 3);
+    assert_int_equal(store_rows_count(r), 2);
+    assert_string_equal(store_rows_text(r, 0, 3), c.uri[0]);
+    store_rows_free(r);
+    OK(store_playlist_versions(s, u, "p1", &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_string_equal(store_rows_text(r, 0, 0), "snap2");
+    assert_int_equal(store_rows_int(r, 1, 2), 4);
+    store_rows_free(r);
+    char *v = NULL;
+    OK(store_playlist_version_items(s, u, "p1", "snap1", &v, &err));
+    assert_string_equal(v, "[[\"spotify:track:t0\",5000,\"u1\"],[null,null,null],"
+                           "[\"spotify:local:Home+Taper:Bedroom+Tapes:Demo:180\",6000,\"u1\"],"
+                           "[\"spotify:episode:e1\",7000,\"friend\"]]");
+    free(v);
+    assert_int_equal(store_playlist_version_items(s, u, "p1", "nope", &v, &err),
+                     KT_ERR_NOT_FOUND);
+    /* A failure inside (item not in the catalog) rolls everything back. */
+    store_item_row bad[] = {{"spotify:track:missing", 1, NULL}};
+    store_playlist_items pib = {"p1", "snap3", bad, 1};
+    pl[0].snapshot_id = "snap3";
+    pl[0].name = "Renamed";
+    assert_int_not_equal(store_playlists_replace(s, u, pl, 1, &pib, 1, 300, NULL, NULL, &err),
+                         KT_OK);
+    OK(store_playlist_get(s, u, "p1", &r, &err));
+    assert_string_equal(store_rows_text(r, 0, 1), "Mine");
+    assert_string_equal(store_rows_text(r, 0, 7), "snap2");
+    store_rows_free(r);
+    OK(store_playlists_state(s, u, &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    store_rows_free(r);
+}
+
+static void test_top_plays_runs(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = add_user(s, "u1"), added = 0, total = 0, run = 0;
+    put_catalog(s, &c);
+    const char *tt[] = {c.uri[2], c.uri[1], c.uri[0]};
+    const char *ta[] = {"a2", "a0"};
+    store_top_list lists[] = {{"tracks", "short_term", tt, 3}, {"artists", "long_term", ta, 2}};
+    OK(store_top_replace(s, u, "2026-11-20", lists, 2, &err));
+    lists[0].n = 2;
+    OK(store_top_replace(s, u, "2026-11-21", lists, 1, &err));
+    OK(store_top_replace(s, u, "2026-11-21", lists, 1, &err)); /* same day: replaced */
+    char day[11];
+    OK(store_top_latest_day(s, u, "tracks", "short_term", day, &err));
+    assert_string_equal(day, "2026-11-21");
+    OK(store_top_latest_day(s, u, "artists", "long_term", day, &err));
+    assert_string_equal(day, "2026-11-20");
+    assert_int_equal(store_top_latest_day(s, u, "artists", "short_term", day, &err),
+                     KT_ERR_NOT_FOUND);
+    store_rows *r = NULL;
+    OK(store_top_get(s, u, "tracks", "short_term", "2026-11-21", &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_int_equal(store_rows_int(r, 0, 0), 1);
+    assert_string_equal(store_rows_text(r, 0, 1), c.uri[2]);
+    store_rows_free(r);
+    OK(store_top_get(s, u, "artists", "long_term", "2026-11-20", &r, &err));
+    assert_string_equal(store_rows_text(r, 1, 2), "Zed Band");
+    store_rows_free(r);
+    store_play_row plays[] = {{3000, c.uri[0], "spotify:playlist:p1"},
+                              {2000, c.uri[1], NULL},
+                              {3000, c.uri[0], NULL}};
+    OK(store_plays_add(s, u, plays, 3, &added, &err));
+    assert_int_equal(added, 2);
+    OK(store_plays_add(s, u, plays, 2, &added, &err));
+    assert_int_equal(added, 0);
+    OK(store_plays_page(s, u, 0, 3000, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 1);
+    assert_int_equal(store_rows_int(r, 0, 0), 2000);
+    store_rows_free(r);
+    OK(store_plays_page(s, u, 0, INT64_MAX, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 2);
+    assert_string_equal(store_rows_text(r, 0, 1), "spotify:playlist:p1");
+    store_rows_free(r);
+    OK(store_sync_run_start(s, u, "liked,playlists", 100, &run, &err));
+    OK(store_sync_run_finish(s, run, "failed", 200, 12, 3, 1, "Spotify failed", &err));
+    OK(store_sync_runs_page(s, u, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 1);
+    assert_string_equal(store_rows_text(r, 0, 1), "liked,playlists");
+    assert_string_equal(store_rows_text(r, 0, 4), "failed");
+    assert_int_equal(store_rows_int(r, 0, 5), 12);
+    assert_string_equal(store_rows_text(r, 0, 8), "Spotify failed");
+    store_rows_free(r);
+}
+
+#define BOTH(fn)                                                              \
+    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),              \
+        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
+        BOTH(test_playlists), BOTH(test_top_plays_runs),
+    };
+    return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
+}

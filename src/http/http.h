@@ -139,8 +139,8 @@ void http_reply_bytes(http_req *r, int status, const char *content_type, const v
  * and returns the count, 0 at the end, or -1 on error (the connection is
  * closed). free_fn(ctx) (may be NULL) runs when the response is done or
  * cannot be sent. fn runs on a server thread after the handler returned, so
- * ctx must own its data (nothing borrowed from the request). For HEAD the
- * reader is not called. */
+ * ctx must own its data (nothing borrowed from the request). For HEAD no
+ * body is sent. */
 typedef long (*http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void http_reply_stream(http_req *r, int status, const char *content_type, http_stream_fn fn,
                        void *ctx, void (*free_fn)(void *ctx));

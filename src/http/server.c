@@ -791,7 +791,13 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    LOG_WARN("http_mhd", "message=%s", line);
+    /* Most of libmicrohttpd's messages are about one client's malformed or
+     * abandoned request: debug, or a flood of them could fill the log.
+     * Resource limits and failures of our own are warnings. */
+    if (strcasestr(line, "limit") || strcasestr(line, "fail") || strcasestr(line, "memory"))
+        LOG_WARN("http_mhd", "message=%s", line);
+    else
+        LOG_DEBUG("http_mhd", "message=%s", line);
 }
 
 /* ---- server ---- */

@@ -236,27 +236,11 @@ static void hook_revoked(void *ctx, int64_t user_id, const char *reason)
 
 /* ---- open / close ---- */
 
-/* Adds each comma-separated key of KEEPTRACK_SECRET_KEY_PREVIOUS. */
-static kt_status add_previous_keys(vault *v, const char *list, kt_err *err)
-{
-    char *copy, *save = NULL;
-    kt_status st = KT_OK;
-    if (list == NULL || *list == '\0')
-        return KT_OK;
-    if ((copy = strdup(list)) == NULL)
-        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-    for (char *k = strtok_r(copy, ",", &save); k && st == KT_OK; k = strtok_r(NULL, ",", &save))
-        st = vault_add_old_key(v, k, err);
-    sodium_memzero(copy, strlen(list));
-    free(copy);
-    return st;
-}
-
 kt_status app_vault_open(const kt_config *cfg, vault **out, kt_err *err)
 {
     vault *v = NULL;
     kt_status st = vault_open(cfg->secret_key, cfg->secret_key_file, &v, err);
-    if (st == KT_OK && (st = add_previous_keys(v, cfg->secret_key_previous, err)) == KT_OK)
+    if (st == KT_OK && (st = vault_add_old_keys_csv(v, cfg->secret_key_previous, err)) == KT_OK)
         *out = v;
     else
         vault_free(v);

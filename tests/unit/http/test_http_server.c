@@ -1120,6 +1120,81 @@ static void test_start_errors(void **state)
     assert_int_equal(http_server_port(NULL), 0);
 }
 
+/* 1 when the server closed fd without answering (within the 10 s receive
+ * timeout). */
+static int closed_by_server(int fd)
+{
+    char b[16];
+    return recv(fd, b, sizeof b, 0) == 0;
+}
+
+/* One keep-alive request on a raw socket; 1 when the answer arrived (the
+ * connection stays open). */
+static int raw_keepalive_hello(int fd)
+{
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[2048];
+    size_t got = 0;
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1))
+        return 0;
+    while (got + 1 < sizeof out) {
+        ssize_t n = recv(fd, out + got, sizeof out - 1 - got, 0);
+        if (n <= 0)
+            return 0;
+        got += (size_t)n;
+        out[got] = '\0';
+        if (strstr(out, "{\"hello\":\"world\"}"))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_connection_limits(void **state)
+{
+    http_server *s = NULL;
+    kt_err e;
+    http_config cfg = {.listen = "127.0.0.1:0", .threads = 1, .max_connections = 3, .max_connections_per_ip = 2};
+    fixture f = {0};
+    int a, b, c;
+    resp r;
+
+    (void)state;
+    assert_int_equal(http_server_start(&cfg, routes, sizeof routes / sizeof routes[0], NULL, &s, &e), KT_OK);
+    f.srv = s;
+    f.port = http_server_port(s);
+    f.curl = curl_easy_init();
+    assert_non_null(f.curl);
+    /* Two kept-alive connections from 127.0.0.1 use the per-IP allowance... */
+    a = raw_connect(f.port);
+    b = raw_connect(f.port);
+    assert_true(raw_keepalive_hello(a));
+    assert_true(raw_keepalive_hello(b));
+    /* ...so a third one from the same address is closed at once, */
+    c = raw_connect(f.port);
+    assert_true(closed_by_server(c));
+    close(c);
+    request(&f, "GET", "/hello", NULL, NULL, &r);
+    assert_int_not_equal(r.rc, CURLE_OK);
+    resp_free(&r);
+    close(a);
+    close(b);
+    /* Once they are gone, new connections are served again. */
+    {
+        int64_t deadline = time_mono_ms() + 5000;
+        do {
+            request(&f, "GET", "/hello", NULL, NULL, &r);
+            if (r.status == 200) {
+                resp_free(&r);
+                break;
+            }
+            resp_free(&r);
+        } while (time_mono_ms() < deadline);
+    }
+    expect(&f, "GET", "/hello", 200, "{\"hello\":\"world\"}");
+    curl_easy_cleanup(f.curl);
+    http_server_stop(s);
+}
+
 static int ipv6_loopback_available(void)
 {
     struct sockaddr_in6 a;
@@ -1182,6 +1257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_on_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup_short_timeout, teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+        cmocka_unit_test(test_connection_limits),
         cmocka_unit_test(test_ipv6_listen),
     };
     int rc;

@@ -52,7 +52,10 @@ typedef struct http_route {
 
 typedef struct http_config {
     const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", port 0 = any free port */
-    const char *public_origin;  /* "http://127.0.0.1:8080": the origin accepted by the CSRF check */
+    /* "http://127.0.0.1:8080": the origin accepted by the CSRF check; a
+     * trailing ":0" is replaced by the bound port. NULL: every request
+     * carrying an Origin header is refused on state-changing routes. */
+    const char *public_origin;
     int threads;                /* worker threads; 0 = 8 */
     size_t max_body_bytes;      /* 0 = 1 MiB */
     size_t max_upload_bytes;    /* 0 = 256 MiB */

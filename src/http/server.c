@@ -850,6 +850,23 @@ static kt_status parse_listen(const char *listen, struct sockaddr_storage *ss, i
     return KT_OK;
 }
 
+/* A public origin that names port 0 ("http://127.0.0.1:0", as derived from
+ * a listen address asking for any free port) gets the bound port, so the
+ * cross-site check compares with the origin browsers will actually send. */
+static kt_status origin_fill_port(http_server *s, kt_err *err)
+{
+    size_t len = s->origin ? strlen(s->origin) : 0;
+    char *filled;
+
+    if (len < 3 || strcmp(s->origin + len - 2, ":0") != 0 || s->port <= 0)
+        return KT_OK;
+    if (asprintf(&filled, "%.*s:%d", (int)(len - 2), s->origin, s->port) < 0)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory starting the HTTP server");
+    free(s->origin);
+    s->origin = filled;
+    return KT_OK;
+}
+
 kt_status http_server_start(const http_config *cfg, const http_route *routes, size_t nroutes, void *app,
                             http_server **out, kt_err *err)
 {
@@ -931,6 +948,9 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     }
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? (int)info->port : 0;
+    st = origin_fill_port(s, err);
+    if (st != KT_OK)
+        goto fail;
     LOG_INFO("http_listening", "listen=%s port=%d threads=%u", s->listen, s->port, threads);
     *out = s;
     return KT_OK;

@@ -1195,6 +1195,34 @@ static void test_connection_limits(void **state)
     http_server_stop(s);
 }
 
+static void test_origin_port_zero(void **state)
+{
+    http_server *s = NULL;
+    kt_err e;
+    http_config cfg = {.listen = "127.0.0.1:0", .public_origin = "http://127.0.0.1:0", .threads = 1};
+    fixture f = {0};
+    char good[64], bad[64];
+    const char *const hdr_good[] = {good, NULL};
+    const char *const hdr_bad[] = {bad, NULL};
+    resp r;
+
+    (void)state;
+    assert_int_equal(http_server_start(&cfg, routes, sizeof routes / sizeof routes[0], NULL, &s, &e), KT_OK);
+    f.srv = s;
+    f.port = http_server_port(s);
+    f.curl = curl_easy_init();
+    snprintf(good, sizeof good, "Origin: http://127.0.0.1:%d", f.port);
+    snprintf(bad, sizeof bad, "Origin: http://127.0.0.1:0");
+    request(&f, "POST", "/echo", "x", hdr_good, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    request(&f, "POST", "/echo", "x", hdr_bad, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    curl_easy_cleanup(f.curl);
+    http_server_stop(s);
+}
+
 static int ipv6_loopback_available(void)
 {
     struct sockaddr_in6 a;
@@ -1258,6 +1286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_inputs, setup_short_timeout, teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
         cmocka_unit_test(test_connection_limits),
+        cmocka_unit_test(test_origin_port_zero),
         cmocka_unit_test(test_ipv6_listen),
     };
     int rc;

@@ -21,6 +21,14 @@ static const cli_command commands[] = {
      "or at KEEPTRACK_EMULATOR), then keeptrack on SQLite in <data_dir>/demo with\n"
      "the emulator's test client, and prints the URL to open. Ctrl-C stops both.\n",
      CLI_VALIDATE_NONE, cmd_demo},
+    {"sync", "sync Spotify libraries now, in the foreground",
+     "usage: keeptrack sync [--user USER] [WHAT...]\n"
+     "Copies the library of USER (numeric id or Spotify account id; default: every\n"
+     "active user) from Spotify into the database, incrementally, and records the run.\n"
+     "WHAT: liked playlists albums shows episodes following top recent, or library\n"
+     "(all but top and recent) or all (the default). Progress goes to stderr; exits\n"
+     "non-zero when a sync failed or was deferred, with the reason.\n",
+     CLI_VALIDATE_FULL, cmd_sync},
     {"migrate", "apply pending database migrations",
      "usage: keeptrack migrate [OPTIONS]\n"
      "Applies every pending migration to KEEPTRACK_DB and prints the versions.\n",

@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 from keeptrack import Keeptrack  # noqa: E402
 
-COMMANDS = ["serve", "demo", "migrate", "users", "keys", "config"]
+COMMANDS = ["serve", "demo", "sync", "migrate", "users", "keys", "config"]
 
 
 def run(*args, env=None):

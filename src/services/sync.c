@@ -1,0 +1,186 @@
+/* sync.c - sync_run: one run of the library sync engine for one user (see
+ * sync.h for the contract, sync_internal.h for how the collections share
+ * the work).
+ *
+ * A run is recorded in sync_runs before anything is fetched ("running") and
+ * finished with its status ("done" | "failed" | "deferred"), the requests
+ * it spent (spotify_thread_requests: the calls run in this thread), the
+ * items added and removed, and the error. Collections run one after the
+ * other in a fixed order; each commits on its own, so a failure in one keeps
+ * the ones before it and leaves its own previous copy intact. A long rate
+ * limit (KT_ERR_DEFERRED) or a refused refresh token (KT_ERR_REAUTH) stops
+ * the run at once and is returned as is, retry_at_ms included.
+ */
+#include "services/sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "services/sync_internal.h"
+#include "store/store_auth.h"
+#include "store/store_library.h"
+
+typedef struct what_name {
+    const char *name;
+    unsigned bits;
+} what_name;
+
+static const what_name names[] = {
+    {"liked", SYNC_LIKED},         {"playlists", SYNC_PLAYLISTS}, {"albums", SYNC_ALBUMS},
+    {"shows", SYNC_SHOWS},         {"episodes", SYNC_EPISODES},   {"following", SYNC_FOLLOWING},
+    {"top", SYNC_TOP},             {"recent", SYNC_RECENT},       {"library", SYNC_LIBRARY},
+    {"all", SYNC_ALL},
+};
+#define N_SINGLE 8 /* the first 8 names are single bits, in run order */
+
+kt_status sync_parse_what(const char *csv, unsigned *out, kt_err *err)
+{
+    unsigned bits = 0;
+    const char *p = csv;
+    if (!csv || !*csv) {
+        *out = SYNC_ALL;
+        return KT_OK;
+    }
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        size_t k;
+        for (k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (strlen(names[k].name) == n && strncmp(names[k].name, p, n) == 0)
+                break;
+        if (k == sizeof names / sizeof names[0])
+            return err_set(err, KT_ERR_INVALID, "bad_what",
+                           "unknown collection '%.*s' (known: liked, playlists, albums, shows, "
+                           "episodes, following, top, recent, library, all)",
+                           (int)(n > 40 ? 40 : n), p);
+        bits |= names[k].bits;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (bits == 0)
+        return err_set(err, KT_ERR_INVALID, "bad_what", "nothing to sync");
+    *out = bits;
+    return KT_OK;
+}
+
+void sync_format_what(unsigned what, char *out, size_t size)
+{
+    size_t at = 0;
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    for (size_t k = 0; k < N_SINGLE; k++) {
+        if (!(what & names[k].bits))
+            continue;
+        int w = snprintf(out + at, size - at, "%s%s", at ? "," : "", names[k].name);
+        if (w < 0 || (size_t)w >= size - at)
+            break;
+        at += (size_t)w;
+    }
+}
+
+static kt_status run_one(sync_ctx *c, unsigned bit, kt_err *err)
+{
+    switch (bit) {
+    case SYNC_LIKED: return sync_saved(c, SPOTIFY_SAVED_TRACK, err);
+    case SYNC_PLAYLISTS: return sync_playlists(c, err);
+    case SYNC_ALBUMS: return sync_saved(c, SPOTIFY_SAVED_ALBUM, err);
+    case SYNC_SHOWS: return sync_saved(c, SPOTIFY_SAVED_SHOW, err);
+    case SYNC_EPISODES: return sync_saved(c, SPOTIFY_SAVED_EPISODE, err);
+    case SYNC_FOLLOWING: return sync_following(c, err);
+    case SYNC_TOP: return sync_top(c, err);
+    case SYNC_RECENT: return sync_recent(c, err);
+    default: return err_set(err, KT_ERR_INTERNAL, NULL, "unknown sync bit %u", bit);
+    }
+}
+
+/* Reads the user's Spotify id (owner of "own" playlists). */
+static kt_status load_user(sync_ctx *c, kt_err *err)
+{
+    store *s = NULL;
+    store_user u = {0};
+    kt_status st = sync_db(c, &s, err);
+    if (st != KT_OK)
+        return st;
+    st = store_user_get(s, c->user_id, &u, err);
+    sync_db_put(c, s);
+    if (st != KT_OK)
+        return st;
+    snprintf(c->spotify_id, sizeof c->spotify_id, "%s", u.spotify_id ? u.spotify_id : "");
+    if (u.status && strcmp(u.status, STORE_USER_ACTIVE) != 0)
+        st = err_set(err, KT_ERR_REAUTH, "reauth_required",
+                     "this account is %s: log in with Spotify again before syncing", u.status);
+    store_user_clear(&u);
+    return st;
+}
+
+static void record(sync_ctx *c, int64_t run_id, const char *status, uint64_t requests,
+                   const char *error)
+{
+    store *s = NULL;
+    kt_err e;
+    err_clear(&e);
+    if (run_id <= 0)
+        return;
+    if (sync_db(c, &s, &e) == KT_OK) {
+        if (store_sync_run_finish(s, run_id, status, time_now_ms(), (int64_t)requests, c->added,
+                                  c->removed, error, &e) != KT_OK)
+            LOG_WARN("sync_record_failed", "run=%lld error=%s", (long long)run_id, e.msg);
+        sync_db_put(c, s);
+    } else {
+        LOG_WARN("sync_record_failed", "run=%lld error=%s", (long long)run_id, e.msg);
+    }
+}
+
+kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
+                   void *progress_ctx, kt_err *out_err)
+{
+    kt_err e, *err = &e;
+    err_clear(&e);
+    sync_ctx c = {.app = app, .user_id = user_id, .progress = progress,
+                  .progress_ctx = progress_ctx};
+    char what_s[128];
+    int64_t run_id = 0;
+    store *s = NULL;
+    uint64_t req0 = spotify_thread_requests();
+    kt_status st;
+    what &= SYNC_ALL;
+    if (!app || what == 0)
+        return err_set(out_err, KT_ERR_INVALID, "bad_what", "nothing to sync");
+    sync_format_what(what, what_s, sizeof what_s);
+    if (!(c.written = strset_new()))
+        return err_set(out_err, KT_ERR_NOMEM, NULL, "out of memory");
+    if ((st = sync_db(&c, &s, err)) == KT_OK) {
+        st = store_sync_run_start(s, user_id, what_s, time_now_ms(), &run_id, err);
+        sync_db_put(&c, s);
+    }
+    if (st == KT_OK)
+        st = load_user(&c, err);
+    for (size_t k = 0; k < N_SINGLE; k++)
+        c.steps += (what & names[k].bits) ? 1 : 0;
+    for (size_t k = 0; k < N_SINGLE && st == KT_OK; k++) {
+        if (!(what & names[k].bits))
+            continue;
+        sync_report(&c, "%s", names[k].name);
+        st = run_one(&c, names[k].bits, err);
+        sync_cat_clear(&c.cat);
+        c.step++;
+    }
+    uint64_t requests = spotify_thread_requests() - req0;
+    if (st == KT_OK) {
+        sync_report(&c, "done");
+        record(&c, run_id, "done", requests, NULL);
+    } else {
+        record(&c, run_id, st == KT_ERR_DEFERRED ? "deferred" : "failed", requests, err->msg);
+        LOG_INFO("sync_run", "user=%lld status=%s error=%s", (long long)user_id,
+                 st == KT_ERR_DEFERRED ? "deferred" : "failed", err->msg);
+    }
+    sync_cat_clear(&c.cat);
+    strset_free(c.written);
+    if (st != KT_OK && out_err)
+        *out_err = e;
+    return st;
+}

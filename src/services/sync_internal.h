@@ -1,0 +1,94 @@
+/* sync_internal.h - what the sync engine's files share (not for callers:
+ * they use sync.h).
+ *
+ *  - sync.c: sync_run (the run record, the order of collections, errors),
+ *    what-parsing.
+ *  - sync_catalog.c: sync_cat, the buffer of parsed Spotify objects that
+ *    become catalog rows (tracks, albums, artists, shows), written in short
+ *    transactions as pages arrive, so memory stays bounded however large
+ *    the library; and the per-run "already written" set.
+ *  - sync_collections.c: liked songs, saved albums/shows/episodes, followed
+ *    artists, top items, recently played.
+ *  - sync_playlists.c: playlists and their items.
+ *
+ * The rule every collection follows: fetch everything it needs (writing
+ * only catalog rows meanwhile), then replace the collection in ONE
+ * transaction, so a failure half-way leaves the previous copy intact. No
+ * database connection is held while Spotify is called (the token hooks need
+ * connections of their own).
+ */
+#ifndef KT_SERVICES_SYNC_INTERNAL_H
+#define KT_SERVICES_SYNC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/strset.h"
+#include "services/app.h"
+#include "services/sync.h"
+#include "spotify/spotify_parse.h"
+
+/* Parsed objects waiting to be written to the catalog. Owns them. */
+typedef struct sync_cat {
+    spotify_track **tracks;
+    size_t n_tracks, cap_tracks;
+    spotify_album **albums;
+    size_t n_albums, cap_albums;
+    spotify_artist **artists;
+    size_t n_artists, cap_artists;
+    spotify_show **shows;
+    size_t n_shows, cap_shows;
+} sync_cat;
+
+/* One run's state, shared by the collection functions. */
+typedef struct sync_ctx {
+    kt_app *app;
+    int64_t user_id;
+    char spotify_id[128]; /* the user's Spotify id: owner of "own" playlists */
+    sync_progress_fn progress;
+    void *progress_ctx;
+    strset *written;      /* catalog keys written this run (track uris, ids) */
+    sync_cat cat;
+    int64_t added, removed;
+    int64_t step, steps;  /* collections done / to do, for progress */
+} sync_ctx;
+
+/* Catalog rows are flushed when this many objects are pending. */
+#define SYNC_CAT_FLUSH 1000
+
+/* Queue a parsed object (taken: freed now when already written this run). */
+kt_status sync_cat_track(sync_ctx *c, spotify_track *t, kt_err *err);
+kt_status sync_cat_album(sync_ctx *c, spotify_album *a, kt_err *err);
+kt_status sync_cat_artist(sync_ctx *c, spotify_artist *a, kt_err *err);
+kt_status sync_cat_show(sync_ctx *c, spotify_show *s, kt_err *err);
+/* Writes what is queued (one transaction) when `force` or when the buffer
+ * is over SYNC_CAT_FLUSH objects. */
+kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err);
+void sync_cat_clear(sync_cat *cat);
+
+/* Reports progress inside the current collection. */
+void sync_report(sync_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable list of (ref, added_at) owned strings. */
+typedef struct sync_list {
+    char **refs;
+    int64_t *at;
+    char **by; /* playlist items: added_by (may hold NULLs); NULL when unused */
+    size_t n, cap;
+} sync_list;
+
+kt_status sync_list_add(sync_list *l, const char *ref, int64_t at, const char *by, kt_err *err);
+void sync_list_free(sync_list *l);
+
+/* Collections. Each adds to c->added / c->removed. */
+kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err);
+kt_status sync_following(sync_ctx *c, kt_err *err);
+kt_status sync_top(sync_ctx *c, kt_err *err);
+kt_status sync_recent(sync_ctx *c, kt_err *err);
+kt_status sync_playlists(sync_ctx *c, kt_err *err);
+
+/* Borrow / return a pooled connection for one short store call. */
+kt_status sync_db(sync_ctx *c, store **out, kt_err *err);
+void sync_db_put(sync_ctx *c, store *s);
+
+#endif

@@ -1,0 +1,348 @@
+/* sync_playlists.c - the user's playlists and the items of those they own or
+ * collaborate on (see sync_internal.h for the shared rules).
+ *
+ * 1. /me/playlists, every page (offset paging, in parallel).
+ * 2. A playlist's items are fetched only when it is readable (owned or
+ *    collaborative) and its snapshot_id differs from the one whose items are
+ *    stored: an unchanged library costs only step 1.
+ * 3. The pages of every changed playlist are known up front from the
+ *    list's items.total, so they are all fetched together in waves through
+ *    spotify_get_many (many small playlists keep every connection busy
+ *    instead of walking one playlist at a time). A page whose total differs
+ *    (the playlist changed meanwhile), an unknown total, or a wave refused
+ *    with 403 falls back to walking that playlist alone; a 403 there means
+ *    the playlist is not readable after all (followed playlists of others):
+ *    metadata only, not an error.
+ * 4. The whole list and every fetched item list are written in one
+ *    transaction (store_playlists_replace), which also records a version
+ *    per new snapshot_id.
+ *
+ * Development-mode apps read /playlists/{id}/items; extended-quota apps the
+ * older /playlists/{id}/tracks (spotify_endpoint_available after one
+ * spotify_detect_mode, done only when some playlist needs its items).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/jsonutil.h"
+#include "core/timeutil.h"
+#include "services/sync_internal.h"
+#include "store/store_library.h"
+
+#define PAGE 50
+/* Pages requested per spotify_get_many call: bounds the JSON held at once. */
+#define WAVE 64
+
+typedef struct pl_entry {
+    spotify_playlist *meta;
+    int fetch;     /* items to be fetched */
+    int walk;      /* fetch by walking this playlist alone */
+    int readable;  /* items were read (fetch succeeded) */
+    sync_list items;
+} pl_entry;
+
+typedef struct pl_state {
+    sync_ctx *c;
+    pl_entry *v;
+    size_t n, cap;
+    const char *items_ep; /* "items" (development mode) or "tracks" (extended) */
+    int64_t pages_done, pages_total;
+} pl_state;
+
+static kt_status nomem(kt_err *err)
+{
+    return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+}
+
+static kt_status list_page(void *ctx, const json_t *page, kt_err *err)
+{
+    pl_state *ps = ctx;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_arr(page, "items"), i, it)
+    {
+        spotify_playlist *p = NULL;
+        if (spotify_parse_playlist(it, &p, NULL) != KT_OK || !p->id) {
+            spotify_playlist_free(p);
+            continue;
+        }
+        if (ps->n == ps->cap) {
+            size_t nc = ps->cap ? ps->cap * 2 : 64;
+            pl_entry *nv = realloc(ps->v, nc * sizeof *nv);
+            if (!nv) {
+                spotify_playlist_free(p);
+                return nomem(err);
+            }
+            ps->v = nv;
+            ps->cap = nc;
+        }
+        ps->v[ps->n++] = (pl_entry){.meta = p};
+    }
+    sync_report(ps->c, "playlists %zu/%lld", ps->n, (long long)json_int(page, "total", -1));
+    return KT_OK;
+}
+
+/* Appends the items of one page of playlist e. */
+static kt_status items_take(pl_state *ps, pl_entry *e, const json_t *page, kt_err *err)
+{
+    size_t i;
+    const json_t *it;
+    kt_status st = KT_OK;
+    json_array_foreach(json_arr(page, "items"), i, it)
+    {
+        spotify_playlist_item *pi = NULL;
+        if (spotify_parse_playlist_item(it, &pi, NULL) != KT_OK) {
+            /* Not even an object: keep its place as a null entry. */
+            st = sync_list_add(&e->items, NULL, -1, NULL, err);
+        } else {
+            const char *uri = pi->item ? pi->item->uri : NULL;
+            st = sync_list_add(&e->items, uri, pi->added_at_ms, pi->added_by_id, err);
+            if (st == KT_OK && uri) {
+                st = sync_cat_track(ps->c, pi->item, err);
+                pi->item = NULL;
+            }
+        }
+        spotify_playlist_item_free(pi);
+        if (st != KT_OK)
+            return st;
+    }
+    return KT_OK;
+}
+
+typedef struct walk_ctx {
+    pl_state *ps;
+    pl_entry *e;
+} walk_ctx;
+
+static kt_status walk_page(void *ctx, const json_t *page, kt_err *err)
+{
+    walk_ctx *w = ctx;
+    return items_take(w->ps, w->e, page, err);
+}
+
+/* Fetches one playlist's items alone; a 403 makes it metadata-only. */
+static kt_status walk_one(pl_state *ps, pl_entry *e, kt_err *err)
+{
+    char path[256];
+    walk_ctx w = {ps, e};
+    kt_err e403;
+    err_clear(&e403);
+    sync_list_free(&e->items);
+    snprintf(path, sizeof path, "/playlists/%s/%s", e->meta->id, ps->items_ep);
+    kt_status st = spotify_get_all_offset(ps->c->app->spotify, ps->c->user_id, path, PAGE, NULL,
+                                          walk_page, &w, &e403);
+    if (st == KT_ERR_FORBIDDEN) {
+        sync_list_free(&e->items);
+        e->fetch = 0;
+        return KT_OK;
+    }
+    if (st != KT_OK) {
+        if (err)
+            *err = e403;
+        return st;
+    }
+    e->readable = 1;
+    return KT_OK;
+}
+
+typedef struct page_ref {
+    size_t entry;
+    int64_t offset;
+} page_ref;
+
+/* Runs one wave of pages; pages of a playlist arrive in order, so items
+ * append in order. */
+static kt_status run_wave(pl_state *ps, const page_ref *refs, size_t n, kt_err *err)
+{
+    char *paths[WAVE] = {0};
+    json_t *pages[WAVE] = {0};
+    kt_status st = KT_OK;
+    kt_err werr;
+    err_clear(&werr);
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        char base[256];
+        snprintf(base, sizeof base, "/playlists/%s/%s", ps->v[refs[i].entry].meta->id, ps->items_ep);
+        if (asprintf(&paths[i], "%s?limit=%d&offset=%lld", base, PAGE,
+                     (long long)refs[i].offset) < 0) {
+            paths[i] = NULL;
+            st = nomem(err);
+        }
+    }
+    if (st == KT_OK) {
+        st = spotify_get_many(ps->c->app->spotify, ps->c->user_id, (const char *const *)paths, n,
+                              pages, &werr);
+        if (st == KT_ERR_FORBIDDEN) {
+            /* Some playlist here is not readable: sort it out one by one. */
+            for (size_t i = 0; i < n; i++)
+                ps->v[refs[i].entry].walk = 1;
+            st = KT_OK;
+        } else if (st != KT_OK && err) {
+            *err = werr;
+        }
+    }
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        pl_entry *e = &ps->v[refs[i].entry];
+        if (e->walk)
+            continue;
+        if (json_int(pages[i], "total", -1) != e->meta->items_total) {
+            e->walk = 1; /* changed since the list was read */
+            continue;
+        }
+        st = items_take(ps, e, pages[i], err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(paths[i]);
+        json_decref(pages[i]);
+    }
+    ps->pages_done += (int64_t)n;
+    sync_report(ps->c, "playlist items: %lld/%lld pages", (long long)ps->pages_done,
+                (long long)ps->pages_total);
+    return st == KT_OK ? sync_cat_flush(ps->c, 0, err) : st;
+}
+
+static kt_status fetch_items(pl_state *ps, kt_err *err)
+{
+    page_ref *refs = NULL;
+    size_t nrefs = 0, cap = 0;
+    kt_status st = KT_OK;
+    for (size_t i = 0; i < ps->n && st == KT_OK; i++) {
+        pl_entry *e = &ps->v[i];
+        if (!e->fetch)
+            continue;
+        if (e->meta->items_total < 0) {
+            e->walk = 1;
+            continue;
+        }
+        e->readable = 1;
+        for (int64_t off = 0; off < e->meta->items_total; off += PAGE) {
+            if (nrefs == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                page_ref *nr = realloc(refs, nc * sizeof *nr);
+                if (!nr) {
+                    st = nomem(err);
+                    break;
+                }
+                refs = nr;
+                cap = nc;
+            }
+            refs[nrefs++] = (page_ref){i, off};
+        }
+    }
+    ps->pages_total = (int64_t)nrefs;
+    for (size_t at = 0; at < nrefs && st == KT_OK; at += WAVE)
+        st = run_wave(ps, refs + at, nrefs - at < WAVE ? nrefs - at : WAVE, err);
+    free(refs);
+    for (size_t i = 0; i < ps->n && st == KT_OK; i++)
+        if (ps->v[i].fetch && ps->v[i].walk)
+            st = walk_one(ps, &ps->v[i], err);
+    return st;
+}
+
+/* Marks which playlists need their items fetched. */
+static kt_status plan(pl_state *ps, int *any, kt_err *err)
+{
+    store *s = NULL;
+    store_rows *r = NULL;
+    strset *synced = strset_new();
+    kt_status st = synced ? sync_db(ps->c, &s, err) : nomem(err);
+    if (st == KT_OK) {
+        st = store_playlists_state(s, ps->c->user_id, &r, err);
+        sync_db_put(ps->c, s);
+    }
+    for (size_t i = 0; st == KT_OK && i < store_rows_count(r); i++) {
+        char key[512];
+        const char *snap = store_rows_text(r, i, 2);
+        if (!snap)
+            continue;
+        snprintf(key, sizeof key, "%s\n%s", store_rows_text(r, i, 0), snap);
+        if (strset_add(synced, key) < 0)
+            st = nomem(err);
+    }
+    *any = 0;
+    for (size_t i = 0; st == KT_OK && i < ps->n; i++) {
+        const spotify_playlist *p = ps->v[i].meta;
+        char key[512];
+        int own = p->owner_id && strcmp(p->owner_id, ps->c->spotify_id) == 0;
+        snprintf(key, sizeof key, "%s\n%s", p->id, p->snapshot_id ? p->snapshot_id : "");
+        ps->v[i].fetch = (own || p->collaborative) && !(p->snapshot_id && strset_has(synced, key));
+        *any |= ps->v[i].fetch;
+    }
+    store_rows_free(r);
+    strset_free(synced);
+    return st;
+}
+
+static kt_status write_all(pl_state *ps, kt_err *err)
+{
+    store_playlist_row *rows = calloc(ps->n + 1, sizeof *rows);
+    store_playlist_items *items = calloc(ps->n + 1, sizeof *items);
+    store_item_row **irows = calloc(ps->n + 1, sizeof *irows);
+    size_t ni = 0;
+    store *s = NULL;
+    int64_t add = 0, rem = 0;
+    kt_status st = rows && items && irows ? KT_OK : nomem(err);
+    for (size_t i = 0; st == KT_OK && i < ps->n; i++) {
+        const spotify_playlist *p = ps->v[i].meta;
+        rows[i] = (store_playlist_row){p->id,          p->name,          p->description,
+                                       p->owner_id,    p->owner_name,    p->collaborative,
+                                       p->public_,     p->snapshot_id,   p->items_total,
+                                       p->image_url};
+        if (!ps->v[i].fetch || !ps->v[i].readable)
+            continue;
+        const sync_list *l = &ps->v[i].items;
+        if (!(irows[ni] = calloc(l->n + 1, sizeof **irows))) {
+            st = nomem(err);
+            break;
+        }
+        for (size_t k = 0; k < l->n; k++)
+            irows[ni][k] = (store_item_row){l->refs[k], l->at[k], l->by[k]};
+        items[ni] = (store_playlist_items){p->id, p->snapshot_id, irows[ni], l->n};
+        ni++;
+    }
+    if (st == KT_OK && (st = sync_cat_flush(ps->c, 1, err)) == KT_OK &&
+        (st = sync_db(ps->c, &s, err)) == KT_OK) {
+        st = store_playlists_replace(s, ps->c->user_id, rows, ps->n, items, ni, time_now_ms(),
+                                     &add, &rem, err);
+        sync_db_put(ps->c, s);
+    }
+    if (st == KT_OK) {
+        ps->c->added += add;
+        ps->c->removed += rem;
+    }
+    for (size_t i = 0; irows && i < ps->n; i++)
+        free(irows[i]);
+    free(irows);
+    free(items);
+    free(rows);
+    return st;
+}
+
+kt_status sync_playlists(sync_ctx *c, kt_err *err)
+{
+    pl_state ps = {.c = c, .items_ep = "items"};
+    int any = 0;
+    kt_status st = spotify_get_all_offset(c->app->spotify, c->user_id, "/me/playlists", PAGE,
+                                          NULL, list_page, &ps, err);
+    if (st == KT_OK)
+        st = plan(&ps, &any, err);
+    if (st == KT_OK && any) {
+        spotify_mode mode = SPOTIFY_MODE_UNKNOWN;
+        if ((st = spotify_detect_mode(c->app->spotify, c->user_id, &mode, err)) == KT_OK &&
+            spotify_endpoint_available(c->app->spotify, "GET /playlists/{id}/tracks") &&
+            mode == SPOTIFY_MODE_EXTENDED)
+            ps.items_ep = "tracks";
+        if (st == KT_OK)
+            st = fetch_items(&ps, err);
+    }
+    if (st == KT_OK)
+        st = write_all(&ps, err);
+    for (size_t i = 0; i < ps.n; i++) {
+        spotify_playlist_free(ps.v[i].meta);
+        sync_list_free(&ps.v[i].items);
+    }
+    free(ps.v);
+    if (st != KT_OK)
+        err_prefix(err, "playlists");
+    return st;
+}

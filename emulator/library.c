@@ -57,7 +57,7 @@ static const char *const UNICODE_NAMES[] = {
 };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static char *gen_words(rng *r, uint32_t serial)
+static char *gen_words(rng *r)
 {
     char buf[128];
     uint32_t pick = rng_below(r, 100);
@@ -66,14 +66,14 @@ static char *gen_words(rng *r, uint32_t serial)
     else if (pick < 60)
         snprintf(buf, sizeof(buf), "%s %s", ADJ[rng_below(r, N(ADJ))], NOUN[rng_below(r, N(NOUN))]);
     else if (pick < 85)
-        snprintf(buf, sizeof(buf), "The %s %s %u", ADJ[rng_below(r, N(ADJ))], NOUN[rng_below(r, N(NOUN))], serial % 1000);
+        snprintf(buf, sizeof(buf), "The %s %s %u", ADJ[rng_below(r, N(ADJ))], NOUN[rng_below(r, N(NOUN))], rng_below(r, 1000));
     else
         snprintf(buf, sizeof(buf), "%s (%s Mix)", NOUN[rng_below(r, N(NOUN))], ADJ[rng_below(r, N(ADJ))]);
     return xstrdup(buf);
 }
 
 /* A title; about 1 in 200 is very long (over 300 bytes) on purpose. */
-static char *gen_title(rng *r, uint32_t serial)
+static char *gen_title(rng *r)
 {
     if (rng_below(r, 200) == 0) {
         jw w;
@@ -87,7 +87,7 @@ static char *gen_title(rng *r, uint32_t serial)
         jw_rawz(&w, "(Extended Deluxe Remastered Anniversary Edition)");
         return jw_detach(&w, NULL);
     }
-    return gen_words(r, serial);
+    return gen_words(r);
 }
 
 static char *gen_person(rng *r)
@@ -361,13 +361,15 @@ static uint32_t gen_album(em_library *lib, rng *r, uint32_t a, int type, int64_t
         al.prec = PREC_DAY;
         fmt_date(released, al.date, sizeof(al.date));
     }
-    al.name = name ? xstrdup(name) : gen_title(r, (uint32_t)lib->albums.n);
+    al.name = name ? xstrdup(name) : gen_title(r);
     al.popularity = (uint8_t)rng_below(r, 101);
     al.label = (uint8_t)rng_below(r, NLABELS);
     al.artists[0] = a;
     al.artists[1] = NONE;
-    if (type != ALBUM_SINGLE && lib->artists.n > 1 && rng_below(r, 10) == 0) {
-        uint32_t b = rng_below(r, (uint32_t)lib->artists.n);
+    /* A second artist from the same user's artists only, so a user's library
+     * never depends on the users generated before it. */
+    if (type != ALBUM_SINGLE && lib->gen_artist1 > lib->gen_artist0 + 1 && rng_below(r, 10) == 0) {
+        uint32_t b = lib->gen_artist0 + rng_below(r, lib->gen_artist1 - lib->gen_artist0);
         if (b != a) al.artists[1] = b;
     }
     snprintf(al.upc, sizeof(al.upc), "%012llu", (unsigned long long)(rng_next(r) % 1000000000000ULL));
@@ -379,7 +381,7 @@ static uint32_t gen_album(em_library *lib, rng *r, uint32_t a, int type, int64_t
         em_track t;
         memset(&t, 0, sizeof(t));
         fresh_id(r, &lib->track_ids, t.id);
-        t.name = (i == 0 && type == ALBUM_SINGLE) ? xstrdup(al.name) : gen_title(r, (uint32_t)lib->tracks.n);
+        t.name = (i == 0 && type == ALBUM_SINGLE) ? xstrdup(al.name) : gen_title(r);
         t.album = idx;
         t.artists[0] = a;
         t.artists[1] = (rng_below(r, 8) == 0 && al.artists[1] != NONE) ? al.artists[1] : NONE;
@@ -483,9 +485,9 @@ static uint32_t new_playlist(em_library *lib, rng *r, uint32_t owner, char *name
 static uint32_t gen_local(em_library *lib, rng *r)
 {
     em_local l;
-    l.name = gen_words(r, (uint32_t)lib->locals.n);
+    l.name = gen_words(r);
     l.artist = gen_person(r);
-    l.album = rng_below(r, 4) == 0 ? xstrdup("") : gen_words(r, 7);
+    l.album = rng_below(r, 4) == 0 ? xstrdup("") : gen_words(r);
     l.duration_ms = rng_range(r, 60000, 400000);
     VEC_PUSH(&lib->locals, l);
     return (uint32_t)lib->locals.n - 1;
@@ -568,6 +570,8 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
     if (nart < (uint32_t)spec->followed + 5) nart = (uint32_t)spec->followed + 5;
     uint32_t ar0 = (uint32_t)lib->artists.n, al0 = (uint32_t)lib->albums.n, tr0 = (uint32_t)lib->tracks.n;
     for (uint32_t i = 0; i < nart; i++) gen_artist(lib, &r);
+    lib->gen_artist0 = ar0;
+    lib->gen_artist1 = ar0 + nart;
     for (uint32_t i = 0; i < nart; i++) {
         uint32_t nal = rng_range(&r, 1, 3);
         for (uint32_t k = 0; k < nal; k++) {
@@ -591,6 +595,7 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
         gen_album(lib, &r, ar0 + i, type, when, type == ALBUM_ALBUM ? rng_range(&r, 5, 10) : 1, NULL);
     }
     uint32_t tr1 = (uint32_t)lib->tracks.n, al1 = (uint32_t)lib->albums.n;
+    lib->gen_artist0 = lib->gen_artist1 = 0;
 
     /* Liked songs: distinct tracks, newest first. */
     uint32_t npool = tr1 - tr0;
@@ -629,7 +634,7 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
     }
     uint32_t self_adders[1] = {u->owner};
     for (long i = 0; i < spec->playlists; i++) {
-        uint32_t pi = new_playlist(lib, &r, u->owner, gen_title(&r, (uint32_t)i));
+        uint32_t pi = new_playlist(lib, &r, u->owner, gen_title(&r));
         em_playlist *p = &lib->playlists.v[pi];
         p->public_ = rng_below(&r, 10) < 7;
         p->collaborative = !p->public_ && rng_below(&r, 6) == 0;
@@ -646,7 +651,7 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
     }
     for (long i = 0; i < spec->followed_playlists; i++) {
         uint32_t owner = i % 4 == 3 ? 0 : others[i % 3];   /* some owned by "spotify" */
-        uint32_t pi = new_playlist(lib, &r, owner, gen_title(&r, (uint32_t)i));
+        uint32_t pi = new_playlist(lib, &r, owner, gen_title(&r));
         em_playlist *p = &lib->playlists.v[pi];
         p->collaborative = owner != 0 && i % 3 == 1;
         p->public_ = !p->collaborative;

@@ -150,6 +150,7 @@ typedef struct em_library {
     VEC(em_user *) users;
     emmap artist_ids, album_ids, track_ids, show_ids, episode_ids, playlist_ids, user_ids;
     rng mut_rng;                /* ids for objects created at run time */
+    uint32_t gen_artist0, gen_artist1; /* artists of the user being generated */
 } em_library;
 
 /* Creates an empty library. day0 < 0 means "today". Never NULL. */

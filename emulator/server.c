@@ -569,6 +569,13 @@ bool server_start(em_app *app)
                                      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.threads,
                                      MHD_OPTION_NOTIFY_COMPLETED, completed, app,
                                      MHD_OPTION_CONNECTION_LIMIT, 4000u,
+                                     /* Room for long query strings: with the 32 KiB default a
+                                      * few hundred arguments exhaust the pool and MHD 0.9.75
+                                      * stalls the connection instead of answering 414. With
+                                      * 256 KiB ~2000 arguments work; beyond that such a
+                                      * connection is closed by the idle timeout below. */
+                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                                     MHD_OPTION_CONNECTION_TIMEOUT, 300u,
                                      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                                      MHD_OPTION_END);
     freeaddrinfo(res);

@@ -1,0 +1,135 @@
+"""Each fault: rate limit, QUOTA_EXCEEDED, 5xx, truncation, malformed bodies,
+hangs (client timeout), drops and latency that does not block other requests."""
+import http.client
+import json
+import socket
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+
+@pytest.fixture
+def fe(emu_factory):
+    e = emu_factory(["--user", "a:liked=60", "--threads", "4"])
+    e.token_ = e.login("a")["access_token"]
+    return e
+
+
+def raw_get(e, path, token, timeout=10):
+    u = urllib.parse.urlparse(e.api_url + path)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    c.request("GET", u.path + ("?" + u.query if u.query else ""), headers={"Authorization": f"Bearer {token}"})
+    return c, c.getresponse()
+
+
+def test_rate_limit_429_with_retry_after(fe):
+    fe.set_faults(rate_limit=5)
+    codes = [fe.get("/me/tracks", fe.token_).status for _ in range(5)]
+    assert codes == [200] * 5
+    r = fe.get("/me/tracks", fe.token_)
+    assert r.status == 429
+    assert r.json() == {"error": {"status": 429, "message": "API rate limit exceeded"}}
+    assert 1 <= int(r.headers["Retry-After"]) <= 30
+    assert fe.control("GET", "health")["ok"], "control API is never limited"
+    fe.control("POST", "clock", {"advance_s": 31})
+    assert fe.get("/me/tracks", fe.token_).status == 200, "the window rolls"
+
+
+def test_quota_exceeded(fe):
+    fe.set_faults(quota_exceeded=True, quota_retry_after_s=7200)
+    r = fe.get("/me", fe.token_)
+    assert r.status == 429 and r.headers["Retry-After"] == "7200"
+    assert r.json() == {"error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}}
+    fe.set_faults(quota_exceeded=False)
+    assert fe.get("/me", fe.token_).status == 200
+
+
+def test_targeted_finite_5xx(fe):
+    fe.set_faults(fail_rate=1, only="GET /v1/me/tracks", count=2)
+    assert fe.get("/me", fe.token_).status == 200, "other endpoints untouched"
+    codes = [fe.get("/me/tracks", fe.token_).status for _ in range(3)]
+    assert codes[0] in (500, 502, 503) and codes[1] in (500, 502, 503) and codes[2] == 200
+    ep = fe.stats()["endpoints"]["GET /v1/me/tracks"]
+    assert ep["count"] == 3 and sum(ep["statuses"].values()) == 3 and ep["statuses"]["200"] == 1
+
+
+def test_fail_rate_fraction(fe):
+    fe.set_faults(fail_rate=0.5)
+    codes = [fe.get("/me", fe.token_).status for _ in range(60)]
+    fails = sum(c >= 500 for c in codes)
+    assert 10 <= fails <= 50 and set(codes) <= {200, 500, 502, 503}
+
+
+def test_truncated_body(fe):
+    fe.set_faults(truncate_rate=1, count=1)
+    c, resp = raw_get(fe, "/me/tracks?limit=50", fe.token_)
+    declared = int(resp.headers["Content-Length"])
+    with pytest.raises(http.client.IncompleteRead) as ex:
+        resp.read()
+    assert len(ex.value.partial) < declared
+    c.close()
+    assert fe.get("/me/tracks", fe.token_).status == 200
+
+
+def test_malformed_body(fe):
+    fe.set_faults(malformed_rate=1, count=1)
+    r = fe.get("/me/tracks?limit=5", fe.token_)
+    assert r.status == 200 and int(r.headers["Content-Length"]) == len(r.body)
+    with pytest.raises(ValueError):
+        json.loads(r.body)
+
+
+def test_hang_needs_client_timeout_and_blocks_nothing(fe):
+    fe.set_faults(hang_rate=1, only="GET /v1/me/tracks", count=1)
+    with pytest.raises((socket.timeout, TimeoutError)):
+        c, resp = raw_get(fe, "/me/tracks", fe.token_, timeout=0.5)
+        resp.read()
+    t0 = time.monotonic()
+    assert fe.get("/me", fe.token_).status == 200
+    assert time.monotonic() - t0 < 0.4
+    assert fe.stats()["endpoints"]["GET /v1/me/tracks"]["statuses"] == {"0": 1}
+    assert fe.stop() == 0, "shutdown releases the hung request"
+
+
+def test_dropped_connection(fe):
+    fe.set_faults(drop_rate=1, count=1)
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):
+        c, resp = raw_get(fe, "/me", fe.token_)
+    assert fe.get("/me", fe.token_).status == 200
+
+
+def test_latency_does_not_block_other_requests(fe):
+    fe.set_faults(latency_ms=800, only="GET /v1/me/tracks", count=1)
+    result = {}
+
+    def slow():
+        t = time.monotonic()
+        result["status"] = fe.get("/me/tracks", fe.token_).status
+        result["elapsed"] = time.monotonic() - t
+
+    th = threading.Thread(target=slow)
+    th.start()
+    time.sleep(0.05)  # let the slow request arrive first (not a synchronisation point)
+    t0 = time.monotonic()
+    for _ in range(5):
+        assert fe.get("/me", fe.token_).status == 200
+    fast = time.monotonic() - t0
+    th.join(5)
+    assert result["status"] == 200 and result["elapsed"] >= 0.8
+    assert fast < 0.5
+
+
+def test_faults_endpoint_validation(fe):
+    r = fe.set_faults(latency_ms=5, jitter_ms=2)
+    assert r["latency_ms"] == 5 and r["jitter_ms"] == 2 and r["rules"] == []
+    from emulator import http as h
+    bad = h("POST", fe.base_url + "/__emulator/faults", {"fail_rate": 2})
+    assert bad.status == 400
+    bad = h("POST", fe.base_url + "/__emulator/faults", {"mode": "sideways"})
+    assert bad.status == 400
+    r = fe.set_faults(drop_rate=1, only="GET /v1/me", count=3)
+    assert r["rules"][0]["only"] == "GET /v1/me" and r["rules"][0]["count"] == 3
+    r = fe.clear_faults()
+    assert r["rules"] == [] and r["latency_ms"] == 0

@@ -32,6 +32,47 @@
 #include "store/store.h"
 #include "store/store_driver.h"
 
+/* Migration 2: the job queue (issue 5; several instances per issue 11).
+ *
+ *  - state: queued | running | deferred | done | failed. A job is runnable
+ *    when it is queued or deferred and run_after has passed; claiming makes
+ *    it running with claimed_by set and heartbeat_at refreshed while it runs.
+ *  - dedupe_key (UNIQUE, NULL-able): a scheduled period's job exists once,
+ *    however many schedulers insert it; kept after the job ends.
+ *  - lane (NULL-able): jobs of one lane never overlap; at most one job per
+ *    lane is queued, running or deferred at a time (the partial unique
+ *    index), e.g. "sync:<user id>" so a user never has two syncs at once.
+ *  - attempts counts failed runs (retries); deferrals do not count.
+ *  - The partial indexes keep claiming and reclaiming cheap however many
+ *    finished jobs the table holds.
+ */
+#define JOBS_SCHEMA \
+    "CREATE TABLE jobs (\n" \
+    "  id @ID_PK@,\n" \
+    "  kind TEXT NOT NULL,\n" \
+    "  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  params TEXT NOT NULL DEFAULT '{}',\n" /* JSON object */ \
+    "  state TEXT NOT NULL DEFAULT 'queued',\n" \
+    "  dedupe_key TEXT UNIQUE,\n" \
+    "  lane TEXT,\n" \
+    "  run_after BIGINT NOT NULL,\n" \
+    "  attempts BIGINT NOT NULL DEFAULT 0,\n" \
+    "  max_attempts BIGINT NOT NULL DEFAULT 5,\n" \
+    "  progress_done BIGINT NOT NULL DEFAULT 0,\n" \
+    "  progress_total BIGINT NOT NULL DEFAULT 0,\n" \
+    "  message TEXT,\n" \
+    "  error TEXT,\n" \
+    "  claimed_by TEXT,\n" \
+    "  heartbeat_at BIGINT,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  started_at BIGINT,\n" \
+    "  finished_at BIGINT);\n" \
+    "CREATE INDEX jobs_runnable ON jobs(run_after, id) WHERE state IN ('queued', 'deferred');\n" \
+    "CREATE INDEX jobs_running ON jobs(heartbeat_at) WHERE state = 'running';\n" \
+    "CREATE INDEX jobs_user ON jobs(user_id, id);\n" \
+    "CREATE UNIQUE INDEX jobs_lane_active ON jobs(lane) " \
+    "WHERE state IN ('queued', 'running', 'deferred');\n"
+
 /* Migration 3: the library (issue 5). The catalog is shared by all users
  * and keyed by Spotify ids; everything a user has is user-scoped and cascades
  * with the user.
@@ -239,10 +280,7 @@ static const migration migrations[] = {
      "CREATE INDEX sessions_user_id ON sessions(user_id);\n"
      "CREATE INDEX sessions_expires_at ON sessions(expires_at);\n"
      "CREATE INDEX oauth_states_expires_at ON oauth_states(expires_at);\n"},
-    /* Version 2 is reserved for the jobs table (issue 5, job queue). Until
-     * it lands this placeholder keeps the versions gapless; whoever adds the
-     * jobs table replaces this entry (no released database carries it). */
-    {2, "reserved: jobs (issue 5)", "SELECT 1"},
+    {2, "jobs: the job queue (kinds, states, dedupe keys, lanes, heartbeats)", JOBS_SCHEMA},
     {3, "library: catalog (tracks, albums, artists, shows), saved items, playlists, "
         "versions, following, top items, plays, sync runs",
      LIBRARY_SCHEMA},

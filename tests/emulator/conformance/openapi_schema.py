@@ -72,33 +72,59 @@ def format_checker():
 # --------------------------------------------------------------------------
 
 class Patch:
-    """One named, justified change to a component schema of the spec.
+    """One named, justified change to the spec.
 
     kind:
       'drop'     - the property is gone (Spotify stopped sending it): removed from
                    `properties` and `required`, so with closed objects it must be ABSENT.
       'nullable' - the property may be null although the spec does not say so.
       'extra'    - a property the spec lacks, with the JSON (OpenAPI) schema `value`.
+      'response' - one operation's answer is described by components.responses[value]
+                   instead of what the spec says there.
     target: 'SchemaName.property' (a key of components.schemas and one of its
-            properties, looking into its allOf parts for 'drop' and 'nullable').
+            properties, looking into its inline allOf parts), or for 'response'
+            'METHOD /path/template STATUS'.
     """
 
-    KINDS = ("drop", "nullable", "extra")
+    KINDS = ("drop", "nullable", "extra", "response")
 
     def __init__(self, name, kind, target, reason, value=None):
         if kind not in self.KINDS:
             raise ValueError(f"patch {name}: unknown kind {kind!r}")
-        if target.count(".") != 1:
-            raise ValueError(f"patch {name}: target must be 'Schema.property', got {target!r}")
-        if (kind == "extra") != (value is not None):
-            raise ValueError(f"patch {name}: 'extra' needs a value schema, other kinds none")
+        if kind == "response":
+            if len(target.split(" ")) != 3 or not isinstance(value, str):
+                raise ValueError(f"patch {name}: target must be 'METHOD /path STATUS' and value "
+                                 f"a components.responses name, got {target!r}, {value!r}")
+        else:
+            if target.count(".") != 1:
+                raise ValueError(f"patch {name}: target must be 'Schema.property', got {target!r}")
+            if (kind == "extra") != (value is not None):
+                raise ValueError(f"patch {name}: 'extra' needs a value schema, other kinds none")
         self.name, self.kind, self.target, self.reason, self.value = name, kind, target, reason, value
 
     def __repr__(self):
         return f"Patch({self.name}: {self.kind} {self.target})"
 
-    def apply(self, schemas):
-        """Applies the patch to a components.schemas dict (modified in place)."""
+    def apply(self, doc):
+        """Applies the patch to an OpenAPI document (modified in place)."""
+        if self.kind == "response":
+            self._apply_response(doc)
+        else:
+            self._apply_schema(doc.setdefault("components", {}).setdefault("schemas", {}))
+
+    def _apply_response(self, doc):
+        method, path, status = self.target.split(" ")
+        op = doc.get("paths", {}).get(path, {}).get(method.lower())
+        if op is None or status not in op.get("responses", {}):
+            raise SpecError(f"patch {self.name}: the spec has no {self.target}")
+        if self.value not in doc.get("components", {}).get("responses", {}):
+            raise SpecError(f"patch {self.name}: no components.responses.{self.value}")
+        ref = "#/components/responses/" + self.value
+        if op["responses"][status].get("$ref") == ref:
+            raise SpecError(f"patch {self.name}: {self.target} already is {self.value}")
+        op["responses"][status] = {"$ref": ref}
+
+    def _apply_schema(self, schemas):
         schema_name, prop = self.target.split(".")
         if schema_name not in schemas:
             raise SpecError(f"patch {self.name}: no schema {schema_name} in the spec")
@@ -264,9 +290,9 @@ class Spec:
             raise SpecError("not an OpenAPI 3.0 document")
         self.doc = copy.deepcopy(doc)
         self.patches = list(patches)
-        schemas = self.doc.get("components", {}).get("schemas", {})
         for p in self.patches:
-            p.apply(schemas)
+            p.apply(self.doc)
+        schemas = self.doc.get("components", {}).get("schemas", {})
         self._tr = _Translator(schemas, closed)
         for name in schemas:
             self._tr.definition(name)

@@ -207,6 +207,22 @@ def test_stale_patches_are_refused(patch, msg):
         spec_for("Base", patches=[patch])
 
 
+def test_patch_response_replaces_one_answer():
+    responses = {"Wrapped": {"description": "d", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"$ref": "#/components/schemas/Base"}}}}}}}
+    paths = one_path({"$ref": "#/components/schemas/Base"}, status="400")
+    p = oas.Patch("wrap", "response", "GET /things/{id} 400", "test", value="Wrapped")
+    s = oas.Spec(doc(BASE, paths, responses), patches=[p])
+    assert errors(s, {"error": {"id": "x"}}, status="400") == []
+    assert len(errors(s, {"id": "x"}, status="400")) == 1
+    with pytest.raises(oas.SpecError, match="no GET /things/{id} 401"):
+        oas.Spec(doc(BASE, paths, responses),
+                 patches=[oas.Patch("w", "response", "GET /things/{id} 401", "t", value="Wrapped")])
+    with pytest.raises(oas.SpecError, match="no components.responses.Nope"):
+        oas.Spec(doc(BASE, paths, responses),
+                 patches=[oas.Patch("w", "response", "GET /things/{id} 400", "t", value="Nope")])
+
+
 def test_patch_arguments_checked():
     with pytest.raises(ValueError):
         oas.Patch("x", "widen", "A.b", "r")
@@ -214,6 +230,8 @@ def test_patch_arguments_checked():
         oas.Patch("x", "drop", "A", "r")
     with pytest.raises(ValueError):
         oas.Patch("x", "extra", "A.b", "r")
+    with pytest.raises(ValueError):
+        oas.Patch("x", "response", "GET /a", "r", value="X")
 
 
 # -- the real spec --------------------------------------------------------

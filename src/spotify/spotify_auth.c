@@ -170,7 +170,8 @@ static kt_status token_attempt(spotify_client *c, const char *form, buf *resp, l
         goto out;
     }
     spotify_count_request(c);
-    *cc = curl_easy_perform(easy);
+    if ((st = spotify_multi_perform_one(c, easy, cc, err)) != KT_OK)
+        goto out;
     *status = 0;
     if (*cc == CURLE_OK && curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
         *status = 0;

@@ -56,14 +56,91 @@ static kt_status share_new(spotify_client *c, kt_err *err)
         rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     if (rc == CURLSHE_OK)
         rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    /* Idle connections are shared across threads (libcurl >= 7.57); an
-     * HTTP/2 connection only multiplexes within one multi handle. */
-    if (rc == CURLSHE_OK)
-        rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    /* Connections are NOT put in the share (CURL_LOCK_DATA_CONNECT): with
+     * multi handles running in several threads at once, libcurl 7.88 stalls
+     * transfers on connections another thread's multi holds (seen here: 16
+     * threads calling at once hung until their timeouts; the curl authors
+     * call the shared pool "not properly functional" across threads).
+     * Keep-alive comes from the multi pool instead (spotify_multi_acquire). */
     if (rc != CURLSHE_OK)
         return err_set(err, KT_ERR_INTERNAL, NULL, "curl share setup failed: %s",
                        curl_share_strerror(rc));
     return KT_OK;
+}
+
+/* ---- the multi pool ---- */
+
+/* Idle multi handles kept for reuse, each with its own connection cache
+ * (keep-alive, HTTP/2 multiplexing). A handle is used by one thread at a
+ * time, which libcurl allows. */
+
+CURLM *spotify_multi_acquire(spotify_client *c)
+{
+    CURLM *m = NULL;
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->pool_n > 0)
+        m = c->pool[--c->pool_n];
+    pthread_mutex_unlock(&c->pool_mu);
+    if (m)
+        return m;
+    if (!(m = curl_multi_init()))
+        return NULL;
+    if (curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) != CURLM_OK ||
+        curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->concurrency) != CURLM_OK ||
+        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)c->concurrency * 2) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return NULL;
+    }
+    return m;
+}
+
+void spotify_multi_release(spotify_client *c, CURLM *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->pool_n < SPOTIFY_MULTI_POOL_MAX) {
+        c->pool[c->pool_n++] = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (m)
+        curl_multi_cleanup(m);
+}
+
+kt_status spotify_multi_perform_one(spotify_client *c, CURL *easy, CURLcode *cc, kt_err *err)
+{
+    CURLM *m = spotify_multi_acquire(c);
+    kt_status st = KT_OK;
+    if (!m)
+        return err_set(err, KT_ERR_NOMEM, NULL, "curl_multi_init failed");
+    if (curl_multi_add_handle(m, easy) != CURLM_OK) {
+        spotify_multi_release(c, m);
+        return err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_add_handle failed");
+    }
+    *cc = CURLE_FAILED_INIT;
+    for (int done = 0; !done;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int left;
+        while (mc == CURLM_OK && (msg = curl_multi_info_read(m, &left)))
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
+                *cc = msg->data.result;
+                done = 1;
+            }
+        if (mc == CURLM_OK && !done)
+            mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            st = err_set(err, KT_ERR_INTERNAL, NULL, "curl multi: %s", curl_multi_strerror(mc));
+            break;
+        }
+    }
+    if (curl_multi_remove_handle(m, easy) != CURLM_OK) {
+        /* Only fails for a handle not in m; nothing to undo. */
+    }
+    spotify_multi_release(c, m);
+    return st;
 }
 
 static char *dup_trimmed(const char *s)
@@ -134,6 +211,7 @@ kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hook
     pthread_mutex_init(&c->tok_mu, NULL);
     pthread_cond_init(&c->tok_cv, NULL);
     pthread_mutex_init(&c->stats_mu, NULL);
+    pthread_mutex_init(&c->pool_mu, NULL);
     atomic_init(&c->mode, SPOTIFY_MODE_UNKNOWN);
     atomic_init(&c->total_requests, 0);
 
@@ -165,6 +243,10 @@ void spotify_client_free(spotify_client *c)
 {
     if (!c)
         return;
+    /* Multis (and their connections) go before the share they use. */
+    for (size_t i = 0; i < c->pool_n; i++)
+        curl_multi_cleanup(c->pool[i]);
+    pthread_mutex_destroy(&c->pool_mu);
     if (c->share)
         curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)

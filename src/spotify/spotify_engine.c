@@ -388,15 +388,9 @@ kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
     kt_status st = KT_OK;
     if (b->n == 0)
         return KT_OK;
-    e.multi = curl_multi_init();
+    e.multi = spotify_multi_acquire(b->c);
     if (!e.multi)
         return err_set(err, KT_ERR_NOMEM, NULL, "curl_multi_init failed");
-    if (curl_multi_setopt(e.multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) != CURLM_OK ||
-        curl_multi_setopt(e.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)b->c->concurrency) !=
-            CURLM_OK) {
-        st = err_set(err, KT_ERR_INTERNAL, NULL, "curl_multi_setopt failed");
-        goto out;
-    }
     while (e.lowest < b->n) {
         long wait_ms = 1000;
         if ((st = start_ready(&e, &wait_ms, err)) != KT_OK)
@@ -428,6 +422,6 @@ out:
         if (b->reqs[i].easy)
             req_release_transfer(&e, &b->reqs[i]);
     spotify_tokens_wipe(&e.tok);
-    curl_multi_cleanup(e.multi);
+    spotify_multi_release(b->c, e.multi);
     return st;
 }

@@ -27,6 +27,8 @@
 #define SPOTIFY_REFRESH_MARGIN_MS 60000
 /* Most short 429 waits one request sits through before giving up (deferred). */
 #define SPOTIFY_MAX_429_WAITS 8
+/* Idle multi handles kept for reuse (beyond this, extras are freed). */
+#define SPOTIFY_MULTI_POOL_MAX 64
 
 /* One user's refresh gate: at most one refresh per user at a time. */
 typedef struct spotify_user_gate {
@@ -52,10 +54,15 @@ struct spotify_client {
     spotify_token_hooks hooks;
     int have_hooks;
 
-    /* curl share: connection cache, DNS and TLS sessions across threads,
-     * one mutex per kind of data as the share interface requires. */
+    /* curl share: DNS and TLS sessions across threads, one mutex per kind
+     * of data as the share interface requires. */
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+    /* Idle multi handles (each with its connection cache): keep-alive. */
+    pthread_mutex_t pool_mu;
+    CURLM *pool[SPOTIFY_MULTI_POOL_MAX];
+    size_t pool_n;
 
     /* Request budget: the built-in token bucket unless a hook replaces it. */
     pthread_mutex_t bucket_mu;
@@ -95,6 +102,18 @@ int64_t spotify_budget_take(spotify_client *c);
 
 /* Remembers the mode learnt from a response (UNKNOWN is ignored). */
 void spotify_learn_mode(spotify_client *c, spotify_mode m);
+
+/* Takes an idle multi handle from the pool (or makes one: NULL only when
+ * libcurl cannot). Give it back with spotify_multi_release, with no easy
+ * handle left in it. Pooled multis keep their connections alive between
+ * calls from any thread (one thread at a time per multi). */
+CURLM *spotify_multi_acquire(spotify_client *c);
+void spotify_multi_release(spotify_client *c, CURLM *m);
+
+/* Runs one easy transfer to completion on a pooled multi (the synchronous
+ * token requests use it, so they reuse connections too). *cc gets the
+ * transfer's result; the return value reports curl-multi failures only. */
+kt_status spotify_multi_perform_one(spotify_client *c, CURL *easy, CURLcode *cc, kt_err *err);
 
 /* Applies the client's standard options to an easy handle (share, timeouts,
  * HTTP/2, keep-alive, no signals). */

@@ -20,26 +20,20 @@ grow stale.
 Skips (with a message) when ../shared/spotify/ is absent (KEEPTRACK_SHARED
 overrides its location). Fails when EMULATOR_BIN is not set.
 """
-import base64
-import hashlib
-import http.client
 import json
 import os
-import secrets
-import selectors
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.parse
 
 import jsonschema
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import openapi_schema as oas  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "pylib"))
+import openapi_schema as oas  # noqa: E402
+from emulator import CLIENT_ID, DEFAULT_REDIRECT as REDIRECT_URI, Emulator, http, pkce_pair  # noqa: E402
+
 SHARED = os.environ.get("KEEPTRACK_SHARED") or os.path.join(HERE, "..", "..", "..", "..", "shared")
 SPEC_PATH = os.path.join(SHARED, "spotify", "openapi-fixed-2026-05-31.yml")
 
@@ -166,8 +160,6 @@ TOKEN_ERROR_SCHEMA = {
 GENERIC_ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                   429: "TooManyRequests"}
 
-CLIENT_ID = "keeptrack-test-client"
-REDIRECT_URI = "http://127.0.0.1:8080/api/auth/callback"
 SCOPES = ("user-read-private user-read-email user-library-read user-library-modify "
           "playlist-read-private playlist-read-collaborative playlist-modify-private "
           "playlist-modify-public user-follow-read user-top-read user-read-recently-played")
@@ -180,74 +172,6 @@ USERS = [
     "bob:liked=0,playlists=0,followed_playlists=0,albums=0,shows=0,episodes=0,followed=0,plays=0",
 ]
 MAX_PLAYLISTS = 12         # playlists whose items are walked completely
-START_DEADLINE_S = 15
-
-
-# --------------------------------------------------------------------------
-# The emulator process and HTTP
-# --------------------------------------------------------------------------
-
-class Emulator:
-    """A spotify-emulator child process on a free port."""
-
-    def __init__(self, binary, args):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=self.log)
-        line = self._first_line()
-        prefix = "spotify-emulator listening on http://127.0.0.1:"
-        if not line.startswith(prefix):
-            self.stop()
-            raise RuntimeError(f"emulator did not announce its port; first line {line!r}; "
-                               f"stderr: {self.stderr()}")
-        self.port = int(line[len(prefix):].strip())
-
-    def _first_line(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_DEADLINE_S
-        buf = b""
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                break
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-        sel.close()
-        return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
-
-    def stderr(self):
-        self.log.seek(0)
-        return self.log.read()[-2000:].decode("utf-8", "replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.close()
-
-    def request(self, method, target, body=None, headers=None):
-        """(status, headers dict (lower-case names), raw body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, target, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
-
-    def control(self, method, path, obj=None):
-        body = None if obj is None else json.dumps(obj).encode()
-        status, _, raw = self.request(method, "/__emulator/" + path, body,
-                                      {"Content-Type": "application/json"})
-        assert status in (200, 201), f"control {method} {path}: {status} {raw[:300]!r}"
-        return json.loads(raw) if raw else None
 
 
 def parse_json(raw):
@@ -258,12 +182,6 @@ def parse_json(raw):
         return json.loads(raw), None
     except ValueError as e:
         return None, f"body is not JSON ({e}): {raw[:200]!r}"
-
-
-def pkce_pair():
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    return verifier, challenge.decode()
 
 
 # --------------------------------------------------------------------------
@@ -283,12 +201,8 @@ class Session:
     # -- accounts service ----------------------------------------------------
 
     def token_request(self, form, basic=False, expect=200):
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if basic:
-            cred = base64.b64encode(b"keeptrack-test-client:keeptrack-test-secret").decode()
-            headers["Authorization"] = "Basic " + cred
-        status, _, raw = self.emu.request("POST", "/api/token",
-                                          urllib.parse.urlencode(form).encode(), headers)
+        r = self.emu.token(form) if basic else self.emu.token(form, basic=None)
+        status, raw = r.status, r.body
         body, perr = parse_json(raw)
         where = f"POST /api/token ({form.get('grant_type')}) -> {status}"
         if perr:
@@ -312,16 +226,12 @@ class Session:
 
     def login(self, user):
         verifier, challenge = pkce_pair()
-        q = urllib.parse.urlencode({
-            "client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT_URI,
-            "scope": SCOPES, "state": "conformance-state", "code_challenge_method": "S256",
-            "code_challenge": challenge, "emulator_user": user})
-        status, headers, raw = self.emu.request("GET", "/authorize?" + q)
-        assert status == 302, f"/authorize answered {status}: {raw[:300]!r}"
-        loc = urllib.parse.urlparse(headers["location"])
-        params = dict(urllib.parse.parse_qsl(loc.query))
-        assert params.get("state") == "conformance-state", f"redirect {headers['location']}"
-        assert "code" in params, f"redirect without code: {headers['location']}"
+        r = self.emu.authorize(user, scope=SCOPES, state="conformance-state", challenge=challenge)
+        assert r.status == 302, f"/authorize answered {r}"
+        loc = r.headers["Location"]
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(loc).query))
+        assert params.get("state") == "conformance-state", f"redirect {loc}"
+        assert "code" in params, f"redirect without code: {loc}"
         tok = self.token_request({"grant_type": "authorization_code", "code": params["code"],
                                   "redirect_uri": REDIRECT_URI, "client_id": CLIENT_ID,
                                   "code_verifier": verifier})
@@ -338,12 +248,9 @@ class Session:
         return self.call_target(method, target, body, expect, token)
 
     def call_target(self, method, target, body=None, expect=(200,), token=None):
-        headers = {"Authorization": "Bearer " + (token or self.token)}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        status, _, raw = self.emu.request(method, target, data, headers)
+        r = http(method, self.emu.base_url + target, body,
+                 {"Authorization": "Bearer " + (token or self.token)})
+        status, raw = r.status, r.body
         path = urllib.parse.urlsplit(target).path
         assert path.startswith("/v1/"), target
         path = path[3:]
@@ -386,7 +293,7 @@ class Session:
             if not nxt or n >= max_pages:
                 break
             u = urllib.parse.urlsplit(nxt)
-            if u.netloc != f"127.0.0.1:{self.emu.port}":
+            if f"{u.scheme}://{u.netloc}" != self.emu.base_url:
                 self.errors.append(f"GET {path}: next points elsewhere: {nxt}")
                 break
             page = self.call_target("GET", u.path + ("?" + u.query if u.query else ""))
@@ -415,10 +322,10 @@ def s(request):
     if not binary:
         pytest.fail("EMULATOR_BIN is not set (meson sets it; run `meson test emulator_conformance`)")
     mode = request.param
-    args = ["--mode", mode, "--seed", "7", "--listen", "127.0.0.1:0"]
+    args = ["--mode", mode, "--seed", "7"]
     for u in USERS:
         args += ["--user", u]
-    emu = Emulator(binary, args)
+    emu = Emulator(args, binary=binary).start()
     try:
         sess = Session(mode, emu, spec_for(mode))
         sess.token = sess.login("alice")["access_token"]
@@ -426,7 +333,9 @@ def s(request):
         sess.check("login")
         yield sess
     finally:
-        emu.stop()
+        code = emu.stop()
+    # Under ASan the emulator exits non-zero when it found a memory error.
+    assert code == 0, f"emulator exited with {code}: {emu.stderr[-3000:]}"
 
 
 # --------------------------------------------------------------------------
@@ -634,16 +543,16 @@ def test_error_bodies(s):
     s.call("GET", "/me/tracks", {"limit": 51}, expect=(400,))
     s.call("GET", "/me/tracks", {"limit": "ten"}, expect=(400,))
     # Quota exceeded: 429 with reason QUOTA_EXCEEDED.
-    s.emu.control("POST", "faults", {"quota_exceeded": True, "count": 1})
+    s.emu.set_faults(quota_exceeded=True, count=1)
     body = s.call("GET", "/me/tracks", expect=(429,))
     assert (body or {}).get("error", {}).get("reason") == "QUOTA_EXCEEDED", body
     # Rolling-window rate limit: 429 without a reason.
-    s.emu.control("POST", "faults", {"rate_limit": 1})
+    s.emu.set_faults(rate_limit=1)
     try:
         s.call("GET", "/me", expect=(200, 429))
         s.call("GET", "/me", expect=(429,))
     finally:
-        s.emu.control("POST", "faults", {"rate_limit": 0})
+        s.emu.set_faults(rate_limit=0)
     # An expired access token: 401.
     s.emu.control("POST", "tokens/expire", {"user": "alice"})
     s.call("GET", "/me", expect=(401,))

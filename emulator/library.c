@@ -844,6 +844,10 @@ void library_playlist_insert(em_library *lib, em_playlist *p, const em_item *ite
 {
     (void)lib;
     size_t at = (pos < 0 || (size_t)pos > p->items.n) ? p->items.n : (size_t)pos;
+    if (n == 0) {
+        library_playlist_bump(p);
+        return;
+    }
     VEC_RESERVE(&p->items, p->items.n + n);
     memmove(&p->items.v[at + n], &p->items.v[at], (p->items.n - at) * sizeof(em_item));
     memcpy(&p->items.v[at], items, n * sizeof(em_item));

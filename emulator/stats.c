@@ -102,7 +102,9 @@ void stats_record(em_stats *s, const char *method, const char *path_query, const
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    e->t_ms = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    /* Whole microseconds, so the "%.3f" text parses back to the same double
+     * and ?since=<a logged t_ms> includes that request. */
+    e->t_ms = (double)((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) / 1000.0;
     e->path = path;
     e->method = method_name(method);
     e->endpoint = endpoint;

@@ -89,7 +89,7 @@ static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 uint32_t *wa_followed_sorted(const em_library *lib, const em_user *u)
 {
     uint32_t *v = xmalloc((u->followed.n + 1) * sizeof(*v));
-    memcpy(v, u->followed.v, u->followed.n * sizeof(*v));
+    if (u->followed.n) memcpy(v, u->followed.v, u->followed.n * sizeof(*v));
     pthread_mutex_lock(&sort_mu);   /* qsort has no context argument */
     sort_lib = lib;
     qsort(v, u->followed.n, sizeof(*v), by_artist_id);

@@ -26,7 +26,8 @@ def emu():
                   "--redirect-uri", "http://127.0.0.1:8080/api/auth/callback",
                   "--redirect-uri", "any-loopback"]).start()
     yield e
-    assert e.stop() == 0, "emulator did not exit cleanly on SIGTERM"
+    code = e.stop()
+    assert code == 0, f"emulator exited with {code} on SIGTERM: {e.stderr[-4000:]}"
 
 
 @pytest.fixture(scope="module")

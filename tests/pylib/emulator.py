@@ -100,6 +100,7 @@ class Emulator:
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc = None
+        self.stderr = ""
         self.base_url = None
         self.api_url = None
 
@@ -143,16 +144,27 @@ class Emulator:
         return self
 
     def _drain_stderr(self):
-        try:
-            ready, _, _ = select.select([self.proc.stderr], [], [], 0.2)
-            return os.read(self.proc.stderr.fileno(), 65536).decode("utf-8", "replace") if ready else ""
-        except (OSError, ValueError):
+        if not self.proc.stderr:
             return ""
+        chunks = []
+        try:
+            while select.select([self.proc.stderr], [], [], 0.2)[0]:
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except (OSError, ValueError):
+            pass
+        return b"".join(chunks).decode("utf-8", "replace")
 
     def stop(self, timeout=10.0):
-        """SIGTERM, then wait (SIGKILL after timeout). Returns the exit code."""
+        """SIGTERM, then wait (SIGKILL after timeout). Returns the exit code
+        (non-zero also when a sanitizer reported an error); self.stderr keeps
+        what the emulator wrote to stderr."""
         if not self.proc:
             return None
+        if self.proc.stdout is None:
+            return self.proc.returncode  # already stopped
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -160,9 +172,11 @@ class Emulator:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.stderr = self._drain_stderr()
         for f in (self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
+        self.proc.stdout = self.proc.stderr = None
         return self.proc.returncode
 
     def alive(self):
@@ -171,8 +185,10 @@ class Emulator:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        code = self.stop()
+        if exc_type is None and code != 0:
+            raise AssertionError(f"emulator exited with {code}: {self.stderr[-4000:]}")
 
     # -- control API ----------------------------------------------------------
     def control(self, method, path, json=None):
@@ -279,6 +295,7 @@ def emulator_factory():
 
         yield make
         for emu in started:
-            emu.stop()
+            code = emu.stop()
+            assert code == 0, f"emulator exited with {code}: {getattr(emu, 'stderr', '')[-4000:]}"
 
     return factory

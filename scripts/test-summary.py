@@ -44,7 +44,8 @@ def main(dirs):
                 if not line:
                     continue
                 t = json.loads(line)
-                name = t["name"].replace("/", "_").replace(" ", "_")
+                # meson names tests "project:suite / name"; the JUnit file uses the bare name.
+                name = t["name"].split(" / ", 1)[-1].replace("/", "_").replace(" ", "_")
                 result = t["result"]
                 counts = junit_counts(os.path.join(d, "junit", name + ".xml"))
                 if counts is not None and sum(counts) > 0:

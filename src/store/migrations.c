@@ -235,6 +235,46 @@
     "  error TEXT);\n" \
     "CREATE INDEX sync_runs_user ON sync_runs(user_id, started_at);\n"
 
+/* Migration 4: listening-history import (issue 7).
+ *
+ *  - plays gains where a play came from (source 'poll' | 'import'), how long
+ *    it played (ms_played, NULL for polled plays: Spotify does not say), the
+ *    time the export file gave (source_ts: imports may be moved by a few ms
+ *    so two plays never share a played_at, the primary key; re-imports match
+ *    on source_ts) and the names the export carries (imported tracks may
+ *    never have been synced; uri-less records only have names).
+ *  - history_imports: one row per imported file: resume point (records =
+ *    last record committed, committed_bytes and prefix_hash = BLAKE2b of the
+ *    file up to there, so a resumed file is proven to be the same file up to
+ *    that point), counts, status running | failed | done, the report.
+ */
+#define HISTORY_SCHEMA \
+    "ALTER TABLE plays ADD COLUMN source TEXT NOT NULL DEFAULT 'poll';\n" \
+    "ALTER TABLE plays ADD COLUMN ms_played BIGINT;\n" \
+    "ALTER TABLE plays ADD COLUMN source_ts BIGINT;\n" \
+    "ALTER TABLE plays ADD COLUMN track_name TEXT;\n" \
+    "ALTER TABLE plays ADD COLUMN artist_name TEXT;\n" \
+    "ALTER TABLE plays ADD COLUMN album_name TEXT;\n" \
+    "CREATE TABLE history_imports (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  file_name TEXT NOT NULL,\n" \
+    "  status TEXT NOT NULL,\n" /* running | failed | done */ \
+    "  records BIGINT NOT NULL DEFAULT 0,\n" \
+    "  committed_bytes BIGINT NOT NULL DEFAULT 0,\n" \
+    "  prefix_hash TEXT,\n" \
+    "  content_hash TEXT,\n" /* of the whole file, once done */ \
+    "  imported BIGINT NOT NULL DEFAULT 0,\n" \
+    "  duplicates BIGINT NOT NULL DEFAULT 0,\n" \
+    "  skipped BIGINT NOT NULL DEFAULT 0,\n" \
+    "  rejected BIGINT NOT NULL DEFAULT 0,\n" \
+    "  error TEXT,\n" \
+    "  report TEXT,\n" /* JSON: reasons and examples */ \
+    "  started_at BIGINT NOT NULL,\n" \
+    "  updated_at BIGINT NOT NULL,\n" \
+    "  finished_at BIGINT);\n" \
+    "CREATE INDEX history_imports_user ON history_imports(user_id, file_name);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -284,6 +324,8 @@ static const migration migrations[] = {
     {3, "library: catalog (tracks, albums, artists, shows), saved items, playlists, "
         "versions, following, top items, plays, sync runs",
      LIBRARY_SCHEMA},
+    {4, "history import: play sources and names, history_imports (resume points, reports)",
+     HISTORY_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

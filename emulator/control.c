@@ -84,23 +84,15 @@ static void truth(em_app *app, em_req *r, em_resp *out, em_user *u)
         jw_arr_end(w);
     }
     static const char *const saved_keys[] = {"albums", "shows", "episodes"};
+    void (*const writers[])(const em_out *, jw *, const em_saved *) = {out_saved_album, out_saved_show,
+                                                                       out_saved_episode};
     for (int s = 0; s < 3; s++) {
         if (!want_section(sections, saved_keys[s])) continue;
         const em_saved *v = s == 0 ? u->albums.v : s == 1 ? u->shows.v : u->episodes.v;
         size_t n = s == 0 ? u->albums.n : s == 1 ? u->shows.n : u->episodes.n;
         jw_key(w, saved_keys[s]);
         jw_arr(w);
-        for (size_t i = 0; i < n; i++) {
-            char iso[32];
-            fmt_iso(v[i].at, iso, sizeof(iso));
-            jw_obj(w);
-            jw_kstr(w, "added_at", iso);
-            jw_key(w, s == 0 ? "album" : s == 1 ? "show" : "episode");
-            if (s == 0) out_album(&o, w, v[i].ref);
-            else if (s == 1) out_simple_show(&o, w, v[i].ref);
-            else out_episode(&o, w, v[i].ref, true);
-            jw_obj_end(w);
-        }
+        for (size_t i = 0; i < n; i++) writers[s](&o, w, &v[i]);
         jw_arr_end(w);
     }
     if (want_section(sections, "followed_artists")) {

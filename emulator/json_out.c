@@ -544,16 +544,29 @@ void out_playlist_item(const em_out *o, jw *w, const em_item *it)
     jw_obj_end(w);
 }
 
-void out_saved_track(const em_out *o, jw *w, const em_saved *s)
+enum { SAVED_TRACK, SAVED_ALBUM, SAVED_SHOW, SAVED_EPISODE };
+
+static void saved(const em_out *o, jw *w, const em_saved *s, int kind)
 {
+    static const char *const keys[] = {"track", "album", "show", "episode"};
     char iso[32];
     fmt_iso(s->at, iso, sizeof(iso));
     jw_obj(w);
     jw_kstr(w, "added_at", iso);
-    jw_key(w, "track");
-    out_track(o, w, s->ref);
+    jw_key(w, keys[kind]);
+    switch (kind) {
+    case SAVED_TRACK: out_track(o, w, s->ref); break;
+    case SAVED_ALBUM: out_album(o, w, s->ref); break;
+    case SAVED_SHOW: out_simple_show(o, w, s->ref); break;
+    default: out_episode(o, w, s->ref, true); break;
+    }
     jw_obj_end(w);
 }
+
+void out_saved_track(const em_out *o, jw *w, const em_saved *s) { saved(o, w, s, SAVED_TRACK); }
+void out_saved_album(const em_out *o, jw *w, const em_saved *s) { saved(o, w, s, SAVED_ALBUM); }
+void out_saved_show(const em_out *o, jw *w, const em_saved *s) { saved(o, w, s, SAVED_SHOW); }
+void out_saved_episode(const em_out *o, jw *w, const em_saved *s) { saved(o, w, s, SAVED_EPISODE); }
 
 void out_play(const em_out *o, jw *w, const em_play *p)
 {

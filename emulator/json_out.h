@@ -38,6 +38,11 @@ void out_playlist_full(const em_out *o, jw *w, uint32_t playlist, const em_user 
 void out_playlist_truth(const em_out *o, jw *w, uint32_t playlist, const em_user *viewer);
 void out_playlist_item(const em_out *o, jw *w, const em_item *it);
 void out_saved_track(const em_out *o, jw *w, const em_saved *s);
+/* Saved album (full album), show (simplified) or episode (with its show):
+ * {"added_at":..., "<album|show|episode>":{...}} */
+void out_saved_album(const em_out *o, jw *w, const em_saved *s);
+void out_saved_show(const em_out *o, jw *w, const em_saved *s);
+void out_saved_episode(const em_out *o, jw *w, const em_saved *s);
 void out_play(const em_out *o, jw *w, const em_play *p);
 void out_audio_features(const em_out *o, jw *w, uint32_t track);
 

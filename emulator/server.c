@@ -412,17 +412,22 @@ static void answer_fault(em_resp *out, const em_fault_decision *fd)
     }
 }
 
+static void req_init(em_req *r, em_resp *out, conn_state *st, const char *method, const char *url)
+{
+    memset(r, 0, sizeof(*r));
+    resp_init(out);
+    r->conn = st->conn;
+    r->method = method;
+    r->path = url;
+    r->body = st->body.p ? st->body.p : "";
+    r->body_len = st->body.len;
+}
+
 static enum MHD_Result finish(em_app *app, conn_state *st, const char *method, const char *url)
 {
     em_req r;
     em_resp out;
-    memset(&r, 0, sizeof(r));
-    resp_init(&out);
-    r.conn = st->conn;
-    r.method = method;
-    r.path = url;
-    r.body = st->body.p ? st->body.p : "";
-    r.body_len = st->body.len;
+    req_init(&r, &out, st, method, url);
     const route *rt = st->rt;
     bool mismatch = st->method_mismatch;
     memcpy(r.params, st->params, sizeof(r.params));
@@ -456,13 +461,7 @@ static enum MHD_Result handle_control(em_app *app, conn_state *st, const char *m
 {
     em_req r;
     em_resp out;
-    memset(&r, 0, sizeof(r));
-    resp_init(&out);
-    r.conn = st->conn;
-    r.method = method;
-    r.path = url;
-    r.body = st->body.p ? st->body.p : "";
-    r.body_len = st->body.len;
+    req_init(&r, &out, st, method, url);
     if (st->too_large) resp_error(&out, 413, "Request entity too large");
     else control_handle(app, &r, &out);
     enum MHD_Result ret = send_resp(st->conn, &out, false, false);

@@ -12,41 +12,23 @@
 #define UN(app) pthread_rwlock_unlock(&(app)->lib->lock)
 #define RECENT_DAYS 14
 
-void wa_artist(em_app *app, em_req *r, em_resp *out)
+/* GET /<kind>/{id}: one catalog object or 404. */
+static void get_one(em_app *app, em_req *r, em_resp *out, uint32_t (*lookup)(const em_library *, const char *),
+                    void (*write)(const em_out *, jw *, uint32_t))
 {
     em_out o = wa_out(app);
     RD(app);
-    uint32_t a = wa_lookup(out, app->lib, r->params[0], library_artist);
-    if (a != NONE) {
+    uint32_t x = wa_lookup(out, app->lib, r->params[0], lookup);
+    if (x != NONE) {
         resp_json(out, 200);
-        out_artist(&o, &out->body, a);
+        write(&o, &out->body, x);
     }
     UN(app);
 }
 
-void wa_track(em_app *app, em_req *r, em_resp *out)
-{
-    em_out o = wa_out(app);
-    RD(app);
-    uint32_t t = wa_lookup(out, app->lib, r->params[0], library_track);
-    if (t != NONE) {
-        resp_json(out, 200);
-        out_track(&o, &out->body, t);
-    }
-    UN(app);
-}
-
-void wa_album(em_app *app, em_req *r, em_resp *out)
-{
-    em_out o = wa_out(app);
-    RD(app);
-    uint32_t a = wa_lookup(out, app->lib, r->params[0], library_album);
-    if (a != NONE) {
-        resp_json(out, 200);
-        out_album(&o, &out->body, a);
-    }
-    UN(app);
-}
+void wa_artist(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, library_artist, out_artist); }
+void wa_track(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, library_track, out_track); }
+void wa_album(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, library_album, out_album); }
 
 enum { G_ALBUM = 1, G_SINGLE = 2, G_COMPILATION = 4, G_APPEARS = 8 };
 

@@ -23,39 +23,6 @@ void wa_me(em_app *app, em_req *r, em_resp *out)
 
 typedef void (*saved_writer)(const em_out *o, jw *w, const em_saved *s);
 
-static void write_saved_album(const em_out *o, jw *w, const em_saved *s)
-{
-    char iso[32];
-    fmt_iso(s->at, iso, sizeof(iso));
-    jw_obj(w);
-    jw_kstr(w, "added_at", iso);
-    jw_key(w, "album");
-    out_album(o, w, s->ref);
-    jw_obj_end(w);
-}
-
-static void write_saved_show(const em_out *o, jw *w, const em_saved *s)
-{
-    char iso[32];
-    fmt_iso(s->at, iso, sizeof(iso));
-    jw_obj(w);
-    jw_kstr(w, "added_at", iso);
-    jw_key(w, "show");
-    out_simple_show(o, w, s->ref);
-    jw_obj_end(w);
-}
-
-static void write_saved_episode(const em_out *o, jw *w, const em_saved *s)
-{
-    char iso[32];
-    fmt_iso(s->at, iso, sizeof(iso));
-    jw_obj(w);
-    jw_kstr(w, "added_at", iso);
-    jw_key(w, "episode");
-    out_episode(o, w, s->ref, true);
-    jw_obj_end(w);
-}
-
 /* Offset-paged list of saved objects; which list is picked under the lock. */
 static void saved_page(em_app *app, em_req *r, em_resp *out, const char *path, int which, saved_writer fn)
 {
@@ -74,9 +41,9 @@ static void saved_page(em_app *app, em_req *r, em_resp *out, const char *path, i
 }
 
 void wa_me_tracks(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/tracks", 0, out_saved_track); }
-void wa_me_albums(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/albums", 1, write_saved_album); }
-void wa_me_shows(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/shows", 2, write_saved_show); }
-void wa_me_episodes(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/episodes", 3, write_saved_episode); }
+void wa_me_albums(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/albums", 1, out_saved_album); }
+void wa_me_shows(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/shows", 2, out_saved_show); }
+void wa_me_episodes(em_app *app, em_req *r, em_resp *out) { saved_page(app, r, out, "/me/episodes", 3, out_saved_episode); }
 
 static const em_library *sort_lib;
 static int by_artist_id(const void *a, const void *b)

@@ -1,6 +1,9 @@
 /* cmd_serve.c - `keeptrack serve`: open the app (pool, migrations, vault,
- * Spotify client), start the HTTP server with every route table, and run
- * until SIGINT or SIGTERM, then stop gracefully (running requests finish).
+ * Spotify client), start the job workers (KEEPTRACK_WORKERS) and the
+ * scheduler (KEEPTRACK_SCHEDULER), start the HTTP server with every route
+ * table, and run until SIGINT or SIGTERM, then stop gracefully: the
+ * scheduler stops, running requests finish, running jobs finish (or are
+ * released back to the queue by their handler).
  *
  * Signals are taken with sigwait in the main thread (blocked everywhere
  * else), so no handler runs in an async-signal context.
@@ -15,6 +18,8 @@
 #include "http/http.h"
 #include "http/routes.h"
 #include "services/app.h"
+#include "services/jobs.h"
+#include "services/scheduler.h"
 
 void cli_block_signals(void)
 {
@@ -48,6 +53,9 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     http_server *srv = NULL;
     http_route *routes = NULL;
     size_t nroutes = 0;
+    jobs_registry *kinds = NULL;
+    jobs_pool *workers = NULL;
+    scheduler *sched = NULL;
     kt_err err = {0};
     sigset_t set;
     int sig = 0, rc = 1;
@@ -56,6 +64,24 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     if (app_open(cfg, 1, &app, &err) != KT_OK) {
         rc = cli_fail("starting", &err);
         goto out;
+    }
+    if (cfg->workers > 0) {
+        jobs_pool_config jc;
+        jobs_pool_config_from(cfg, &jc);
+        if (jobs_registry_new(&kinds, &err) != KT_OK ||
+            jobs_register_builtin(kinds, &err) != KT_OK ||
+            jobs_pool_start(app, kinds, &jc, &workers, &err) != KT_OK) {
+            rc = cli_fail("starting the job workers", &err);
+            goto out;
+        }
+    }
+    if (cfg->scheduler) {
+        scheduler_config sc;
+        scheduler_config_from(cfg, &sc);
+        if (scheduler_start(app, &sc, &sched, &err) != KT_OK) {
+            rc = cli_fail("starting the scheduler", &err);
+            goto out;
+        }
     }
     if ((routes = routes_all(&nroutes)) == NULL) {
         fprintf(stderr, "keeptrack: out of memory\n");
@@ -84,7 +110,10 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     LOG_INFO("serve_stopping", "signal=%d", sig);
     rc = 0;
 out:
+    scheduler_stop(sched);
     http_server_stop(srv);
+    jobs_pool_stop(workers);
+    jobs_registry_free(kinds);
     free(routes);
     app_close(app);
     return rc;

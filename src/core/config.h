@@ -53,6 +53,16 @@ typedef struct kt_config {
     int spotify_concurrency;
     int spotify_timeout_ms;
     double spotify_budget;       /* requests per second for the whole app */
+    int workers;                 /* job worker threads in `serve` (0 = none) */
+    int job_poll_ms;             /* how often idle workers look for due jobs */
+    int job_lease_s;             /* a running job whose heartbeat is older is reclaimed */
+    int job_retry_base_s;        /* first retry delay; doubles per failed attempt */
+    int job_max_defer_s;         /* cap on how far a rate-limited job is pushed back */
+    int scheduler;               /* bool: enqueue periodic syncs in `serve` */
+    int scheduler_tick_s;        /* how often the scheduler looks for due periods */
+    int sync_library_every_s;    /* library sync period (0 = never) */
+    int sync_recent_every_s;     /* recently-played poll period (0 = never) */
+    int sync_top_every_s;        /* top items snapshot period (0 = never) */
     char *config_file;           /* the file that was read, if any */
 } kt_config;
 

@@ -23,6 +23,8 @@ extern const http_route routes_auth[];
 extern const size_t routes_auth_count;
 extern const http_route routes_me[];
 extern const size_t routes_me_count;
+extern const http_route routes_jobs[];
+extern const size_t routes_jobs_count;
 
 /* Every route of every table, concatenated into a malloc'd array the
  * caller frees (after http_server_stop). *n receives the count. NULL when

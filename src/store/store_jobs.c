@@ -349,7 +349,7 @@ kt_status store_job_retry(store *s, int64_t id, const char *worker, int64_t run_
         s,
         "UPDATE jobs SET attempts = attempts + 1, "
         "state = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
-        "finished_at = CASE WHEN attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
+        "finished_at = CASE WHEN attempts + 1 >= max_attempts THEN CAST(? AS BIGINT) ELSE NULL END, "
         "run_after = ?, error = ?, claimed_by = NULL WHERE " OWNED " RETURNING state",
         p, 5, &r, err);
     if (st != KT_OK)
@@ -383,7 +383,7 @@ kt_status store_job_reclaim(store *s, int64_t lapsed_before, int64_t now, int64_
         s,
         "UPDATE jobs SET attempts = attempts + 1, "
         "state = CASE WHEN attempts + 1 >= max_attempts THEN 'failed' ELSE 'queued' END, "
-        "finished_at = CASE WHEN attempts + 1 >= max_attempts THEN ? ELSE NULL END, "
+        "finished_at = CASE WHEN attempts + 1 >= max_attempts THEN CAST(? AS BIGINT) ELSE NULL END, "
         "error = 'the worker running this job stopped responding', claimed_by = NULL "
         "WHERE state = 'running' AND heartbeat_at < ?",
         p, 2, n, err);

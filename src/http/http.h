@@ -70,6 +70,12 @@ typedef struct http_config {
     /* Concurrent connections from one IP address; 0 = no per-IP limit (the
      * default: behind a reverse proxy every client has the proxy's address). */
     unsigned max_connections_per_ip;
+    /* Called when a request line has arrived, before routing; each call is
+     * followed by exactly one on_done for the same request (metrics count
+     * requests in flight). May be NULL. Runs on a server thread. */
+    void (*on_start)(void *app);
+    /* How long http_server_stop waits for requests in flight; 0 = 30 s. */
+    unsigned shutdown_grace_s;
 } http_config;
 
 /* Starts listening and serving on background threads. routes (and the
@@ -83,7 +89,11 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
                             void *app, http_server **out, kt_err *err);
 /* The bound port (useful with port 0). */
 int http_server_port(const http_server *s);
-/* Stops accepting, waits for running handlers, frees. NULL is a no-op. */
+/* Graceful stop: closes the listening socket at once (new connections are
+ * refused), lets every request already received finish and its response be
+ * sent (responses sent meanwhile carry Connection: close), waiting up to
+ * shutdown_grace_s, then closes the remaining (idle keep-alive or stuck)
+ * connections and frees. NULL is a no-op. */
 void http_server_stop(http_server *s);
 
 /* ---- request ---- */

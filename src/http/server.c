@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/jsonutil.h"
@@ -75,6 +77,14 @@ struct http_server {
     size_t max_body;
     size_t max_upload;
     void (*on_done)(void *app, const char *method, const char *route, int status, double seconds);
+    void (*on_start)(void *app);
+    unsigned grace_s;
+    /* Requests received and not completed, for the graceful stop. */
+    pthread_mutex_t flight_mu;
+    pthread_cond_t flight_cv;
+    unsigned in_flight;
+    int draining; /* under flight_mu: http_server_stop has begun */
+    int flight_init;
 };
 
 typedef struct reply_header {
@@ -423,6 +433,10 @@ static enum MHD_Result queue_reply(http_req *r)
         add_header(r, "Content-Security-Policy", r->is_html ? CSP_HTML : CSP_DATA);
     if (!has_reply_header(r, "Cache-Control"))
         add_header(r, "Cache-Control", "no-store");
+    pthread_mutex_lock(&r->srv->flight_mu);
+    if (r->srv->draining)
+        r->close_after = 1; /* stopping: the client must not reuse the connection */
+    pthread_mutex_unlock(&r->srv->flight_mu);
     if (r->close_after)
         add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
@@ -578,6 +592,11 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
         r->query = q + 1;
     }
     r->path = r->target;
+    pthread_mutex_lock(&r->srv->flight_mu);
+    r->srv->in_flight++;
+    pthread_mutex_unlock(&r->srv->flight_mu);
+    if (r->srv->on_start)
+        r->srv->on_start(r->srv->app);
     return r;
 }
 
@@ -769,6 +788,10 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (s->on_done)
         s->on_done(s->app, r->method[0] ? r->method : "-", route_name(r), r->queued_status, secs);
     req_free(r);
+    pthread_mutex_lock(&s->flight_mu);
+    if (s->in_flight > 0 && --s->in_flight == 0)
+        pthread_cond_broadcast(&s->flight_cv);
+    pthread_mutex_unlock(&s->flight_mu);
 }
 
 /* Keeps the path percent-encoded: the router decodes segment by segment so
@@ -873,7 +896,9 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     http_server *s = NULL;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* ITC: lets http_server_stop quiesce the daemon (stop accepting) while
+     * the pool threads keep serving the requests in flight. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     unsigned threads, timeout, max_conn;
     int ipv6 = 0;
     kt_status st;
@@ -897,10 +922,15 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     s = calloc(1, sizeof *s);
     if (!s)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory starting the HTTP server");
+    pthread_mutex_init(&s->flight_mu, NULL);
+    pthread_cond_init(&s->flight_cv, NULL);
+    s->flight_init = 1;
     s->routes = routes;
     s->nroutes = nroutes;
     s->app = app;
     s->on_done = cfg->on_done;
+    s->on_start = cfg->on_start;
+    s->grace_s = cfg->shutdown_grace_s ? cfg->shutdown_grace_s : 30;
     s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_BODY;
     s->max_upload = cfg->max_upload_bytes ? cfg->max_upload_bytes : HTTP_DEFAULT_UPLOAD;
     s->listen = strdup(cfg->listen);
@@ -966,12 +996,42 @@ int http_server_port(const http_server *s)
     return s ? s->port : 0;
 }
 
+/* Waits (bounded by grace_s) until no request is in flight. A condition
+ * variable signalled by completed_cb, not a sleep loop. */
+static void drain(http_server *s)
+{
+    struct timespec deadline;
+    unsigned left;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)s->grace_s;
+    pthread_mutex_lock(&s->flight_mu);
+    s->draining = 1;
+    while (s->in_flight > 0 &&
+           pthread_cond_timedwait(&s->flight_cv, &s->flight_mu, &deadline) != ETIMEDOUT)
+        ;
+    left = s->in_flight;
+    pthread_mutex_unlock(&s->flight_mu);
+    if (left > 0)
+        LOG_WARN("http_stop_timeout", "in_flight=%u grace_s=%u", left, s->grace_s);
+}
+
 void http_server_stop(http_server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
+    if (s->daemon) {
+        /* Stop accepting first: with several instances behind a proxy, new
+         * connections go elsewhere while this one finishes its requests. */
+        MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+        if (lfd != MHD_INVALID_SOCKET)
+            close(lfd);
+        drain(s);
         MHD_stop_daemon(s->daemon);
+    }
+    if (s->flight_init) {
+        pthread_cond_destroy(&s->flight_cv);
+        pthread_mutex_destroy(&s->flight_mu);
+    }
     free(s->listen);
     free(s->origin);
     free(s);

@@ -150,5 +150,8 @@ void store_pool_close(store_pool *p);
  * PostgreSQL server is closed and replaced on a later get. */
 kt_status store_pool_get(store_pool *p, store **out, kt_err *err);
 void store_pool_put(store_pool *p, store *s);
+/* A snapshot of the pool for metrics: connections in existence (idle +
+ * handed out + being opened), idle ones, and the maximum. Thread-safe. */
+void store_pool_stats(store_pool *p, int *open, int *idle, int *max);
 
 #endif

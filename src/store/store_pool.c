@@ -123,3 +123,12 @@ void store_pool_put(store_pool *p, store *s)
     pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->lock);
 }
+
+void store_pool_stats(store_pool *p, int *open, int *idle, int *max)
+{
+    pthread_mutex_lock(&p->lock);
+    *open = p->open;
+    *idle = p->nidle;
+    *max = p->max;
+    pthread_mutex_unlock(&p->lock);
+}

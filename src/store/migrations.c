@@ -275,6 +275,54 @@
     "  finished_at BIGINT);\n" \
     "CREATE INDEX history_imports_user ON history_imports(user_id, file_name);\n"
 
+/* Migration 5: shuffles and shared Liked Songs (issue 6).
+ *
+ *  - shuffled_playlists: every playlist keeptrack made in a user's account,
+ *    kind 'shuffle' (a shuffled copy of `source`: a playlist's Spotify id or
+ *    'liked') or 'share' (Liked Songs in order). Re-shuffling a source
+ *    replaces the contents of its newest output, so the row is found by
+ *    (user, kind, source); `status` is 'building' from the create until the
+ *    last item is in, then 'done' ('deleted' once unfollowed). Rows are kept
+ *    after a delete so the history stays readable.
+ *  - shuffle_events: one row per finished shuffle, for statistics.
+ *  - shuffle_track_counts: how often each track was shuffled by each user
+ *    ("most shuffled tracks and artists"), per user so it cascades with
+ *    the user.
+ */
+#define SHUFFLE_SCHEMA \
+    "CREATE TABLE shuffled_playlists (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  kind TEXT NOT NULL,\n" /* shuffle | share */ \
+    "  source TEXT NOT NULL,\n" /* playlist spotify id | liked */ \
+    "  mode TEXT NOT NULL,\n" /* uniform | spread | ordered (share) */ \
+    "  spotify_id TEXT NOT NULL,\n" \
+    "  name TEXT,\n" \
+    "  status TEXT NOT NULL,\n" /* building | done | deleted */ \
+    "  track_count BIGINT NOT NULL DEFAULT 0,\n" \
+    "  local_skipped BIGINT NOT NULL DEFAULT 0,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  updated_at BIGINT NOT NULL,\n" \
+    "  UNIQUE (user_id, spotify_id));\n" \
+    "CREATE INDEX shuffled_playlists_source ON shuffled_playlists(user_id, kind, source);\n" \
+    "CREATE TABLE shuffle_events (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  source TEXT NOT NULL,\n" \
+    "  source_name TEXT,\n" \
+    "  mode TEXT NOT NULL,\n" \
+    "  spotify_id TEXT,\n" \
+    "  tracks BIGINT NOT NULL,\n" \
+    "  local_skipped BIGINT NOT NULL DEFAULT 0,\n" \
+    "  created_at BIGINT NOT NULL);\n" \
+    "CREATE INDEX shuffle_events_user ON shuffle_events(user_id, created_at);\n" \
+    "CREATE TABLE shuffle_track_counts (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  track_uri TEXT NOT NULL,\n" \
+    "  times BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (user_id, track_uri));\n" \
+    "CREATE INDEX shuffle_track_counts_uri ON shuffle_track_counts(track_uri);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -326,6 +374,8 @@ static const migration migrations[] = {
      LIBRARY_SCHEMA},
     {4, "history import: play sources and names, history_imports (resume points, reports)",
      HISTORY_SCHEMA},
+    {5, "shuffle: shuffled/shared playlists made by keeptrack, shuffle events, shuffled track counts",
+     SHUFFLE_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

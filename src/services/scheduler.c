@@ -165,6 +165,8 @@ static void *scheduler_main(void *arg)
         int n = 0;
         if (scheduler_tick(sch->app, &sch->cfg, time_now_ms(), &n, &err) != KT_OK)
             LOG_WARN("scheduler_tick_failed", "code=%s", err.code);
+        else
+            LOG_DEBUG("scheduler_tick", "enqueued=%d", n);
         pthread_mutex_lock(&sch->mu);
     }
     pthread_mutex_unlock(&sch->mu);

@@ -241,6 +241,9 @@ class Keeptrack:
             "KEEPTRACK_DATA_DIR": os.path.join(self.tmpdir, "data"),
             "KEEPTRACK_SECRET_KEY_FILE": os.path.join(self.tmpdir, "secret.key"),
             "KEEPTRACK_HTTP_THREADS": "8",
+            # no scheduled syncs unless a test asks (they would spend
+            # emulator requests other tests count)
+            "KEEPTRACK_SCHEDULER": "off",
         })
         if client_secret:
             self.env["SPOTIFY_CLIENT_SECRET"] = client_secret

@@ -1,0 +1,216 @@
+"""Jobs over HTTP (issue 5 "Jobs"): POST /api/sync -> 202 -> the job runs on
+keeptrack's worker pool to done and the data is in the database; a
+QUOTA_EXCEEDED sync is deferred (run_after in the future, server responsive)
+and completes after run_after once the quota is back; user scoping; bad
+parameters name themselves; one sync per user at a time; the scheduler
+enqueues each period's sync once. Every test on SQLite and PostgreSQL.
+
+Waiting is always polling with a deadline (keeptrack.wait_until), never a
+fixed sleep.
+"""
+import datetime
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
+
+import keeptrack as ktlib  # noqa: E402
+from emulator import Emulator  # noqa: E402
+from keeptrack import wait_until  # noqa: E402
+
+ALICE = "alice:liked=40,playlists=3,playlist_items=5-20,followed=10"
+BOB = "bob:liked=3,playlists=1,playlist_items=2"
+# Fast pickup (poll 50 ms), no request budget, deferrals capped at 3 s so the
+# QUOTA_EXCEEDED case completes within the test.
+KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_JOB_POLL_MS": "50",
+          "KEEPTRACK_WORKERS": "2", "KEEPTRACK_JOB_MAX_DEFER_S": "3"}
+
+
+@pytest.fixture
+def emu():
+    e = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE, "--user", BOB]).start()
+    yield e
+    e.stop()
+
+
+def start_kt(emu, db, tmp_path, **env):
+    return ktlib.Keeptrack(emu, db, tmp_path, env=dict(KT_ENV, **env)).start()
+
+
+@pytest.fixture
+def kt(emu, db, tmp_path):
+    k = start_kt(emu, db, tmp_path)
+    yield k
+    rc = k.stop()
+    assert rc == 0, k.log()[-3000:]
+
+
+def iso_ms(s):
+    return int(datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def count(db, sql):
+    return int(db.sql(sql)[0][0])
+
+
+def wait_job(browser, job_id, states, timeout=60):
+    def check():
+        r = browser.get(f"/api/jobs/{job_id}")
+        assert r.status == 200, r
+        job = r.json()
+        assert job["state"] != "failed" or "failed" in states, job
+        return job if job["state"] in states else None
+    return wait_until(check, timeout, interval=0.05, what=f"job {job_id} to be {states}")
+
+
+def post_sync(browser, body):
+    r = browser.post("/api/sync", json=body)
+    assert r.status == 202, r
+    job = r.json()
+    assert r.location == f"/api/jobs/{job['id']}"
+    return job
+
+
+def test_sync_job_runs_to_done(kt, emu, db):
+    browser = kt.login("alice")
+    job = post_sync(browser, {"what": ["liked", "playlists"]})
+    assert job["kind"] == "sync"
+    assert job["params"] == {"what": "liked,playlists"}
+    assert job["state"] in ("queued", "running", "done")
+    assert job["attempts"] == 0 and job["max_attempts"] == 5
+    assert job["created_at"].endswith("Z")
+    done = wait_job(browser, job["id"], ("done",))
+    assert done["error"] is None
+    assert done["started_at"] and done["finished_at"]
+    assert iso_ms(done["finished_at"]) >= iso_ms(done["started_at"])
+    assert done["progress"]["total"] > 0
+    assert done["progress"]["done"] == done["progress"]["total"]
+    # the data is there
+    truth = emu.truth("alice")
+    assert count(db, "SELECT COUNT(*) FROM saved_tracks") == len(truth["liked"]) == 40
+    assert count(db, "SELECT COUNT(*) FROM playlists") == len(truth["playlists"])
+    assert count(db, "SELECT COUNT(*) FROM followed_artists") == 0  # not asked for
+    # the list shows it, newest first
+    r = browser.get("/api/jobs")
+    assert r.status == 200 and [j["id"] for j in r.json()["jobs"]] == [job["id"]]
+    # a comma-separated string works too
+    job2 = post_sync(browser, {"what": "following"})
+    assert job2["params"] == {"what": "following"}
+    wait_job(browser, job2["id"], ("done",))
+    assert count(db, "SELECT COUNT(*) FROM followed_artists") == 10
+    r = browser.get("/api/jobs?limit=1")
+    assert [j["id"] for j in r.json()["jobs"]] == [job2["id"]]
+
+
+def test_default_is_everything(kt, emu, db):
+    browser = kt.login("alice")
+    job = post_sync(browser, None)
+    assert set(job["params"]["what"].split(",")) == {
+        "liked", "playlists", "albums", "shows", "episodes", "following", "top", "recent"}
+    wait_job(browser, job["id"], ("done",))
+    assert count(db, "SELECT COUNT(*) FROM saved_tracks") == 40
+
+
+def test_bad_parameters_are_named(kt):
+    browser = kt.login("alice")
+    for body, needle in [({"what": ["liked", "bogus"]}, "bogus"), ({"what": "liked,nope"}, "nope"),
+                         ({"what": 5}, "what"), ({"what": [1]}, "what[0]"),
+                         ({"what": []}, "what")]:
+        r = browser.post("/api/sync", json=body)
+        assert r.status == 400, (body, r)
+        msg = r.json()["error"]["message"]
+        assert needle in msg and "what" in msg, (body, msg)
+    r = browser.post("/api/sync", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    assert browser.get("/api/jobs/abc").status == 400
+    assert "id" in browser.get("/api/jobs/abc").json()["error"]["message"]
+    assert browser.get("/api/jobs/999999").status == 404
+    r = browser.get("/api/jobs?limit=0")
+    assert r.status == 400 and "limit" in r.json()["error"]["message"]
+    assert browser.get("/api/jobs").json() == {"jobs": []}
+
+
+def test_other_users_job_is_404(kt):
+    alice = kt.login("alice")
+    bob = kt.login("bob")
+    job = post_sync(alice, {"what": "liked"})
+    r = bob.get(f"/api/jobs/{job['id']}")
+    assert r.status == 404, r
+    assert bob.get("/api/jobs").json() == {"jobs": []}
+    anon = kt.client()
+    assert anon.get(f"/api/jobs/{job['id']}").status == 401
+    assert anon.post("/api/sync", json={}).status == 401
+    assert anon.get("/api/jobs").status == 401
+    wait_job(alice, job["id"], ("done",))
+
+
+def test_one_sync_per_user_at_a_time(kt, emu):
+    alice = kt.login("alice")
+    bob = kt.login("bob")
+    emu.set_faults(latency_ms=200)  # keep the first sync running for a while
+    first = post_sync(alice, {"what": "liked,playlists"})
+    again = post_sync(alice, {"what": "following"})
+    assert again["id"] == first["id"]  # the user's queued/running sync
+    other = post_sync(bob, {"what": "liked"})  # other users are independent
+    assert other["id"] != first["id"]
+    emu.clear_faults()
+    wait_job(alice, first["id"], ("done",))
+    wait_job(bob, other["id"], ("done",))
+    later = post_sync(alice, {"what": "following"})  # the lane is free again
+    assert later["id"] not in (first["id"], other["id"])
+    wait_job(alice, later["id"], ("done",))
+
+
+def test_quota_exceeded_defers_then_completes(kt, emu, db):
+    browser = kt.login("alice")
+    emu.set_faults(quota_exceeded=True, quota_retry_after_s=3600)
+    before = int(time.time() * 1000)
+    job = post_sync(browser, {"what": ["liked"]})
+    deferred = wait_job(browser, job["id"], ("deferred",))
+    run_after = iso_ms(deferred["run_after"])
+    # in the future, pushed back by the cap (3 s) and not by Spotify's hour
+    assert run_after > int(time.time() * 1000) - 50
+    assert before < run_after <= int(time.time() * 1000) + 3000 + 500
+    assert deferred["attempts"] == 0 and deferred["error"] is None
+    assert "quota" in (deferred["message"] or "").lower()
+    # the server stays responsive meanwhile: nothing sleeps on the quota
+    t0 = time.monotonic()
+    assert browser.get("/api/me").status == 200
+    assert kt.client().get("/healthz").status == 200
+    assert browser.get(f"/api/jobs/{job['id']}").json()["state"] == "deferred"
+    assert time.monotonic() - t0 < 2.0
+    emu.clear_faults()
+    done = wait_job(browser, job["id"], ("done",), timeout=30)
+    assert iso_ms(done["finished_at"]) >= run_after
+    assert done["attempts"] == 0
+    assert count(db, "SELECT COUNT(*) FROM saved_tracks") == 40
+
+
+def test_scheduler_enqueues_each_period_once(emu, db, tmp_path):
+    year = "31536000"  # long periods: no boundary is crossed during the test
+    kt = start_kt(emu, db, tmp_path, KEEPTRACK_SCHEDULER="on", KEEPTRACK_SCHEDULER_TICK_S="1",
+                  KEEPTRACK_LOG_LEVEL="debug",
+                  KEEPTRACK_SYNC_LIBRARY_EVERY_S=year, KEEPTRACK_SYNC_RECENT_EVERY_S=year,
+                  KEEPTRACK_SYNC_TOP_EVERY_S=year)
+    try:
+        browser = kt.login("alice")
+
+        def all_done():
+            jobs = browser.get("/api/jobs").json()["jobs"]
+            whats = sorted(j["params"]["what"] for j in jobs)
+            if whats == ["library", "recent", "top"] and all(j["state"] == "done" for j in jobs):
+                return jobs
+            return None
+        jobs = wait_until(all_done, 60, interval=0.1, what="the scheduled syncs")
+        assert len(jobs) == 3
+        assert count(db, "SELECT COUNT(*) FROM saved_tracks") == 40
+        # later ticks in the same periods add nothing
+        ticks = kt.log().count("scheduler_tick")
+        wait_until(lambda: kt.log().count("scheduler_tick") >= ticks + 3, 20,
+                   what="three more scheduler ticks")
+        assert count(db, "SELECT COUNT(*) FROM jobs") == 3
+    finally:
+        assert kt.stop() == 0, kt.log()[-3000:]

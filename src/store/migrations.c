@@ -323,6 +323,59 @@
     "  PRIMARY KEY (user_id, track_uri));\n" \
     "CREATE INDEX shuffle_track_counts_uri ON shuffle_track_counts(track_uri);\n"
 
+/* Migration 6: new releases (issue 8). Shared by all users, like the
+ * catalog: a release is a Spotify album seen recently.
+ *
+ *  - releases: the album as found (release_date and its precision as
+ *    Spotify sends them) plus release_day, the date padded to YYYY-MM-DD
+ *    (year/month precision read as the first day), so sorting, `since` and
+ *    the age-out window are plain text comparisons on both back-ends.
+ *  - release_artists: the album's artists in order, with the name and url
+ *    the album carried (artists need not be in the catalog).
+ *  - release_sources: how each release was found (new_releases: the
+ *    extended-quota browse endpoint; artist_albums: the development-mode
+ *    walk of followed and top artists) and when, per source.
+ *  - artist_checks: when each artist's albums were last fetched, so the
+ *    development-mode walk is incremental and resumable after a deferral.
+ *  - releases_version (one row): bumped in every transaction that changes
+ *    what the read API shows; caches of serialized answers key on it.
+ */
+#define RELEASES_SCHEMA \
+    "CREATE TABLE releases (\n" \
+    "  id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  name TEXT,\n" \
+    "  album_type TEXT,\n" \
+    "  release_date TEXT,\n" \
+    "  release_date_precision TEXT,\n" \
+    "  release_day TEXT NOT NULL,\n" \
+    "  total_tracks BIGINT,\n" \
+    "  image_url TEXT,\n" \
+    "  url TEXT,\n" \
+    "  first_seen_at BIGINT NOT NULL,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE INDEX releases_day ON releases(release_day, id);\n" \
+    "CREATE TABLE release_artists (\n" \
+    "  release_id TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  artist_id TEXT NOT NULL,\n" \
+    "  artist_name TEXT,\n" \
+    "  artist_url TEXT,\n" \
+    "  PRIMARY KEY (release_id, position));\n" \
+    "CREATE INDEX release_artists_artist ON release_artists(artist_id);\n" \
+    "CREATE TABLE release_sources (\n" \
+    "  release_id TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,\n" \
+    "  source TEXT NOT NULL,\n" /* new_releases | artist_albums */ \
+    "  first_seen_at BIGINT NOT NULL,\n" \
+    "  last_seen_at BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (release_id, source));\n" \
+    "CREATE TABLE artist_checks (\n" \
+    "  artist_id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  checked_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE releases_version (\n" \
+    "  id BIGINT NOT NULL PRIMARY KEY,\n" \
+    "  version BIGINT NOT NULL);\n" \
+    "INSERT INTO releases_version (id, version) VALUES (1, 1);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -376,6 +429,8 @@ static const migration migrations[] = {
      HISTORY_SCHEMA},
     {5, "shuffle: shuffled/shared playlists made by keeptrack, shuffle events, shuffled track counts",
      SHUFFLE_SCHEMA},
+    {6, "releases: new releases, their artists and sources, artist checks, data version",
+     RELEASES_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -11,6 +11,7 @@ PKGS=(
   libcmocka-dev
   python3 python3-pytest python3-jsonschema python3-yaml
   valgrind gcovr
+  rclone
 )
 # Extra packages for benchmarks and optional features (installed by `make bench`).
 if [ "${1:-}" = "--bench" ]; then

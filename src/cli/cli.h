@@ -37,6 +37,8 @@ int cmd_migrate(kt_config *cfg, int argc, char **argv);
 int cmd_users(kt_config *cfg, int argc, char **argv);
 int cmd_keys(kt_config *cfg, int argc, char **argv);
 int cmd_config(kt_config *cfg, int argc, char **argv);
+int cmd_backup(kt_config *cfg, int argc, char **argv);
+int cmd_restore_backup(kt_config *cfg, int argc, char **argv);
 int cmd_sync(kt_config *cfg, int argc, char **argv);
 
 /* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */

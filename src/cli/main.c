@@ -53,6 +53,20 @@ static const cli_command commands[] = {
      "Prints every option's value after flags, environment and config file;\n"
      "secrets are shown as (set) or (unset).\n",
      CLI_VALIDATE_NONE, cmd_config},
+    {"backup", "snapshot the database (checksum, retention, off-site copy)",
+     "usage: keeptrack backup [OPTIONS]\n"
+     "Writes keeptrack-YYYYMMDDTHHMMSSZ.sqlite (or .pgdump, with pg_dump) and its .sha256 to\n"
+     "KEEPTRACK_BACKUP_DIR, copies both to KEEPTRACK_BACKUP_RCLONE_REMOTE when set, then keeps\n"
+     "the newest backup of each of the last KEEPTRACK_BACKUP_KEEP_DAILY days and\n"
+     "KEEPTRACK_BACKUP_KEEP_WEEKLY weeks. Safe while the server runs. Tokens stay sealed:\n"
+     "keep the secret key safe separately.\n",
+     CLI_VALIDATE_VALUES, cmd_backup},
+    {"restore-backup", "replace the database with a backup",
+     "usage: keeptrack restore-backup FILE\n"
+     "Verifies FILE against FILE.sha256, refuses while the database is in use (stop\n"
+     "`keeptrack serve` first), keeps the current data (<db>.before-restore, or schema\n"
+     "<schema>_before_restore on PostgreSQL, with pg_restore), then applies migrations.\n",
+     CLI_VALIDATE_VALUES, cmd_restore_backup},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

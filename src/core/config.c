@@ -50,6 +50,7 @@ static kt_status check_key(const opt *o, const char *v, kt_err *err);
 static kt_status check_old_keys(const opt *o, const char *v, kt_err *err);
 static kt_status check_admin_token(const opt *o, const char *v, kt_err *err);
 static kt_status check_db(const opt *o, const char *v, kt_err *err);
+static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err);
 
 #define F(field) offsetof(kt_config, field)
 #define DEFAULT_SCOPES                                                                          \
@@ -137,6 +138,18 @@ static const opt options[] = {
      "Top tracks/artists snapshot period in seconds; 0 = never.", F(sync_top_every_s)},
     {"ui-path", "KEEPTRACK_UI_PATH", "/", OPT_STRING, 0, 0, NULL, 0, 0, check_ui_path,
      "Path the browser lands on after login.", F(ui_path)},
+    {"backup-dir", "KEEPTRACK_BACKUP_DIR", "<data-dir>/backups", OPT_STRING, 0, 0, NULL, 0, 1, NULL,
+     "Directory for database backups (keeptrack-YYYYMMDDTHHMMSSZ.sqlite|.pgdump + .sha256).", F(backup_dir)},
+    {"backup-keep-daily", "KEEPTRACK_BACKUP_KEEP_DAILY", "7", OPT_INT, 0, 3650, NULL, 0, 0, NULL,
+     "Backups kept: the newest of each of the last N days that have one.", F(backup_keep_daily)},
+    {"backup-keep-weekly", "KEEPTRACK_BACKUP_KEEP_WEEKLY", "4", OPT_INT, 0, 520, NULL, 0, 0, NULL,
+     "Backups kept: the newest of each of the last M ISO weeks that have one.", F(backup_keep_weekly)},
+    {"backup-rclone-remote", "KEEPTRACK_BACKUP_RCLONE_REMOTE", NULL, OPT_STRING, 0, 0, NULL, 0, 0,
+     check_rclone_remote,
+     "rclone remote (and folder) each backup is copied to, e.g. gdrive:keeptrack; unset = no off-site copy.",
+     F(backup_rclone_remote)},
+    {"backup-interval-hours", "KEEPTRACK_BACKUP_INTERVAL_HOURS", "24", OPT_INT, 0, 8760, NULL, 0, 0, NULL,
+     "Hours between scheduled backups made by `keeptrack serve`; 0 = none.", F(backup_interval_hours)},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -444,6 +457,8 @@ kt_status config_resolve(kt_config *c, kt_err *err)
         st = set_derived(&c->secret_key_file, err, c->data_dir, "/secret.key");
     if (st == KT_OK && c->listen)
         st = set_derived(&c->public_url, err, "http://", c->listen);
+    if (st == KT_OK)
+        st = set_derived(&c->backup_dir, err, c->data_dir, "/backups");
     strip_trailing_slash(c->spotify_accounts_url);
     strip_trailing_slash(c->spotify_api_url);
     strip_trailing_slash(c->public_url);
@@ -560,6 +575,23 @@ static kt_status check_db(const opt *o, const char *v, kt_err *err)
     if (!*v)
         return err_set(err, KT_ERR_INVALID, "bad_config",
                        "%s is empty: give a SQLite file path or a postgres:// URL", opt_name(o, nm));
+    return KT_OK;
+}
+
+/* A remote as rclone names it ("name:" or "name:path"); it goes on rclone's
+ * command line after "--", but a leading '-' is refused all the same. */
+static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    const char *colon = strchr(v, ':');
+    int ok = v[0] != '-' && colon && colon > v && strlen(v) <= 1024;
+    for (const char *p = v; ok && *p; p++)
+        ok = !iscntrl((unsigned char)*p);
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be an rclone remote such as gdrive:keeptrack (a remote name from "
+                       "`rclone config`, a colon, then an optional folder)",
+                       opt_name(o, nm));
     return KT_OK;
 }
 

@@ -18,6 +18,7 @@
  *   db              <data_dir>/keeptrack.db
  *   secret_key_file <data_dir>/secret.key
  *   public_url      http://<listen>
+ *   backup_dir      <data_dir>/backups
  *
  * Thread use: a kt_config is filled at start-up and read-only afterwards.
  */
@@ -47,6 +48,11 @@ typedef struct kt_config {
     char *log_level;             /* debug|info|warn|error */
     char *log_format;            /* logfmt|json */
     char *ui_path;               /* where the browser lands after login, e.g. "/" */
+    char *backup_dir;            /* where `keeptrack backup` writes (default <data_dir>/backups) */
+    char *backup_rclone_remote;  /* rclone remote for off-site copies, e.g. "gdrive:keeptrack"; NULL = none */
+    int backup_keep_daily;       /* retention: newest backup of each of the last N days with backups */
+    int backup_keep_weekly;      /* retention: newest backup of each of the last M weeks with backups */
+    int backup_interval_hours;   /* scheduled backup period (0 = no scheduled backups) */
     int http_threads;
     int db_pool;
     int session_days;

@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config meson ninja-build clang
   libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
-  libcmocka-dev
+  libcmocka-dev libzip-dev libyajl-dev
   python3 python3-pytest python3-jsonschema python3-yaml
   valgrind gcovr
   rclone

@@ -69,6 +69,7 @@ typedef struct kt_config {
     int sync_library_every_s;    /* library sync period (0 = never) */
     int sync_recent_every_s;     /* recently-played poll period (0 = never) */
     int sync_top_every_s;        /* top items snapshot period (0 = never) */
+    int history_min_ms;          /* history import: shorter plays are skipped */
     char *config_file;           /* the file that was read, if any */
 } kt_config;
 

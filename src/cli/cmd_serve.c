@@ -6,19 +6,30 @@
  * released back to the queue by their handler).
  *
  * Signals are taken with sigwait in the main thread (blocked everywhere
- * else), so no handler runs in an async-signal context.
+ * else), so no handler runs in an async-signal context. The stop order:
+ * the scheduler (no new periodic jobs), the HTTP server (stops accepting at
+ * once, then waits for the requests in flight), the job workers (running
+ * jobs finish or are released), the database pool last.
+ *
+ * Every request ends in one access-log line (method, route pattern, status,
+ * duration; never the raw path or query string, which may carry an OAuth
+ * code or state) and in the metrics (services/metrics.h).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "http/http.h"
 #include "http/routes.h"
 #include "services/app.h"
 #include "services/jobs.h"
+#include "services/metrics.h"
 #include "services/scheduler.h"
 
 void cli_block_signals(void)
@@ -30,13 +41,41 @@ void cli_block_signals(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+static void on_start(void *app)
+{
+    (void)app;
+    metrics_http_begin();
+}
+
 static void on_done(void *app, const char *method, const char *route, int status, double seconds)
 {
     (void)app;
+    metrics_http_done(method, route, status, seconds);
     /* Route patterns only: never raw paths or query strings (the callback's
-     * carries the OAuth code). */
+     * carries the OAuth code and state). */
     LOG_INFO("http_request", "method=%s route=%s status=%d ms=%.1f", method, route, status,
              seconds * 1000.0);
+}
+
+/* Each connection is a descriptor, and the default soft limit (often 1024)
+ * is below what a server behind a proxy needs: raise it to the hard limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        LOG_WARN("fd_limit_unknown", "error=%s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            LOG_WARN("fd_limit_unchanged", "soft=%llu error=%s", (unsigned long long)was,
+                     strerror(errno));
+        else
+            LOG_DEBUG("fd_limit_raised", "from=%llu to=%llu", (unsigned long long)was,
+                      (unsigned long long)rl.rlim_cur);
+    }
 }
 
 /* "http://HOST:PORT" for the bound port. */
@@ -61,6 +100,8 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     int sig = 0, rc = 1;
     char url[300];
 
+    metrics_set_start_time(time_now_ms());
+    raise_fd_limit();
     if (app_open(cfg, 1, &app, &err) != KT_OK) {
         rc = cli_fail("starting", &err);
         goto out;
@@ -90,6 +131,7 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     http_config hc = {.listen = cfg->listen,
                       .public_origin = cfg->public_url,
                       .threads = cfg->http_threads,
+                      .on_start = on_start,
                       .on_done = on_done};
     if (http_server_start(&hc, routes, nroutes, app, &srv, &err) != KT_OK) {
         rc = cli_fail("starting the HTTP server", &err);

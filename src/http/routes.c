@@ -22,6 +22,7 @@ static const route_table tables[] = {
     {routes_me, &routes_me_count},
     {routes_library, &routes_library_count},
     {routes_jobs, &routes_jobs_count},
+    {routes_ops, &routes_ops_count},
 };
 
 http_route *routes_all(size_t *n)

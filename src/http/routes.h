@@ -27,6 +27,8 @@ extern const http_route routes_library[];
 extern const size_t routes_library_count;
 extern const http_route routes_jobs[];
 extern const size_t routes_jobs_count;
+extern const http_route routes_ops[];
+extern const size_t routes_ops_count;
 
 /* Every route of every table, concatenated into a malloc'd array the
  * caller frees (after http_server_stop). *n receives the count. NULL when
@@ -49,6 +51,13 @@ void routes_set_cookie(http_req *r, const kt_app *app, const char *name, const c
  * after replying 401 (or the store's error) as JSON. Also records the user
  * on the request (http_req_set_user). */
 int routes_require_user(http_req *r, kt_app *app, int64_t *user_id);
+
+/* Admin/cron endpoints: returns 1 when the request carries
+ * `Authorization: Bearer <KEEPTRACK_ADMIN_TOKEN>` (compared in constant
+ * time). Otherwise replies and returns 0: 404 when no admin token is
+ * configured (the admin endpoints do not exist then), 401 with
+ * WWW-Authenticate when the token is missing or wrong. (routes_ops.c) */
+int routes_require_admin(http_req *r, kt_app *app);
 
 /* Replies 200 with the /api/me body of the user (see routes_me.c). */
 void routes_reply_me(http_req *r, kt_app *app, int64_t user_id);

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "services/app_priv.h"
+#include "services/metrics.h"
 #include "store/store_auth.h"
 
 #define TEMP_SLOTS 64
@@ -195,6 +196,8 @@ static kt_status hook_save(void *ctx, int64_t user_id, const spotify_tokens *t, 
     size_t access_len = 0, refresh_len = 0;
     kt_status st;
 
+    /* The client calls save only after a refresh grant succeeded. */
+    metrics_token_refresh("ok");
     if (user_id < 0) {
         pthread_mutex_lock(&a->mu);
         temp_slot *slot = temp_find(a, user_id);
@@ -221,6 +224,7 @@ static void hook_revoked(void *ctx, int64_t user_id, const char *reason)
     app_impl *a = ctx;
     store *s = NULL;
     kt_err err = {0};
+    metrics_token_refresh("revoked");
     if (user_id < 0)
         return;
     LOG_WARN("spotify_token_revoked", "user_id=%lld reason=%s", (long long)user_id,

@@ -146,6 +146,7 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
     int64_t run_id = 0;
     store *s = NULL;
     uint64_t req0 = spotify_thread_requests();
+    int64_t t0 = time_mono_ms();
     kt_status st;
     what &= SYNC_ALL;
     if (!app || what == 0)
@@ -170,14 +171,16 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         c.step++;
     }
     uint64_t requests = spotify_thread_requests() - req0;
-    if (st == KT_OK) {
+    const char *status = st == KT_OK ? "done" : st == KT_ERR_DEFERRED ? "deferred" : "failed";
+    if (st == KT_OK)
         sync_report(&c, "done");
-        record(&c, run_id, "done", requests, NULL);
-    } else {
-        record(&c, run_id, st == KT_ERR_DEFERRED ? "deferred" : "failed", requests, err->msg);
-        LOG_INFO("sync_run", "user=%lld status=%s error=%s", (long long)user_id,
-                 st == KT_ERR_DEFERRED ? "deferred" : "failed", err->msg);
-    }
+    record(&c, run_id, status, requests, st == KT_OK ? NULL : err->msg);
+    LOG_INFO("sync_run",
+             "user=%lld what=%s status=%s requests=%llu added=%lld removed=%lld wall_ms=%lld "
+             "db_ms=%lld error=%s",
+             (long long)user_id, what_s, status, (unsigned long long)requests,
+             (long long)c.added, (long long)c.removed, (long long)(time_mono_ms() - t0),
+             (long long)c.db_ms, st == KT_OK ? "" : err->msg);
     sync_cat_clear(&c.cat);
     strset_free(c.written);
     if (st != KT_OK && out_err)

@@ -26,12 +26,14 @@ static kt_status nomem(kt_err *err)
 
 kt_status sync_db(sync_ctx *c, store **out, kt_err *err)
 {
+    c->db_since = time_mono_ms();
     return app_db_get(c->app, out, err);
 }
 
 void sync_db_put(sync_ctx *c, store *s)
 {
     app_db_put(c->app, s);
+    c->db_ms += time_mono_ms() - c->db_since;
 }
 
 /* Appends p to a growable pointer array. */

@@ -51,6 +51,8 @@ typedef struct sync_ctx {
     sync_cat cat;
     int64_t added, removed;
     int64_t step, steps;  /* collections done / to do, for progress */
+    int64_t db_ms;        /* time spent holding a connection (database work) */
+    int64_t db_since;     /* when the current connection was taken (monotonic) */
 } sync_ctx;
 
 /* Catalog rows are flushed when this many objects are pending. */

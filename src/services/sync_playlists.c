@@ -6,13 +6,14 @@
  *    collaborative) and its snapshot_id differs from the one whose items are
  *    stored: an unchanged library costs only step 1.
  * 3. The pages of every changed playlist are known up front from the
- *    list's items.total, so they are all fetched together in waves through
- *    spotify_get_many (many small playlists keep every connection busy
- *    instead of walking one playlist at a time). A page whose total differs
- *    (the playlist changed meanwhile), an unknown total, or a wave refused
- *    with 403 falls back to walking that playlist alone; a 403 there means
- *    the playlist is not readable after all (followed playlists of others):
- *    metadata only, not an error.
+ *    list's items.total, so they are all fetched as one windowed stream
+ *    (spotify_get_each: many small playlists keep every connection busy
+ *    instead of walking one playlist at a time, and each page is parsed and
+ *    freed as it arrives). A page whose total differs (the playlist changed
+ *    meanwhile), an unknown total, or a stream refused with 403 falls back
+ *    to walking that playlist alone; a 403 there means the playlist is not
+ *    readable after all (followed playlists of others): metadata only, not
+ *    an error.
  * 4. The whole list and every fetched item list are written in one
  *    transaction (store_playlists_replace), which also records a version
  *    per new snapshot_id.
@@ -31,8 +32,6 @@
 #include "store/store_library.h"
 
 #define PAGE 50
-/* Pages requested per spotify_get_many call: bounds the JSON held at once. */
-#define WAVE 64
 
 typedef struct pl_entry {
     spotify_playlist *meta;
@@ -151,54 +150,61 @@ typedef struct page_ref {
     int64_t offset;
 } page_ref;
 
-/* Runs one wave of pages; pages of a playlist arrive in order, so items
- * append in order. */
-static kt_status run_wave(pl_state *ps, const page_ref *refs, size_t n, kt_err *err)
+typedef struct each_ctx {
+    pl_state *ps;
+    const page_ref *refs;
+} each_ctx;
+
+/* One page of some playlist, in order: pages of a playlist arrive in
+ * order, so its items append in order. */
+static kt_status each_page(void *ctx, size_t idx, const json_t *page, kt_err *err)
 {
-    char *paths[WAVE] = {0};
-    json_t *pages[WAVE] = {0};
+    each_ctx *x = ctx;
+    pl_state *ps = x->ps;
+    pl_entry *e = &ps->v[x->refs[idx].entry];
     kt_status st = KT_OK;
-    kt_err werr;
-    err_clear(&werr);
-    for (size_t i = 0; i < n && st == KT_OK; i++) {
-        char base[256];
-        snprintf(base, sizeof base, "/playlists/%s/%s", ps->v[refs[i].entry].meta->id, ps->items_ep);
-        if (asprintf(&paths[i], "%s?limit=%d&offset=%lld", base, PAGE,
+    if (!e->walk && json_int(page, "total", -1) != e->meta->items_total)
+        e->walk = 1; /* changed since the list was read: walk it alone later */
+    if (!e->walk)
+        st = items_take(ps, e, page, err);
+    if (++ps->pages_done % 20 == 0 || ps->pages_done == ps->pages_total)
+        sync_report(ps->c, "playlist items: %lld/%lld pages", (long long)ps->pages_done,
+                    (long long)ps->pages_total);
+    return st == KT_OK ? sync_cat_flush(ps->c, 0, err) : st;
+}
+
+/* Every page of every changed playlist through one windowed stream. */
+static kt_status fetch_pages(pl_state *ps, const page_ref *refs, size_t n, kt_err *err)
+{
+    char **paths = calloc(n + 1, sizeof *paths);
+    kt_status st = paths ? KT_OK : nomem(err);
+    kt_err ferr;
+    err_clear(&ferr);
+    for (size_t i = 0; i < n && st == KT_OK; i++)
+        if (asprintf(&paths[i], "/playlists/%s/%s?limit=%d&offset=%lld",
+                     ps->v[refs[i].entry].meta->id, ps->items_ep, PAGE,
                      (long long)refs[i].offset) < 0) {
             paths[i] = NULL;
             st = nomem(err);
         }
-    }
     if (st == KT_OK) {
-        st = spotify_get_many(ps->c->app->spotify, ps->c->user_id, (const char *const *)paths, n,
-                              pages, &werr);
+        each_ctx x = {ps, refs};
+        st = spotify_get_each(ps->c->app->spotify, ps->c->user_id, (const char *const *)paths, n,
+                              each_page, &x, &ferr);
         if (st == KT_ERR_FORBIDDEN) {
-            /* Some playlist here is not readable: sort it out one by one. */
+            /* Some playlist here is not readable after all: sort them out
+             * one by one (a 403 there means metadata only). */
             for (size_t i = 0; i < n; i++)
                 ps->v[refs[i].entry].walk = 1;
             st = KT_OK;
         } else if (st != KT_OK && err) {
-            *err = werr;
+            *err = ferr;
         }
     }
-    for (size_t i = 0; i < n && st == KT_OK; i++) {
-        pl_entry *e = &ps->v[refs[i].entry];
-        if (e->walk)
-            continue;
-        if (json_int(pages[i], "total", -1) != e->meta->items_total) {
-            e->walk = 1; /* changed since the list was read */
-            continue;
-        }
-        st = items_take(ps, e, pages[i], err);
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; paths && i < n; i++)
         free(paths[i]);
-        json_decref(pages[i]);
-    }
-    ps->pages_done += (int64_t)n;
-    sync_report(ps->c, "playlist items: %lld/%lld pages", (long long)ps->pages_done,
-                (long long)ps->pages_total);
-    return st == KT_OK ? sync_cat_flush(ps->c, 0, err) : st;
+    free(paths);
+    return st;
 }
 
 static kt_status fetch_items(pl_state *ps, kt_err *err)
@@ -230,8 +236,8 @@ static kt_status fetch_items(pl_state *ps, kt_err *err)
         }
     }
     ps->pages_total = (int64_t)nrefs;
-    for (size_t at = 0; at < nrefs && st == KT_OK; at += WAVE)
-        st = run_wave(ps, refs + at, nrefs - at < WAVE ? nrefs - at : WAVE, err);
+    if (st == KT_OK)
+        st = fetch_pages(ps, refs, nrefs, err);
     free(refs);
     for (size_t i = 0; i < ps->n && st == KT_OK; i++)
         if (ps->v[i].fetch && ps->v[i].walk)

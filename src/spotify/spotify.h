@@ -133,6 +133,18 @@ kt_status spotify_get(spotify_client *c, int64_t user_id, const char *path, json
 kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
                            json_t **outs, kt_err *err);
 
+/* Called with each body of spotify_get_each, in index order; `body` is
+ * borrowed (freed after the call). Return non-KT_OK to stop. */
+typedef kt_status (*spotify_each_fn)(void *ctx, size_t idx, const json_t *body, kt_err *err);
+
+/* Like spotify_get_many, but hands each body to fn in index order as soon
+ * as it and all before it have arrived, and frees it then: requests start
+ * only within a window (concurrency x 4) of the first undelivered one, so
+ * memory stays bounded however many paths (e.g. the pages of many
+ * playlists at once). Fails as a whole like spotify_get_many. */
+kt_status spotify_get_each(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
+                           spotify_each_fn fn, void *ctx, kt_err *err);
+
 /* Called once per page, in order. `page` is the paging object (items, total,
  * next, cursors, ...) and is borrowed. Return non-KT_OK to stop. */
 typedef kt_status (*spotify_page_fn)(void *ctx, const json_t *page, kt_err *err);

@@ -158,6 +158,64 @@ static kt_status offset_on_done(void *ctx, size_t idx, kt_err *err)
     return KT_OK;
 }
 
+typedef struct each_walk {
+    spotify_req *reqs;
+    size_t n;
+    size_t next; /* next body to deliver */
+    spotify_each_fn fn;
+    void *ctx;
+} each_walk;
+
+static kt_status each_on_done(void *ctx, size_t idx, kt_err *err)
+{
+    each_walk *w = ctx;
+    (void)idx;
+    while (w->next < w->n && w->reqs[w->next].state == SPOTIFY_REQ_DONE) {
+        spotify_req *r = &w->reqs[w->next];
+        kt_status st = w->fn(w->ctx, w->next, r->json, err);
+        json_decref(r->json);
+        r->json = NULL;
+        w->next++;
+        if (st != KT_OK)
+            return st;
+    }
+    return KT_OK;
+}
+
+kt_status spotify_get_each(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
+                           spotify_each_fn fn, void *ctx, kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (!c || !fn || (n && !paths))
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_each: missing argument");
+    if (n == 0)
+        return KT_OK;
+    if (n > MAX_PAGES)
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_each: too many requests (%zu)", n);
+    spotify_req *reqs = calloc(n, sizeof *reqs);
+    if (!reqs)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if ((st = check_path(paths[i], err)) != KT_OK)
+            goto out;
+        reqs[i].method = "GET";
+        if (!(reqs[i].path = strdup(paths[i]))) {
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+    }
+    each_walk w = {.reqs = reqs, .n = n, .fn = fn, .ctx = ctx};
+    spotify_batch b = {.c = c, .user_id = user_id, .reqs = reqs, .n = n,
+                       .max_ahead = (size_t)c->concurrency * WINDOW_PER_SLOT,
+                       .on_done = each_on_done, .ctx = &w};
+    if ((st = spotify_batch_run(&b, err)) == KT_OK && w.next != n)
+        st = err_set(err, KT_ERR_INTERNAL, NULL, "spotify_get_each ended with undelivered bodies");
+out:
+    spotify_reqs_clear(reqs, n);
+    free(reqs);
+    return st;
+}
+
 static char *page_path(const char *path, int limit, int64_t offset)
 {
     char *p = NULL;

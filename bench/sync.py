@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""bench/sync.py - issue 5's sync benchmark (prints figures; not a test).
+
+Starts spotify-emulator with 50 ms latency and one user with 10,000 liked
+songs, 200 owned playlists of 100 items and 500 followed artists, logs in
+through `keeptrack serve`, then runs `keeptrack sync --user 1 liked
+playlists following` twice: a full sync into an empty database, then a
+no-change re-sync. For each it prints the requests spent (emulator
+counters), the wall time, the lower bound set by latency and concurrency
+(requests / concurrency x latency), their ratio, the sync process's peak
+RSS, and the time the run spent holding a database connection (db_ms from
+the sync_run log line).
+
+Targets (issue 5): full sync <= 1.3 x the bound at concurrency 8, peak RSS
+<= 64 MB; re-sync <= 15 requests and under 1 s.
+
+Usage: /usr/bin/python3 bench/sync.py [BUILD_DIR] [--backend sqlite|postgres]
+       (BUILD_DIR defaults to build; postgres uses KEEPTRACK_TEST_PG)
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "pylib"))
+
+LATENCY_MS = 50
+CONCURRENCY = 8
+USER = ("bench:liked=10000,playlists=200,playlist_items=100,followed=500,"
+        "followed_playlists=0,albums=0,shows=0,episodes=0,plays=0")
+
+
+def run_sync_rusage(kt, what):
+    """Runs `keeptrack sync` as a child; returns (wall s, its peak RSS in MB, its stderr)."""
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        log = os.open(os.path.join(kt.tmpdir, "sync.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                      0o600)
+        os.dup2(devnull, 1)
+        os.dup2(log, 2)
+        os.execve(kt.bin, [kt.bin, "sync", "--user", "1", *what], kt.env)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.monotonic() - t0
+    with open(os.path.join(kt.tmpdir, "sync.log")) as f:
+        log = f.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"sync failed: {log[-2000:]}")
+    return wall, ru.ru_maxrss / 1024.0, log
+
+
+def figures(label, emu, kt, what):
+    emu.reset_stats()
+    wall, rss, log = run_sync_rusage(kt, what)
+    requests = emu.stats()["total"]
+    m = re.search(r"event=sync_run .*db_ms=(\d+)", log)
+    db_ms = int(m.group(1)) if m else -1
+    bound = requests / CONCURRENCY * LATENCY_MS / 1000.0
+    print(f"{label}:")
+    print(f"  requests      {requests}")
+    print(f"  wall time     {wall:.2f} s (process, including start-up)")
+    print(f"  bound         {bound:.2f} s ({requests} / {CONCURRENCY} x {LATENCY_MS} ms)")
+    print(f"  ratio         {wall / bound:.2f}" if bound > 0 else "  ratio         -")
+    print(f"  peak RSS      {rss:.1f} MB")
+    print(f"  db time       {db_ms / 1000.0:.2f} s (connection held: catalog + collection writes)")
+    return requests, wall
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    os.environ.setdefault("KEEPTRACK_BIN", os.path.join(build, "src", "cli", "keeptrack"))
+    os.environ.setdefault("EMULATOR_BIN", os.path.join(build, "emulator", "spotify-emulator"))
+    import keeptrack as ktlib
+    from emulator import Emulator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        emu = Emulator(["--redirect-uri", "any-loopback", "--user", USER, "--threads", "32"]).start()
+        db = ktlib.Database(a.backend, tmp)
+        kt = ktlib.Keeptrack(emu, db, tmp, env={"KEEPTRACK_SPOTIFY_BUDGET": "1000",
+                                                 "KEEPTRACK_SPOTIFY_CONCURRENCY": str(CONCURRENCY)})
+        kt.start()
+        try:
+            kt.login("bench")
+            emu.set_faults(latency_ms=LATENCY_MS)
+            what = ["liked", "playlists", "following"]
+            print(f"keeptrack sync benchmark ({a.backend}): 10,000 liked, 200 playlists x 100 "
+                  f"items, 500 followed; latency {LATENCY_MS} ms, concurrency {CONCURRENCY}")
+            figures("full sync", emu, kt, what)
+            figures("no-change re-sync", emu, kt, what)
+        finally:
+            kt.stop()
+            emu.stop()
+            db.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -46,7 +46,8 @@ static kt_status build_env(const char *const env_add[], char ***out, kt_err *err
     while (env_add && env_add[extra])
         extra++;
     if (n + extra > PROC_ENV_MAX)
-        return err_set(err, KT_ERR_TOO_LARGE, NULL, "environment too large (%zu variables)", n + extra);
+        return err_set(err, KT_ERR_TOO_LARGE, NULL, "environment too large (%zu variables)",
+                       n + extra);
     char **env = calloc(n + extra + 1, sizeof *env);
     if (!env)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
@@ -115,7 +116,8 @@ kt_status proc_run(const char *const argv[], const char *const env_add[], proc_r
     if (rc != 0) {
         pid = -1;
         if (rc == ENOENT)
-            st = err_set(err, KT_ERR_NOT_FOUND, "program_not_found", "%s was not found on PATH", argv[0]);
+            st = err_set(err, KT_ERR_NOT_FOUND, "program_not_found", "%s was not found on PATH",
+                         argv[0]);
         else
             st = err_set(err, KT_ERR_IO, NULL, "cannot start %s: %s", argv[0], strerror(rc));
         goto out;

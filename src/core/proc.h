@@ -20,7 +20,7 @@
 #define PROC_STDERR_MAX 8192
 
 typedef struct proc_result {
-    int exit_code;               /* 0..255; 128+N when killed by signal N */
+    int exit_code;                      /* 0..255; 128+N when killed by signal N */
     char err_text[PROC_STDERR_MAX + 1]; /* the child's stderr, NUL-terminated, cut at the cap */
 } proc_result;
 

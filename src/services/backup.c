@@ -74,8 +74,8 @@ int backup_name_parse(const char *name, int64_t *ms, backup_kind *kind)
         return 0;
     const char *p = name + pre;
     if (!digits(p, 4, &y) || !digits(p + 4, 2, &mo) || !digits(p + 6, 2, &d) || p[8] != 'T' ||
-        !digits(p + 9, 2, &h) || !digits(p + 11, 2, &mi) || !digits(p + 13, 2, &s) || p[15] != 'Z' ||
-        p[16] != '.')
+        !digits(p + 9, 2, &h) || !digits(p + 11, 2, &mi) || !digits(p + 13, 2, &s) ||
+        p[15] != 'Z' || p[16] != '.')
         return 0;
     if (strcmp(p + 17, "sqlite") == 0)
         k = BACKUP_SQLITE;
@@ -85,8 +85,12 @@ int backup_name_parse(const char *name, int64_t *ms, backup_kind *kind)
         return 0;
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
         return 0;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     time_t t = timegm(&tm);
     struct tm back;
     /* timegm normalises 2026-02-30 to March 2: a round trip catches it. */
@@ -226,8 +230,8 @@ kt_status backup_sha256_file(const char *path, char hex[65], kt_err *err)
     kt_status st = KT_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return err_set(err, errno == ENOENT ? KT_ERR_NOT_FOUND : KT_ERR_IO, NULL, "cannot read %s: %s",
-                       path, strerror(errno));
+        return err_set(err, errno == ENOENT ? KT_ERR_NOT_FOUND : KT_ERR_IO, NULL,
+                       "cannot read %s: %s", path, strerror(errno));
     crypto_hash_sha256_init(&h);
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);
@@ -298,9 +302,10 @@ kt_status backup_verify(const char *path, kt_err *err)
         return st;
     if ((st = fs_read_file(sum_path, SUM_FILE_MAX, &text, &len, &e)) != KT_OK) {
         if (st == KT_ERR_NOT_FOUND)
-            return err_set(err, KT_ERR_NOT_FOUND, "checksum_missing",
-                           "no checksum file %s: refusing to restore a backup that cannot be verified",
-                           sum_path);
+            return err_set(
+                err, KT_ERR_NOT_FOUND, "checksum_missing",
+                "no checksum file %s: refusing to restore a backup that cannot be verified",
+                sum_path);
         return err_set(err, st, e.code, "%s", e.msg);
     }
     if (len < 66 || strlen(text) != len || !parse_sum_line(text, want, &named)) {
@@ -309,8 +314,8 @@ kt_status backup_verify(const char *path, kt_err *err)
         goto out;
     }
     if (strcmp(named, base_name(path)) != 0) {
-        st = err_set(err, KT_ERR_INVALID, "checksum_malformed", "%s is the checksum of %.100s, not of %s",
-                     sum_path, named, base_name(path));
+        st = err_set(err, KT_ERR_INVALID, "checksum_malformed",
+                     "%s is the checksum of %.100s, not of %s", sum_path, named, base_name(path));
         goto out;
     }
     if ((st = backup_sha256_file(path, got, err)) != KT_OK)
@@ -403,7 +408,8 @@ kt_status backup_prune(const char *dir, int keep_daily, int keep_weekly, int *de
     for (size_t i = 0; i < l.n; i++) {
         if (keep[i])
             continue;
-        if (join(path, dir, "/", l.names[i], NULL) != KT_OK || join(sum, path, SUM_SUFFIX, NULL, NULL) != KT_OK)
+        if (join(path, dir, "/", l.names[i], NULL) != KT_OK ||
+            join(sum, path, SUM_SUFFIX, NULL, NULL) != KT_OK)
             continue;
         /* The checksum goes first: a backup without one is refused by
          * restore, never mistaken for a verified one. */
@@ -452,7 +458,8 @@ static kt_status pg_env_from_url(const char *url, pg_env *out, kt_err *err)
     if (!opts) {
         PQfreemem(perr);
         /* perr may quote the URL, password included: not repeated */
-        return err_set(err, KT_ERR_INVALID, "bad_config", "KEEPTRACK_DB is not a valid PostgreSQL URL");
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "KEEPTRACK_DB is not a valid PostgreSQL URL");
     }
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (!o->val || !*o->val)
@@ -502,8 +509,8 @@ static kt_status need_tool(const char *tool, const char *code, const char *hint,
     return err_set(err, KT_ERR_NOT_FOUND, code, "%s was not found on PATH: %s", tool, hint);
 }
 
-#define PG_TOOL_HINT                                                                           \
-    "install postgresql-client (the same major version as the server, or newer) or add its "  \
+#define PG_TOOL_HINT                                                                               \
+    "install postgresql-client (the same major version as the server, or newer) or add its "       \
     "bin directory (e.g. /usr/lib/postgresql/15/bin) to PATH"
 
 static kt_status pg_dump_to(const kt_config *cfg, store *s, const char *dest, kt_err *err)
@@ -514,8 +521,8 @@ static kt_status pg_dump_to(const kt_config *cfg, store *s, const char *dest, kt
     if (st != KT_OK || (st = store_backup_pg_schema(s, schema, err)) != KT_OK ||
         (st = pg_env_from_url(cfg->db, &env, err)) != KT_OK)
         return st;
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-password", "--schema", schema,
-                          "--file", dest, NULL};
+    const char *argv[] = {
+        "pg_dump", "--format=custom", "--no-password", "--schema", schema, "--file", dest, NULL};
     st = run_tool(argv, (const char *const *)env.vars, "pg_dump", "pg_dump_failed", err);
     pg_env_free(&env);
     return st;
@@ -528,10 +535,12 @@ kt_status backup_offsite_copy(const char *remote, const char *path, kt_err *err)
     const char *sep = rn && (remote[rn - 1] == ':' || remote[rn - 1] == '/') ? "" : "/";
     kt_status st;
     if (!rn)
-        return err_set(err, KT_ERR_INVALID, "bad_config", "KEEPTRACK_BACKUP_RCLONE_REMOTE is empty");
-    if ((st = need_tool("rclone", "rclone_missing",
-                        "install rclone (Debian package rclone) or unset KEEPTRACK_BACKUP_RCLONE_REMOTE",
-                        err)) != KT_OK)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "KEEPTRACK_BACKUP_RCLONE_REMOTE is empty");
+    if ((st = need_tool(
+             "rclone", "rclone_missing",
+             "install rclone (Debian package rclone) or unset KEEPTRACK_BACKUP_RCLONE_REMOTE",
+             err)) != KT_OK)
         return st;
     /* The checksum follows the file, so a remote copy with a checksum is complete. */
     for (int i = 0; i < 2; i++) {
@@ -584,7 +593,8 @@ kt_status backup_create(const kt_config *cfg, store *s, int64_t now_ms, backup_r
         st = store_backup_sqlite_snapshot(s, tmp, err);
     else
         st = pg_dump_to(cfg, s, tmp, err);
-    if (st != KT_OK || (st = fsync_path(tmp, err)) != KT_OK || (st = backup_sha256_file(tmp, hex, err)) != KT_OK)
+    if (st != KT_OK || (st = fsync_path(tmp, err)) != KT_OK ||
+        (st = backup_sha256_file(tmp, hex, err)) != KT_OK)
         goto out;
     if (stat(tmp, &sb) != 0) {
         st = err_set(err, KT_ERR_IO, NULL, "cannot stat %s: %s", tmp, strerror(errno));
@@ -593,9 +603,10 @@ kt_status backup_create(const kt_config *cfg, store *s, int64_t now_ms, backup_r
     /* link() instead of rename(): it refuses to replace a backup made in
      * the same second by another process. */
     if (link(tmp, final) != 0) {
-        st = errno == EEXIST ? err_set(err, KT_ERR_CONFLICT, "backup_exists",
-                                       "%s already exists (one backup per second): try again", final)
-                             : err_set(err, KT_ERR_IO, NULL, "cannot create %s: %s", final, strerror(errno));
+        st = errno == EEXIST
+                 ? err_set(err, KT_ERR_CONFLICT, "backup_exists",
+                           "%s already exists (one backup per second): try again", final)
+                 : err_set(err, KT_ERR_IO, NULL, "cannot create %s: %s", final, strerror(errno));
         goto out;
     }
     final_made = 1;
@@ -615,7 +626,8 @@ out:
     return st;
 }
 
-kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_result *out, kt_err *err)
+kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_result *out,
+                     kt_err *err)
 {
     backup_result res;
     kt_err copy_err = {0};
@@ -627,9 +639,11 @@ kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_resu
         copy_st = backup_offsite_copy(cfg->backup_rclone_remote, res.path, &copy_err);
         res.offsite = copy_st == KT_OK;
         if (copy_st != KT_OK)
-            LOG_WARN("backup_offsite_failed", "file=%s error=%s", base_name(res.path), copy_err.msg);
+            LOG_WARN("backup_offsite_failed", "file=%s error=%s", base_name(res.path),
+                     copy_err.msg);
     }
-    st = backup_prune(cfg->backup_dir, cfg->backup_keep_daily, cfg->backup_keep_weekly, &res.pruned, err);
+    st = backup_prune(cfg->backup_dir, cfg->backup_keep_daily, cfg->backup_keep_weekly, &res.pruned,
+                      err);
     *out = res;
     if (copy_st != KT_OK) {
         if (err)
@@ -641,7 +655,8 @@ kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_resu
 
 /* --------------------------------------------------------------- restore */
 
-static kt_status copy_file(const char *src, const char *dst_template, char dst[PATH_CAP], kt_err *err)
+static kt_status copy_file(const char *src, const char *dst_template, char dst[PATH_CAP],
+                           kt_err *err)
 {
     char buf[65536];
     kt_status st = KT_OK;
@@ -650,8 +665,8 @@ static kt_status copy_file(const char *src, const char *dst_template, char dst[P
     if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
         return err_set(err, KT_ERR_IO, NULL, "cannot read %s: %s", src, strerror(errno));
     if ((out = mkstemp(dst)) < 0) {
-        st = err_set(err, KT_ERR_IO, NULL, "cannot create a file next to the database (%s): %s", dst,
-                     strerror(errno));
+        st = err_set(err, KT_ERR_IO, NULL, "cannot create a file next to the database (%s): %s",
+                     dst, strerror(errno));
         goto out;
     }
     for (;;) {
@@ -694,9 +709,11 @@ static int exists(const char *path)
     return lstat(path, &sb) == 0;
 }
 
-static kt_status restore_sqlite(const char *db, const char *backup, char kept[PATH_CAP], kt_err *err)
+static kt_status restore_sqlite(const char *db, const char *backup, char kept[PATH_CAP],
+                                kt_err *err)
 {
-    char tmpl[PATH_CAP], tmp[PATH_CAP] = "", before[PATH_CAP], wal[PATH_CAP], shm[PATH_CAP], dir[PATH_CAP];
+    char tmpl[PATH_CAP], tmp[PATH_CAP] = "", before[PATH_CAP], wal[PATH_CAP], shm[PATH_CAP],
+                         dir[PATH_CAP];
     kt_status st;
     int had_db = exists(db);
     kept[0] = '\0';
@@ -705,7 +722,8 @@ static kt_status restore_sqlite(const char *db, const char *backup, char kept[PA
                        "restore-backup needs KEEPTRACK_DB to be a plain file path, not %.100s", db);
     if ((st = join(tmpl, db, ".restore-XXXXXX", NULL, err)) != KT_OK ||
         (st = join(before, db, BEFORE_RESTORE_SUFFIX, NULL, err)) != KT_OK ||
-        (st = join(wal, db, "-wal", NULL, err)) != KT_OK || (st = join(shm, db, "-shm", NULL, err)) != KT_OK ||
+        (st = join(wal, db, "-wal", NULL, err)) != KT_OK ||
+        (st = join(shm, db, "-shm", NULL, err)) != KT_OK ||
         (st = fs_mkdir_parent(db, 0700, err)) != KT_OK)
         return st;
     dir_name(db, dir);
@@ -717,8 +735,9 @@ static kt_status restore_sqlite(const char *db, const char *backup, char kept[PA
         if ((st = store_backup_sqlite_quiesce(db, err)) != KT_OK)
             goto out;
         if (exists(wal)) {
-            st = err_set(err, KT_ERR_CONFLICT, "db_in_use",
-                         "%s still exists: another process is using the database; stop it and retry", wal);
+            st = err_set(
+                err, KT_ERR_CONFLICT, "db_in_use",
+                "%s still exists: another process is using the database; stop it and retry", wal);
             goto out;
         }
         unlink_quiet(shm);
@@ -730,8 +749,8 @@ static kt_status restore_sqlite(const char *db, const char *backup, char kept[PA
         snprintf(kept, PATH_CAP, "%s", before);
     }
     if (rename(tmp, db) != 0) {
-        st = err_set(err, KT_ERR_IO, NULL, "cannot move the restored database into place (%s): %s", db,
-                     strerror(errno));
+        st = err_set(err, KT_ERR_IO, NULL, "cannot move the restored database into place (%s): %s",
+                     db, strerror(errno));
         goto out;
     }
     tmp[0] = '\0';
@@ -752,7 +771,8 @@ static kt_status schema_version_fresh(const char *url, int *version, kt_err *err
     return st;
 }
 
-static kt_status restore_pg(const kt_config *cfg, const char *backup, char kept[PATH_CAP], kt_err *err)
+static kt_status restore_pg(const kt_config *cfg, const char *backup, char kept[PATH_CAP],
+                            kt_err *err)
 {
     char schema[STORE_BACKUP_SCHEMA_MAX + 1];
     store *s = NULL;
@@ -762,13 +782,14 @@ static kt_status restore_pg(const kt_config *cfg, const char *backup, char kept[
     kt_status st;
     kept[0] = '\0';
     if ((st = need_tool("pg_restore", "pg_restore_missing", PG_TOOL_HINT, err)) != KT_OK ||
-        (st = store_open(cfg->db, &s, err)) != KT_OK || (st = store_backup_pg_schema(s, schema, err)) != KT_OK ||
+        (st = store_open(cfg->db, &s, err)) != KT_OK ||
+        (st = store_backup_pg_schema(s, schema, err)) != KT_OK ||
         (st = store_backup_pg_other_clients(s, &others, err)) != KT_OK)
         goto out;
     if (others > 0) {
         st = err_set(err, KT_ERR_CONFLICT, "db_in_use",
-                     "%lld other keeptrack connection(s) use this database (is `keeptrack serve` "
-                     "running?): stop them, then try again",
+                     "the database is in use by %lld other keeptrack connection(s) (is `keeptrack "
+                     "serve` running?): stop every keeptrack process using it, then try again",
                      (long long)others);
         goto out;
     }
@@ -776,14 +797,18 @@ static kt_status restore_pg(const kt_config *cfg, const char *backup, char kept[
         goto out;
     env_ready = 1;
     if (!env.dbname[0] || strchr(env.dbname, '=') || strstr(env.dbname, "://")) {
-        st = err_set(err, KT_ERR_INVALID, "bad_config",
-                     "KEEPTRACK_DB must name the database (postgresql://HOST/DBNAME) to restore into it");
+        st = err_set(
+            err, KT_ERR_INVALID, "bad_config",
+            "KEEPTRACK_DB must name the database (postgresql://HOST/DBNAME) to restore into it");
         goto out;
     }
     if ((st = store_backup_pg_set_aside(s, schema, &moved, err)) != KT_OK)
         goto out;
-    const char *argv[] = {"pg_restore", "--clean", "--if-exists", "--single-transaction", "--no-owner",
-                          "--no-password", "--dbname", env.dbname, backup, NULL};
+    const char *argv[] = {"pg_restore",  "--clean",
+                          "--if-exists", "--single-transaction",
+                          "--no-owner",  "--no-password",
+                          "--dbname",    env.dbname,
+                          backup,        NULL};
     st = run_tool(argv, (const char *const *)env.vars, "pg_restore", "pg_restore_failed", err);
     /* A fresh connection: this one's cached statements may point at the
      * tables that were just set aside. */
@@ -815,14 +840,16 @@ kt_status backup_restore(const kt_config *cfg, const char *path, char kept[4096]
     int is_pg = strstr(cfg->db, "://") != NULL;
     kt_status st;
     if (!backup_name_parse(base_name(path), NULL, &kind))
-        return err_set(err, KT_ERR_INVALID, "not_a_backup",
-                       "%s is not a keeptrack backup (keeptrack-YYYYMMDDTHHMMSSZ.sqlite or .pgdump)", path);
+        return err_set(
+            err, KT_ERR_INVALID, "not_a_backup",
+            "%s is not a keeptrack backup (keeptrack-YYYYMMDDTHHMMSSZ.sqlite or .pgdump)", path);
     if ((st = backup_verify(path, err)) != KT_OK)
         return st;
     if (is_pg != (kind == BACKUP_PGDUMP))
         return err_set(err, KT_ERR_INVALID, "wrong_backend",
                        "%s is a %s backup but KEEPTRACK_DB is a %s database", path,
-                       kind == BACKUP_PGDUMP ? "PostgreSQL" : "SQLite", is_pg ? "PostgreSQL" : "SQLite");
+                       kind == BACKUP_PGDUMP ? "PostgreSQL" : "SQLite",
+                       is_pg ? "PostgreSQL" : "SQLite");
     st = is_pg ? restore_pg(cfg, path, where, err) : restore_sqlite(cfg->db, path, where, err);
     if (st != KT_OK)
         return st;

@@ -34,18 +34,18 @@
 #include "core/err.h"
 #include "store/store.h"
 
-#define BACKUP_NAME_MAX 64         /* a backup file name, with its NUL */
+#define BACKUP_NAME_MAX 64            /* a backup file name, with its NUL */
 #define BACKUP_DIR_ENTRIES_MAX 100000 /* bound on a listed backup directory */
 
 typedef enum backup_kind { BACKUP_SQLITE, BACKUP_PGDUMP } backup_kind;
 
 /* What backup_run did. Paths are absolute or as configured. */
 typedef struct backup_result {
-    char path[4096];               /* the backup file */
-    char sha256[65];               /* its checksum, lower-case hex */
-    int64_t bytes;                 /* its size */
-    int offsite;                   /* 1 when copied to the rclone remote */
-    int pruned;                    /* backups deleted by retention */
+    char path[4096]; /* the backup file */
+    char sha256[65]; /* its checksum, lower-case hex */
+    int64_t bytes;   /* its size */
+    int offsite;     /* 1 when copied to the rclone remote */
+    int pruned;      /* backups deleted by retention */
 } backup_result;
 
 /* --- names and retention (pure) ---------------------------------------- */
@@ -123,7 +123,8 @@ kt_status backup_offsite_copy(const char *remote, const char *path, kt_err *err)
  * copy failed): out->path is non-empty exactly when a backup was made (the
  * caller sets path[0] = '\0' first). The off-site error wins over a pruning
  * error; pruning runs in both cases. */
-kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_result *out, kt_err *err);
+kt_status backup_run(const kt_config *cfg, store *s, int64_t now_ms, backup_result *out,
+                     kt_err *err);
 
 /* Restores the backup at path into cfg->db. Verifies the checksum first
  * (nothing is touched on a mismatch), refuses a backup of the other

@@ -36,6 +36,10 @@
 
 /* The job kind of library syncs; params {"what":"<sync_parse_what csv>"}. */
 #define JOBS_KIND_SYNC "sync"
+/* The job kind of database backups (services/backup.h, backup_run); no
+ * user, no params; enqueued by the scheduler every
+ * KEEPTRACK_BACKUP_INTERVAL_HOURS. */
+#define JOBS_KIND_BACKUP "backup"
 /* err.code of the status jobs_release returns. */
 #define JOBS_CODE_RELEASED "job_released"
 

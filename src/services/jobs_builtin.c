@@ -9,7 +9,11 @@
 #include <string.h>
 
 #include "core/jsonutil.h"
+#include "core/timeutil.h"
+#include "services/app_priv.h"
+#include "services/backup.h"
 #include "services/jobs.h"
+#include "services/releases.h"
 #include "services/sync.h"
 
 /* jobs_ctx_progress as a sync_progress_fn. */
@@ -40,7 +44,53 @@ static kt_status run_sync(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return sync_run(app, jobs_ctx_user(job), what, sync_progress, job, err);
 }
 
+/* Job kind "backup": backup_run on a pooled connection. A failed off-site
+ * copy fails the run (KT_ERR_UPSTREAM), so the queue records the error and
+ * retries with backoff; a retry makes a fresh snapshot and copies that one
+ * (the earlier local backup stays until retention drops it). A missing
+ * pg_dump or rclone (KT_ERR_NOT_FOUND) or a bad setting fails at once. */
+static kt_status run_backup(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    store *s = NULL;
+    backup_result res = {.path = ""};
+    (void)ud;
+    kt_status st = app_db_get(app, &s, err);
+    if (st != KT_OK)
+        return st;
+    jobs_ctx_progress(job, 0, 1, "backing up the database");
+    st = backup_run(app->cfg, s, time_now_ms(), &res, err);
+    app_db_put(app, s);
+    if (st == KT_OK)
+        jobs_ctx_progress(job, 1, 1,
+                          res.offsite ? "backup made and copied off-site" : "backup made");
+    return st;
+}
+
+static int releases_stopping(void *ctx)
+{
+    return jobs_ctx_stopping(ctx);
+}
+
+/* Job kind "releases": the new-releases refresh (no params). A run cut
+ * short by shutdown gives the job back; a deferral keeps the artists
+ * already checked, so the resumed job goes on where it stopped. */
+static kt_status run_releases(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    releases_hooks hooks = {.ctx = job, .progress = sync_progress, .stopping = releases_stopping};
+    int stopped = 0;
+    (void)ud;
+    kt_status st = releases_run(app, time_now_ms(), &hooks, NULL, &stopped, err);
+    if (st == KT_OK && stopped)
+        return jobs_release(job, err);
+    return st;
+}
+
 kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
 {
-    return jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
+    kt_status st = jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, JOBS_KIND_BACKUP, run_backup, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, RELEASES_JOB_KIND, run_releases, NULL, err);
+    return st;
 }

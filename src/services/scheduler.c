@@ -17,6 +17,7 @@
 #include "core/timeutil.h"
 #include "services/app_priv.h"
 #include "services/jobs.h"
+#include "services/releases.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
 
@@ -39,6 +40,8 @@ void scheduler_config_from(const kt_config *cfg, scheduler_config *out)
     out->library_every_ms = (int64_t)cfg->sync_library_every_s * 1000;
     out->recent_every_ms = (int64_t)cfg->sync_recent_every_s * 1000;
     out->top_every_ms = (int64_t)cfg->sync_top_every_s * 1000;
+    out->backup_every_ms = (int64_t)cfg->backup_interval_hours * 3600 * 1000;
+    out->releases_every_ms = (int64_t)cfg->releases_interval_hours * 3600 * 1000;
     out->job_retention_ms = 30LL * 24 * 3600 * 1000;
 }
 
@@ -77,6 +80,25 @@ static kt_status enqueue_due(kt_app *app, const schedule *sc, int64_t every_ms, 
     return st;
 }
 
+/* Enqueues this period's database backup ("sched:backup:p<period start>";
+ * the lane keeps a slow backup from being joined by the next one). */
+static kt_status enqueue_backup(kt_app *app, int64_t every_ms, int64_t now_ms, int *enqueued,
+                                kt_err *err)
+{
+    char key[STORE_JOB_KEY_MAX + 1];
+    int64_t id = 0;
+    int created = 0;
+    snprintf(key, sizeof key, "sched:backup:p%lld",
+             (long long)scheduler_period_start(now_ms, every_ms));
+    store_job_spec spec = {.kind = JOBS_KIND_BACKUP, .dedupe_key = key, .lane = "backup"};
+    kt_status st = jobs_enqueue(app, &spec, &id, &created, err);
+    if (st == KT_OK && created) {
+        (*enqueued)++;
+        LOG_INFO("job_scheduled", "id=%lld schedule=backup", (long long)id);
+    }
+    return st;
+}
+
 static void purge_old_jobs(kt_app *app, const scheduler_config *cfg, int64_t now_ms)
 {
     store *s = NULL;
@@ -101,6 +123,11 @@ kt_status scheduler_tick(kt_app *app, const scheduler_config *cfg, int64_t now_m
     store_user *users = NULL;
     size_t n = 0;
     int count = 0;
+    kt_err rerr = {0};
+    /* New releases are not per user: one job per period for everyone. */
+    if (cfg->releases_every_ms > 0 &&
+        releases_schedule(app, cfg->releases_every_ms, now_ms, &count, &rerr) != KT_OK)
+        LOG_WARN("schedule_failed", "schedule=releases code=%s", rerr.code);
     kt_status st = app_db_get(app, &s, err);
     if (st != KT_OK)
         return st;
@@ -125,6 +152,10 @@ kt_status scheduler_tick(kt_app *app, const scheduler_config *cfg, int64_t now_m
                      (long long)users[u].id, terr.code);
     }
     store_user_list_free(users, n);
+    kt_err berr = {0};
+    if (cfg->backup_every_ms > 0 &&
+        enqueue_backup(app, cfg->backup_every_ms, now_ms, &count, &berr) != KT_OK)
+        LOG_WARN("schedule_failed", "schedule=backup code=%s", berr.code);
     purge_old_jobs(app, cfg, now_ms);
     if (enqueued)
         *enqueued = count;

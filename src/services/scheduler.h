@@ -5,6 +5,8 @@
  *   recently played     every KEEPTRACK_SYNC_RECENT_EVERY_S (30 min) sync what=recent
  *   top items           every KEEPTRACK_SYNC_TOP_EVERY_S (daily)     sync what=top
  *   tracker points      daily: a hook for a later issue (scheduler.c)
+ * and, once for the whole app (user 0):
+ *   database backup     every KEEPTRACK_BACKUP_INTERVAL_HOURS (24 h)  job "backup"
  * and enqueues the job of the current period with the dedupe key
  * "sched:<schedule>:u<user>:p<period start ms>". Periods are aligned to the
  * unix epoch, so every scheduler (several processes on one PostgreSQL)
@@ -30,6 +32,8 @@ typedef struct scheduler_config {
     int64_t library_every_ms; /* 0 = never */
     int64_t recent_every_ms;  /* 0 = never */
     int64_t top_every_ms;     /* 0 = never */
+    int64_t backup_every_ms;  /* 0 = never */
+    int64_t releases_every_ms; /* new-release refresh period; 0 = never */
     int64_t job_retention_ms; /* finished jobs older than this are deleted (0 = kept) */
 } scheduler_config;
 

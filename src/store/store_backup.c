@@ -81,13 +81,15 @@ kt_status store_backup_pg_schema(store *s, char out[STORE_BACKUP_SCHEMA_MAX + 1]
     size_t n = name ? strlen(name) : 0;
     int ok = n > 0 && n <= STORE_BACKUP_SCHEMA_MAX;
     for (size_t i = 0; ok && i < n; i++)
-        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_';
     if (!ok)
-        st = err_set(err, KT_ERR_INVALID, "bad_schema",
-                     name ? "keeptrack's schema '%.64s' is not 1..48 characters of a-z, 0-9 and _: "
-                            "backups only handle such names"
-                          : "the connection has no current schema%.0s: check search_path in KEEPTRACK_DB",
-                     name ? name : "");
+        st = err_set(
+            err, KT_ERR_INVALID, "bad_schema",
+            name ? "keeptrack's schema '%.64s' is not 1..48 characters of a-z, 0-9 and _: "
+                   "backups only handle such names"
+                 : "the connection has no current schema%.0s: check search_path in KEEPTRACK_DB",
+            name ? name : "");
     else
         memcpy(out, name, n + 1);
     store_rows_free(r);
@@ -99,10 +101,11 @@ kt_status store_backup_pg_other_clients(store *s, int64_t *count, kt_err *err)
     kt_status st = need(s, STORE_POSTGRES, "checking for other clients", err);
     if (st != KT_OK)
         return st;
-    return store_query_int(s,
-                           "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND application_name = 'keeptrack' AND pid <> pg_backend_pid()",
-                           NULL, 0, count, err);
+    return store_query_int(
+        s,
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'keeptrack' AND pid <> pg_backend_pid()",
+        NULL, 0, count, err);
 }
 
 /* Runs `ALTER SCHEMA a RENAME TO b` / `DROP SCHEMA a CASCADE` with the
@@ -112,8 +115,8 @@ static kt_status ddl(store *s, const char *fmt, const char *a, const char *b, kt
 {
     store_rows *r = NULL;
     store_param p[] = {SP_TEXT(fmt), SP_TEXT(a), SP_TEXT(b ? b : "")};
-    kt_status st = store_query(s, "SELECT format(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))",
-                               p, 3, &r, err);
+    kt_status st = store_query(
+        s, "SELECT format(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))", p, 3, &r, err);
     if (st == KT_OK)
         st = store_script(s, store_rows_text(r, 0, 0), err);
     store_rows_free(r);
@@ -124,8 +127,8 @@ static kt_status schema_exists(store *s, const char *name, int *yes, kt_err *err
 {
     int64_t n = 0;
     store_param p[] = {SP_TEXT(name)};
-    kt_status st = store_query_int(s, "SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?", p, 1, &n,
-                                   err);
+    kt_status st =
+        store_query_int(s, "SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?", p, 1, &n, err);
     if (st == KT_OK)
         *yes = n > 0;
     return st;

@@ -319,3 +319,66 @@ def test_restore_of_the_other_backend_is_refused(bkt, bdb, backup_dir):
     r = bkt.cli("restore-backup", os.path.join(backup_dir, name))
     assert r.returncode == 1 and "backup but KEEPTRACK_DB is a" in r.stderr, r.stderr
     bkt.start()
+
+
+def backup_jobs(db):
+    rows = db.sql("SELECT state, attempts, COALESCE(error, ''), COALESCE(user_id, 0) FROM jobs "
+                  "WHERE kind = 'backup' ORDER BY id")
+    return [(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
+
+
+def start_scheduled(emu, bdb, tmp_path, backup_dir, **env):
+    e = {"KEEPTRACK_BACKUP_DIR": backup_dir, "KEEPTRACK_SCHEDULER": "on",
+         "KEEPTRACK_SCHEDULER_TICK_S": "1", "KEEPTRACK_JOB_POLL_MS": "50",
+         "KEEPTRACK_BACKUP_INTERVAL_HOURS": "24", "KEEPTRACK_LOG_LEVEL": "debug",
+         # no syncs: only the backup schedule is under test
+         "KEEPTRACK_SYNC_LIBRARY_EVERY_S": "0", "KEEPTRACK_SYNC_RECENT_EVERY_S": "0",
+         "KEEPTRACK_SYNC_TOP_EVERY_S": "0"}
+    if bdb.backend == "postgres":
+        d = pg_bin_dir(bdb.base)
+        if d:
+            e["PATH"] = d + os.pathsep + os.environ.get("PATH", "")
+    e.update(env)
+    return ktlib.Keeptrack(emu, bdb, tmp_path, env=e).start()
+
+
+def test_scheduled_backup_job(emu, bdb, tmp_path, backup_dir):
+    kt = start_scheduled(emu, bdb, tmp_path, backup_dir)
+    try:
+        jobs = ktlib.wait_until(lambda: [j for j in backup_jobs(bdb) if j[0] == "done"], 30,
+                                interval=0.1, what="the scheduled backup")
+        assert jobs == [("done", 0, "", 0)]
+        names = sorted(os.listdir(backup_dir))
+        assert len(names) == 2 and names[1] == names[0] + ".sha256", names
+        assert names[0].endswith(ext_of(bdb))
+        # later ticks in the same 24-hour period add no second backup
+        ticks = kt.log().count("scheduler_tick")
+        ktlib.wait_until(lambda: kt.log().count("scheduler_tick") >= ticks + 2, 20,
+                         what="two more scheduler ticks")
+        assert len(backup_jobs(bdb)) == 1
+    finally:
+        assert kt.stop() == 0, kt.log()[-3000:]
+
+
+def test_scheduled_backup_with_failing_remote_is_recorded_and_retried(emu, bdb, tmp_path,
+                                                                      backup_dir):
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(RCLONE_CONF)
+    kt = start_scheduled(emu, bdb, tmp_path, backup_dir, RCLONE_CONFIG=str(conf),
+                         KEEPTRACK_BACKUP_RCLONE_REMOTE="nosuchremote:keeptrack",
+                         KEEPTRACK_JOB_RETRY_BASE_S="1")
+    try:
+        jobs = ktlib.wait_until(lambda: [j for j in backup_jobs(bdb) if j[1] >= 2], 60,
+                                interval=0.1, what="two failed attempts")
+        state, attempts, error, _ = jobs[0]
+        assert state in ("queued", "running", "failed")
+        assert "off-site copy failed" in error and "nosuchremote" in error, error
+        assert "backup_offsite_failed" in kt.log()
+        # every attempt made a local backup all the same; retention keeps the
+        # newest of the day
+        made = kt.log().count("event=backup_created")
+        assert made >= 2
+        assert kt.log().count("event=backup_pruned") >= made - 2
+        assert len([n for n in os.listdir(backup_dir) if n.endswith(ext_of(bdb))]) in (1, 2)
+    finally:
+        assert kt.stop() == 0, kt.log()[-3000:]

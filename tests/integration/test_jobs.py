@@ -194,7 +194,9 @@ def test_scheduler_enqueues_each_period_once(emu, db, tmp_path):
     kt = start_kt(emu, db, tmp_path, KEEPTRACK_SCHEDULER="on", KEEPTRACK_SCHEDULER_TICK_S="1",
                   KEEPTRACK_LOG_LEVEL="debug",
                   KEEPTRACK_SYNC_LIBRARY_EVERY_S=year, KEEPTRACK_SYNC_RECENT_EVERY_S=year,
-                  KEEPTRACK_SYNC_TOP_EVERY_S=year)
+                  KEEPTRACK_SYNC_TOP_EVERY_S=year,
+                  KEEPTRACK_BACKUP_INTERVAL_HOURS="0",  # only syncs: backups and
+                  KEEPTRACK_RELEASES_INTERVAL_HOURS="0")  # releases have their own tests
     try:
         browser = kt.login("alice")
 

@@ -114,13 +114,23 @@ static void test_name_format_and_parse(void **state)
     assert_int_equal(ms, at("2024-02-29T00:00:00Z"));
     assert_int_equal(kind, BACKUP_SQLITE);
 
-    const char *bad[] = {
-        "keeptrack-20261122T030405Z.sqlite.sha256", "keeptrack-20261122T030405Z.sqlite.tmp",
-        ".keeptrack-tmp-abcdef", "keeptrack-20230229T000000Z.sqlite", "keeptrack-20261131T000000Z.sqlite",
-        "keeptrack-20261122T240000Z.sqlite", "keeptrack-20261122T030460Z.sqlite",
-        "keeptrack-2026112T030405Z.sqlite", "keeptrack-20261122T030405.sqlite",
-        "keeptrack-20261122t030405Z.sqlite", "keeptrack-20261122T030405Z.db", "keeptrack-20261122T030405Z.",
-        "Keeptrack-20261122T030405Z.sqlite", "keeptrack-19691231T235959Z.sqlite", "notes.txt", "", NULL};
+    const char *bad[] = {"keeptrack-20261122T030405Z.sqlite.sha256",
+                         "keeptrack-20261122T030405Z.sqlite.tmp",
+                         ".keeptrack-tmp-abcdef",
+                         "keeptrack-20230229T000000Z.sqlite",
+                         "keeptrack-20261131T000000Z.sqlite",
+                         "keeptrack-20261122T240000Z.sqlite",
+                         "keeptrack-20261122T030460Z.sqlite",
+                         "keeptrack-2026112T030405Z.sqlite",
+                         "keeptrack-20261122T030405.sqlite",
+                         "keeptrack-20261122t030405Z.sqlite",
+                         "keeptrack-20261122T030405Z.db",
+                         "keeptrack-20261122T030405Z.",
+                         "Keeptrack-20261122T030405Z.sqlite",
+                         "keeptrack-19691231T235959Z.sqlite",
+                         "notes.txt",
+                         "",
+                         NULL};
     for (size_t i = 0; bad[i]; i++) {
         ms = 42;
         assert_int_equal(backup_name_parse(bad[i], &ms, &kind), 0);
@@ -138,10 +148,11 @@ static void test_name_format_and_parse(void **state)
  *    15 (03:00, the newer of that day), 14;
  *  weekly (ISO weeks, Monday start): w47 -> 22 15:30, w46 -> 15 03:00,
  *    w45 (2..8 Nov) -> 8 Nov, w44 (26 Oct..1 Nov) -> 1 Nov. */
-static const char *const kept_7_4[] = {
-    "2026-11-22T15:30:00Z", "2026-11-21T03:00:00Z", "2026-11-20T03:00:00Z", "2026-11-17T03:00:00Z",
-    "2026-11-16T03:00:00Z", "2026-11-15T03:00:00Z", "2026-11-14T03:00:00Z", "2026-11-08T03:00:00Z",
-    "2026-11-01T03:00:00Z", NULL};
+static const char *const kept_7_4[] = {"2026-11-22T15:30:00Z", "2026-11-21T03:00:00Z",
+                                       "2026-11-20T03:00:00Z", "2026-11-17T03:00:00Z",
+                                       "2026-11-16T03:00:00Z", "2026-11-15T03:00:00Z",
+                                       "2026-11-14T03:00:00Z", "2026-11-08T03:00:00Z",
+                                       "2026-11-01T03:00:00Z", NULL};
 
 static size_t synthetic_history(int64_t *times, size_t cap)
 {
@@ -207,8 +218,9 @@ static void test_retention_edges(void **state)
                                       times[i] != at("2026-11-15T01:00:00Z"));
 
     /* weeks start on Monday and run across New Year (ISO week 53 of 2026) */
-    int64_t ny[] = {at("2026-12-31T12:00:00Z"), at("2026-12-27T10:00:00Z"), at("2027-01-02T08:00:00Z"),
-                    at("2026-12-28T09:00:00Z"), at("2026-12-20T09:00:00Z")};
+    int64_t ny[] = {at("2026-12-31T12:00:00Z"), at("2026-12-27T10:00:00Z"),
+                    at("2027-01-02T08:00:00Z"), at("2026-12-28T09:00:00Z"),
+                    at("2026-12-20T09:00:00Z")};
     unsigned char k[5];
     backup_retention(ny, 5, 0, 2, k);
     assert_int_equal(k[0], 0); /* Thu, same week as Sat 2 Jan */
@@ -266,12 +278,14 @@ static void test_checksum_write_and_verify(void **state)
     assert_non_null(strstr(err.msg, "does not match its checksum"));
 
     /* malformed checksum files */
-    const char *bad[] = {"", "xyz  keeptrack-20261122T030405Z.sqlite\n",
-                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad keeptrack-x\n",
-                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  other.sqlite\n",
-                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  "
-                         "keeptrack-20261122T030405Z.sqlite\nextra\n",
-                         NULL};
+    const char *bad[] = {
+        "",
+        "xyz  keeptrack-20261122T030405Z.sqlite\n",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad keeptrack-x\n",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  other.sqlite\n",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  "
+        "keeptrack-20261122T030405Z.sqlite\nextra\n",
+        NULL};
     for (size_t i = 0; bad[i]; i++) {
         write_file(sum, bad[i]);
         assert_int_equal(backup_verify(path, &err), KT_ERR_INVALID);
@@ -364,10 +378,13 @@ static void *writer_main(void *arg)
     kt_err err = {0};
     w->failure = store_open(w->url, &s, &err);
     for (long i = 1; w->failure == KT_OK && !atomic_load(&w->stop); i++) {
-        store_param p[] = {SP_INT(i), SP_TEXT("some payload to make pages fill up a little faster")};
+        store_param p[] = {SP_INT(i),
+                           SP_TEXT("some payload to make pages fill up a little faster")};
         if ((w->failure = store_begin(s, &err)) != KT_OK ||
-            (w->failure = store_exec(s, "INSERT INTO a (n, pad) VALUES (?, ?)", p, 2, NULL, &err)) != KT_OK ||
-            (w->failure = store_exec(s, "INSERT INTO b (n, pad) VALUES (?, ?)", p, 2, NULL, &err)) != KT_OK ||
+            (w->failure = store_exec(s, "INSERT INTO a (n, pad) VALUES (?, ?)", p, 2, NULL,
+                                     &err)) != KT_OK ||
+            (w->failure = store_exec(s, "INSERT INTO b (n, pad) VALUES (?, ?)", p, 2, NULL,
+                                     &err)) != KT_OK ||
             (w->failure = store_commit(s, &err)) != KT_OK)
             break;
         atomic_store(&w->committed, i);
@@ -406,8 +423,12 @@ static void test_sqlite_snapshot_during_writes(void **state)
     cfg.db = w.url;
     cfg.backup_dir = backups;
     assert_int_equal(store_open(w.url, &s, &err), KT_OK);
-    assert_int_equal(store_exec(s, "CREATE TABLE a (n INTEGER PRIMARY KEY, pad TEXT)", NULL, 0, NULL, &err), KT_OK);
-    assert_int_equal(store_exec(s, "CREATE TABLE b (n INTEGER PRIMARY KEY, pad TEXT)", NULL, 0, NULL, &err), KT_OK);
+    assert_int_equal(
+        store_exec(s, "CREATE TABLE a (n INTEGER PRIMARY KEY, pad TEXT)", NULL, 0, NULL, &err),
+        KT_OK);
+    assert_int_equal(
+        store_exec(s, "CREATE TABLE b (n INTEGER PRIMARY KEY, pad TEXT)", NULL, 0, NULL, &err),
+        KT_OK);
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
 
     long before_first = 0;
@@ -449,11 +470,12 @@ static void test_sqlite_snapshot_during_writes(void **state)
     assert_string_equal(err.code, "backup_exists");
     char listing[4096];
     list_dir(backups, listing, sizeof listing);
-    assert_string_equal(listing, "keeptrack-20261122T030000Z.sqlite\nkeeptrack-20261122T030000Z.sqlite.sha256\n"
-                                 "keeptrack-20261122T030001Z.sqlite\nkeeptrack-20261122T030001Z.sqlite.sha256\n"
-                                 "keeptrack-20261122T030002Z.sqlite\nkeeptrack-20261122T030002Z.sqlite.sha256\n"
-                                 "keeptrack-20261122T030003Z.sqlite\nkeeptrack-20261122T030003Z.sqlite.sha256\n"
-                                 "keeptrack-20261122T030004Z.sqlite\nkeeptrack-20261122T030004Z.sqlite.sha256\n");
+    assert_string_equal(
+        listing, "keeptrack-20261122T030000Z.sqlite\nkeeptrack-20261122T030000Z.sqlite.sha256\n"
+                 "keeptrack-20261122T030001Z.sqlite\nkeeptrack-20261122T030001Z.sqlite.sha256\n"
+                 "keeptrack-20261122T030002Z.sqlite\nkeeptrack-20261122T030002Z.sqlite.sha256\n"
+                 "keeptrack-20261122T030003Z.sqlite\nkeeptrack-20261122T030003Z.sqlite.sha256\n"
+                 "keeptrack-20261122T030004Z.sqlite\nkeeptrack-20261122T030004Z.sqlite.sha256\n");
     store_close(s);
     rm_rf(backups);
     char p[600];
@@ -482,7 +504,8 @@ static void test_proc_run(void **state)
     assert_string_equal(last, "last line");
 
     /* arguments are not re-parsed by a shell; env additions reach the child */
-    const char *args[] = {"sh", "-c", "test \"$1\" = 'a b;$(x)' && test \"$KT_T\" = v2", "sh", "a b;$(x)", NULL};
+    const char *args[] = {"sh", "-c",       "test \"$1\" = 'a b;$(x)' && test \"$KT_T\" = v2",
+                          "sh", "a b;$(x)", NULL};
     const char *env[] = {"KT_T=v2", NULL};
     assert_int_equal(setenv("KT_T", "v1", 1), 0);
     assert_int_equal(proc_run(args, env, r, &err), KT_OK);

@@ -1,6 +1,11 @@
 /* cmd_users.c - `keeptrack users list|disable|enable|delete`: the
  * administrator's view of the accounts held by this instance. Works on the
- * store directly (no Spotify call). Issue 11 extends it.
+ * store directly (no Spotify call).
+ *
+ * `list` shows per user: status, the latest sync run (start and outcome),
+ * when the stored access token expires (a past time is normal: it is
+ * refreshed on the next use) and the date by which the user must log in
+ * again before Spotify's refresh token expires (authorized + 183 days).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -9,8 +14,12 @@
 
 #include "cli/cli.h"
 #include "core/timeutil.h"
+#include "services/auth.h"
 #include "store/store.h"
 #include "store/store_auth.h"
+#include "store/store_ops.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
 
 /* Finds a user by numeric id or account id. */
 static kt_status find_user(store *s, const char *arg, store_user *out, kt_err *err)
@@ -30,22 +39,48 @@ static kt_status find_user(store *s, const char *arg, store_user *out, kt_err *e
     return st;
 }
 
+/* A unix-ms time as ISO 8601 to the second ("2026-11-22T10:00:00Z"), or
+ * "-" for NULL/0. */
+static void when_text(const store_rows *r, size_t row, size_t col, int64_t plus_ms, char out[32])
+{
+    int64_t ms = store_rows_is_null(r, row, col) ? 0 : store_rows_int(r, row, col);
+    if (ms <= 0) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    time_format_iso8601(ms + plus_ms, out);
+    char *dot = strchr(out, '.');
+    if (dot)
+        snprintf(dot, 32 - (size_t)(dot - out), "Z");
+}
+
+static const char *text_or_dash(const store_rows *r, size_t row, size_t col)
+{
+    const char *t = store_rows_text(r, row, col);
+    return t && *t ? t : "-";
+}
+
 static int list_users(store *s)
 {
-    store_user *users = NULL;
-    size_t n = 0;
+    store_rows *r = NULL;
     kt_err err = {0};
-    if (store_user_list(s, &users, &n, &err) != KT_OK)
+    if (store_ops_user_overview(s, &r, &err) != KT_OK)
         return cli_fail("listing users", &err);
-    printf("%-6s %-24s %-24s %-16s %s\n", "ID", "ACCOUNT", "NAME", "STATUS", "AUTHORIZED");
-    for (size_t i = 0; i < n; i++) {
-        char when[32] = "-";
-        if (users[i].authorized_at > 0)
-            time_format_iso8601(users[i].authorized_at, when);
-        printf("%-6lld %-24s %-24s %-16s %s\n", (long long)users[i].id, users[i].account_id,
-               users[i].display_name ? users[i].display_name : "-", users[i].status, when);
+    printf("%-6s %-24s %-24s %-16s %-20s %-11s %-20s %s\n", "ID", "ACCOUNT", "NAME", "STATUS",
+           "LAST_SYNC", "SYNC_STATUS", "TOKEN_EXPIRES", "REAUTH_BY");
+    for (size_t i = 0; i < store_rows_count(r); i++) {
+        char sync_at[32], token[32], reauth[32];
+        when_text(r, i, STORE_OPS_USER_LAST_SYNC_AT, 0, sync_at);
+        when_text(r, i, STORE_OPS_USER_TOKEN_EXPIRES, 0, token);
+        when_text(r, i, STORE_OPS_USER_AUTHORIZED_AT, AUTH_REFRESH_LIFETIME_DAYS * DAY_MS,
+                  reauth);
+        printf("%-6lld %-24s %-24s %-16s %-20s %-11s %-20s %s\n",
+               (long long)store_rows_int(r, i, STORE_OPS_USER_ID),
+               text_or_dash(r, i, STORE_OPS_USER_ACCOUNT), text_or_dash(r, i, STORE_OPS_USER_NAME),
+               text_or_dash(r, i, STORE_OPS_USER_STATUS), sync_at,
+               text_or_dash(r, i, STORE_OPS_USER_LAST_SYNC), token, reauth);
     }
-    store_user_list_free(users, n);
+    store_rows_free(r);
     return 0;
 }
 

@@ -34,7 +34,7 @@ static const cli_command commands[] = {
      "Applies every pending migration to KEEPTRACK_DB and prints the versions.\n",
      CLI_VALIDATE_VALUES, cmd_migrate},
     {"users", "list, disable, enable or delete users",
-     "usage: keeptrack users list\n"
+     "usage: keeptrack users list           (status, last sync, token expiry, re-login date)\n"
      "       keeptrack users disable USER   (tokens and sessions deleted, login refused)\n"
      "       keeptrack users enable USER\n"
      "       keeptrack users delete USER    (the user and all their data)\n"

@@ -269,3 +269,33 @@ def test_access_logs_hold_no_secret(kto, emu):
         assert s not in log
     for ln in lines:
         assert "?" not in ln and "code=" not in ln
+
+
+# ---- keeptrack users list ----
+
+def test_users_list_shows_status_last_sync_and_token_expiry(kto, emu):
+    alice = kto.login("alice")
+    kto.login("bob")
+    r = alice.post("/api/sync", json={"what": ["liked"]})
+    assert r.status == 202, r
+    job = r.json()["id"]
+    wait_until(lambda: alice.get(f"/api/jobs/{job}").json()["state"] == "done", 30,
+               what="the sync job")
+    me = alice.get("/api/me").json()
+    out = kto.cli("users", "list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["ID", "ACCOUNT", "NAME", "STATUS", "LAST_SYNC", "SYNC_STATUS",
+                                "TOKEN_EXPIRES", "REAUTH_BY"]
+    rows = {ln.split()[1]: ln.split() for ln in lines[1:]}
+    assert len(rows) == 2
+    a = rows[me["account_id"]]
+    # the name may hold spaces: read the last five columns from the right
+    assert a[0] == str(me["id"])
+    status, last_sync, sync_status, token, reauth = a[-5:]
+    assert status == "active"
+    assert sync_status == "done" and last_sync.endswith("Z") and last_sync != "-"
+    assert token == me["access_token_expires_at"].split(".")[0].rstrip("Z") + "Z"
+    assert reauth == me["refresh_token_expires_at"].split(".")[0].rstrip("Z") + "Z"
+    b = next(v for k, v in rows.items() if k != me["account_id"])
+    assert b[-5:-3] == ["active", "-"] and b[-3] == "-"  # bob never synced

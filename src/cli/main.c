@@ -29,6 +29,16 @@ static const cli_command commands[] = {
      "(all but top and recent) or all (the default). Progress goes to stderr; exits\n"
      "non-zero when a sync failed or was deferred, with the reason.\n",
      CLI_VALIDATE_FULL, cmd_sync},
+    {"import-history", "import Spotify's listening-history export (.json files or the .zip)",
+     "usage: keeptrack import-history [--user USER] FILE...\n"
+     "Imports Streaming_History_Audio_*.json, endsong_*.json and StreamingHistory*.json\n"
+     "files, or Spotify's my_spotify_data.zip holding them, into USER's plays (numeric id\n"
+     "or account id; may be left out when there is one user). Plays shorter than\n"
+     "KEEPTRACK_HISTORY_MIN_MS are skipped; plays already stored (polled, or imported\n"
+     "before) are not added twice. A file that fails half-way keeps what was committed;\n"
+     "running the command again with the complete file continues from there. Prints\n"
+     "a report; exits 1 when a file could not be imported.\n",
+     CLI_VALIDATE_VALUES, cmd_import_history},
     {"migrate", "apply pending database migrations",
      "usage: keeptrack migrate [OPTIONS]\n"
      "Applies every pending migration to KEEPTRACK_DB and prints the versions.\n",

@@ -205,8 +205,9 @@ kt_status store_job_enqueue(store *s, const store_job_spec *spec, int64_t now, i
 }
 
 /* "SELECT id FROM jobs WHERE <runnable, due, kind IN (?, ...)> ..." for n
- * kinds. Only the number of placeholders varies, never data. */
-static kt_status claim_pick_sql(store_backend b, size_t n, char *out, size_t cap, kt_err *err)
+ * kinds, locking the row (FOR UPDATE SKIP LOCKED) when `lock` is set. Only
+ * the number of placeholders varies, never data. */
+static kt_status claim_pick_sql(int lock, size_t n, char *out, size_t cap, kt_err *err)
 {
     size_t at = 0;
     int w = snprintf(out, cap, "SELECT id FROM jobs WHERE " RUNNABLE " AND run_after <= ?");
@@ -220,7 +221,7 @@ static kt_status claim_pick_sql(store_backend b, size_t n, char *out, size_t cap
         at += (size_t)w;
     }
     w = snprintf(out + at, cap - at, "%s ORDER BY run_after, id LIMIT 1%s", n ? ")" : "",
-                 b == STORE_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+                 lock ? " FOR UPDATE SKIP LOCKED" : "");
     if (w < 0 || (size_t)w >= cap - at)
         return err_set(err, KT_ERR_INTERNAL, NULL, "claim query too long");
     return KT_OK;
@@ -239,12 +240,26 @@ kt_status store_job_claim(store *s, const char *worker, const char *const *kinds
         return st;
     if (n > MAX_KINDS)
         return err_set(err, KT_ERR_INVALID, "bad_job", "at most %d job kinds per claim", MAX_KINDS);
-    if ((st = claim_pick_sql(store_get_backend(s), n, sql, sizeof sql, err)) != KT_OK)
-        return st;
     p[0] = SP_INT(now);
     for (size_t i = 0; i < n; i++)
         p[1 + i] = SP_TEXT(kinds[i]);
 
+    /* Idle workers poll: look without a transaction first, so an empty
+     * queue never takes SQLite's write lock (or PostgreSQL row locks). */
+    if ((st = claim_pick_sql(0, n, sql, sizeof sql, err)) != KT_OK ||
+        (st = store_query(s, sql, p, 1 + n, &picked, err)) != KT_OK)
+        return st;
+    found = store_rows_count(picked) == 1;
+    store_rows_free(picked);
+    picked = NULL;
+    if (!found) {
+        *got = 0;
+        return KT_OK;
+    }
+    found = 0;
+    int lock = store_get_backend(s) == STORE_POSTGRES;
+    if ((st = claim_pick_sql(lock, n, sql, sizeof sql, err)) != KT_OK)
+        return st;
     if ((st = store_begin(s, err)) != KT_OK)
         return st;
     if ((st = store_query(s, sql, p, 1 + n, &picked, err)) != KT_OK)

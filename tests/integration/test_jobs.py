@@ -216,3 +216,30 @@ def test_scheduler_enqueues_each_period_once(emu, db, tmp_path):
         assert count(db, "SELECT COUNT(*) FROM jobs") == 3
     finally:
         assert kt.stop() == 0, kt.log()[-3000:]
+
+
+def test_killed_instance_job_finishes_elsewhere(emu, db, tmp_path):
+    """Issue 11's rule on two processes sharing one database: kill -9 the
+    instance running a sync; another instance reclaims it once the heartbeat
+    lapses (lease 2 s) and finishes it."""
+    lease = {"KEEPTRACK_JOB_LEASE_S": "2"}
+    a = start_kt(emu, db, tmp_path, **lease)
+    b = None
+    try:
+        browser = a.login("alice")
+        emu.set_faults(latency_ms=400)  # keeps the sync running while we kill
+        job = post_sync(browser, {"what": "liked,playlists,following"})
+        wait_job(browser, job["id"], ("running",))
+        a.proc.kill()
+        a.proc.wait()
+        emu.clear_faults()
+        b = start_kt(emu, db, tmp_path, **lease)  # same key file and database
+        browser.base_url = b.base_url  # the session lives in the database
+        done = wait_job(browser, job["id"], ("done",), timeout=60)
+        assert done["attempts"] == 1  # the lost run counts as one attempt
+        assert count(db, "SELECT COUNT(*) FROM saved_tracks") == 40
+        assert count(db, "SELECT COUNT(*) FROM followed_artists") == 10
+    finally:
+        a.stop()
+        if b:
+            assert b.stop() == 0, b.log()[-3000:]

@@ -20,6 +20,7 @@ typedef struct route_table {
 static const route_table tables[] = {
     {routes_auth, &routes_auth_count},
     {routes_me, &routes_me_count},
+    {routes_history, &routes_history_count},
     {routes_library, &routes_library_count},
     {routes_jobs, &routes_jobs_count},
     {routes_ops, &routes_ops_count},

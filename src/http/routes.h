@@ -23,6 +23,8 @@ extern const http_route routes_auth[];
 extern const size_t routes_auth_count;
 extern const http_route routes_me[];
 extern const size_t routes_me_count;
+extern const http_route routes_history[];
+extern const size_t routes_history_count;
 extern const http_route routes_library[];
 extern const size_t routes_library_count;
 extern const http_route routes_jobs[];

@@ -50,6 +50,7 @@ static kt_status check_key(const opt *o, const char *v, kt_err *err);
 static kt_status check_old_keys(const opt *o, const char *v, kt_err *err);
 static kt_status check_admin_token(const opt *o, const char *v, kt_err *err);
 static kt_status check_db(const opt *o, const char *v, kt_err *err);
+static kt_status check_markets(const opt *o, const char *v, kt_err *err);
 static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err);
 
 #define F(field) offsetof(kt_config, field)
@@ -139,6 +140,18 @@ static const opt options[] = {
     {"history-min-ms", "KEEPTRACK_HISTORY_MIN_MS", "30000", OPT_INT, 0, 3600000, NULL, 0, 0, NULL,
      "History import: plays shorter than this many ms are skipped (Spotify counts a stream at 30 s).",
      F(history_min_ms)},
+    {"releases-interval-hours", "KEEPTRACK_RELEASES_INTERVAL_HOURS", "24", OPT_INT, 0, 8760, NULL, 0, 0,
+     NULL, "Hours between scheduled new-release refreshes; 0 = only on demand.",
+     F(releases_interval_hours)},
+    {"releases-window-days", "KEEPTRACK_RELEASES_WINDOW_DAYS", "28", OPT_INT, 1, 3650, NULL, 0, 0, NULL,
+     "Releases older than this many days are not kept (they age out).", F(releases_window_days)},
+    {"releases-recheck-hours", "KEEPTRACK_RELEASES_RECHECK_HOURS", "20", OPT_INT, 0, 8760, NULL, 0, 0,
+     NULL, "Development mode: an artist's albums are fetched again only after this many hours.",
+     F(releases_recheck_hours)},
+    {"releases-markets", "KEEPTRACK_RELEASES_MARKETS", NULL, OPT_STRING, 0, 0, NULL, 0, 0, check_markets,
+     "Extended quota: comma-separated markets (ISO 3166-1 alpha-2, e.g. US,GB) whose new releases are "
+     "read; unset = Spotify's default market.",
+     F(releases_markets)},
     {"ui-path", "KEEPTRACK_UI_PATH", "/", OPT_STRING, 0, 0, NULL, 0, 0, check_ui_path,
      "Path the browser lands on after login.", F(ui_path)},
     {"backup-dir", "KEEPTRACK_BACKUP_DIR", "<data-dir>/backups", OPT_STRING, 0, 0, NULL, 0, 1, NULL,
@@ -600,6 +613,24 @@ static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err)
 
 static kt_status check_listen(const opt *o, const char *v, kt_err *err)
 {
+/* Up to 32 comma-separated two-letter upper-case market codes: they go into
+ * request URLs, so nothing else is let through. */
+static kt_status check_markets(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    size_t n = strlen(v);
+    int ok = n >= 2 && n <= 32 * 3;
+    for (size_t i = 0; ok && i < n; i += 3)
+        ok = isupper((unsigned char)v[i]) && i + 1 < n && isupper((unsigned char)v[i + 1]) &&
+             (i + 2 == n || v[i + 2] == ',');
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be comma-separated market codes such as US,GB (ISO 3166-1 "
+                       "alpha-2, upper case, at most 32)",
+                       opt_name(o, nm));
+    return KT_OK;
+}
+
     char nm[128];
     const char *colon = strrchr(v, ':');
     int ok = colon && colon > v && colon[1];

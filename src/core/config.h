@@ -70,6 +70,10 @@ typedef struct kt_config {
     int sync_recent_every_s;     /* recently-played poll period (0 = never) */
     int sync_top_every_s;        /* top items snapshot period (0 = never) */
     int history_min_ms;          /* history import: shorter plays are skipped */
+    int releases_interval_hours; /* scheduled new-release refresh period (0 = on demand only) */
+    int releases_window_days;    /* releases older than this age out */
+    int releases_recheck_hours;  /* development mode: artists re-checked after this long */
+    char *releases_markets;      /* comma-separated markets for /browse/new-releases; NULL = default */
     char *config_file;           /* the file that was read, if any */
 } kt_config;
 

@@ -376,6 +376,19 @@
     "  version BIGINT NOT NULL);\n" \
     "INSERT INTO releases_version (id, version) VALUES (1, 1);\n"
 
+/* Migration 7: the per-app Spotify request budget (issue 11), a token
+ * bucket shared by every keeptrack process on the database so their
+ * combined rate stays within what Spotify allows the app. One row per
+ * budget (name "spotify"); amounts in milli-tokens so the refill is exact
+ * integer arithmetic in SQL on both back-ends (store_budget.c). */
+#define BUDGET_SCHEMA \
+    "CREATE TABLE spotify_budget (\n" \
+    "  name TEXT NOT NULL PRIMARY KEY,\n" \
+    "  tokens_milli BIGINT NOT NULL,\n" /* available now, at updated_at */ \
+    "  rate_milli BIGINT NOT NULL,\n"   /* refill: milli-tokens per second */ \
+    "  burst_milli BIGINT NOT NULL,\n"  /* bucket size */ \
+    "  updated_at BIGINT NOT NULL);\n"  /* unix ms of the last take */
+
 typedef struct migration {
     int version;
     const char *description;
@@ -431,6 +444,8 @@ static const migration migrations[] = {
      SHUFFLE_SCHEMA},
     {6, "releases: new releases, their artists and sources, artist checks, data version",
      RELEASES_SCHEMA},
+    {7, "spotify_budget: the per-app Spotify request budget shared by every instance",
+     BUDGET_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -611,8 +611,6 @@ static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err)
     return KT_OK;
 }
 
-static kt_status check_listen(const opt *o, const char *v, kt_err *err)
-{
 /* Up to 32 comma-separated two-letter upper-case market codes: they go into
  * request URLs, so nothing else is let through. */
 static kt_status check_markets(const opt *o, const char *v, kt_err *err)
@@ -631,6 +629,8 @@ static kt_status check_markets(const opt *o, const char *v, kt_err *err)
     return KT_OK;
 }
 
+static kt_status check_listen(const opt *o, const char *v, kt_err *err)
+{
     char nm[128];
     const char *colon = strrchr(v, ':');
     int ok = colon && colon > v && colon[1];

@@ -1,9 +1,10 @@
 /* spotify.h - the Spotify Web API and accounts-service client.
  *
- * One request engine on libcurl multi: keep-alive connections shared by all
- * threads (curl share interface), at most `concurrency` requests in flight
- * per call, a per-app request budget (token bucket), response size caps and
- * timeouts. Every call runs its transfers in the calling thread; no thread
+ * One request engine on libcurl multi: keep-alive connections (HTTP/2 over
+ * TLS where offered) held by a pool of multi handles that calls borrow, DNS
+ * and TLS sessions shared by all threads (curl share interface), at most
+ * `concurrency` requests in flight per call, a per-app request budget
+ * (token bucket or a hook), response size caps and timeouts. Every call runs its transfers in the calling thread; no thread
  * is ever put to sleep for a long Retry-After: a long 429 or QUOTA_EXCEEDED
  * returns KT_ERR_DEFERRED with err->retry_at_ms so the caller (the job
  * queue) resumes later.

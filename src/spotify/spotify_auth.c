@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/jsonutil.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "spotify/spotify_internal.h"
 
@@ -300,10 +301,13 @@ static kt_status refresh_grant(spotify_client *c, int64_t user_id, const spotify
         goto out;
     if ((st = c->hooks.save(c->hooks.ctx, user_id, &fresh, err)) != KT_OK)
         goto out;
+    LOG_DEBUG("spotify_token_refreshed", "user=%lld rotated=%d", (long long)user_id,
+              strcmp(fresh.refresh_token, old->refresh_token) != 0);
     *out = fresh;
     goto out;
 revoked:
     /* invalid_grant: never retried; the owner marks the user and wipes. */
+    LOG_WARN("spotify_refresh_refused", "user=%lld", (long long)user_id);
     if (c->hooks.revoked)
         c->hooks.revoked(c->hooks.ctx, user_id, "Spotify refused the refresh token");
 out:

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "core/jsonutil.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "spotify/spotify_internal.h"
 
@@ -206,6 +207,8 @@ static kt_status retry_later(engine *e, spotify_req *r, const char *why, kt_err 
                        r->last_failure);
     long wait = spotify_backoff_ms(r->attempts, e->c->backoff_base_ms, e->c->backoff_max_ms);
     r->attempts++;
+    LOG_INFO("spotify_retry", "endpoint=%s attempt=%d wait_ms=%ld reason=%s", tmpl, r->attempts,
+             wait, why);
     r->state = SPOTIFY_REQ_PENDING;
     r->not_before_ms = time_mono_ms() + wait;
     return KT_OK;
@@ -222,11 +225,14 @@ static kt_status on_429(engine *e, spotify_req *r, const json_t *body, kt_err *e
     int quota = reason && strcmp(reason, "QUOTA_EXCEEDED") == 0;
     if (!quota && wait <= e->c->max_wait_ms && r->waits_429 < SPOTIFY_MAX_429_WAITS) {
         r->waits_429++;
+        LOG_INFO("spotify_rate_limited", "endpoint=%s wait_ms=%lld", tmpl, (long long)wait);
         r->state = SPOTIFY_REQ_PENDING;
         r->not_before_ms = time_mono_ms() + wait;
         return KT_OK;
     }
     kt_status st = spotify_classify_error(429, body, tmpl, err, NULL);
+    LOG_WARN("spotify_deferred", "endpoint=%s reason=%s retry_in_s=%lld", tmpl,
+             quota ? "quota_exceeded" : "rate_limited", (long long)(wait + 999) / 1000);
     if (err) {
         err->retry_at_ms = at;
         err_prefix(err, "retry after %lld s: ", (long long)(wait + 999) / 1000);

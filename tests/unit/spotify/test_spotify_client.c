@@ -521,8 +521,9 @@ static void test_401_refreshes_once_and_retries_once(void **state)
     (void)state;
     fx f;
     fx_start(&f, DEV_ARGS, NULL);
-    char old_access[1024];
+    char old_access[1024], old_refresh[1024];
     strcpy(old_access, f.st.t.access_token);
+    strcpy(old_refresh, f.st.t.refresh_token);
     ctl_do(&f.em, "/__emulator/tokens/expire", "{\"user\":\"alice\"}");
     json_t *me = NULL;
     kt_err err;
@@ -535,6 +536,9 @@ static void test_401_refreshes_once_and_retries_once(void **state)
     assert_int_equal(stat_count(&f.em, "GET /v1/me", "200"), 1);
     assert_int_equal(f.st.saves, 1);
     assert_string_not_equal(f.st.t.access_token, old_access);
+    /* A confidential client without rotation gets no new refresh token:
+     * the old one is kept (and saved again). */
+    assert_string_equal(f.st.t.refresh_token, old_refresh);
 
     /* Several requests in flight with the expired token: still one refresh. */
     ctl_do(&f.em, "/__emulator/stats/reset", "{}");
@@ -616,6 +620,30 @@ static void test_rotated_refresh_token_saved(void **state)
     assert_int_equal(f.st.saves, 2);
     assert_int_equal(stat_count(&f.em, "POST /api/token", "200"), 2);
     assert_int_equal(f.st.revoked, 0);
+    fx_stop(&f);
+}
+
+static void test_public_client_pkce(void **state)
+{
+    (void)state;
+    fx f;
+    spotify_config cfg = base_cfg;
+    cfg.client_secret = NULL; /* PKCE only: client_id in the form body */
+    fx_start(&f, DEV_ARGS, &cfg);
+    char old_refresh[1024];
+    strcpy(old_refresh, f.st.t.refresh_token);
+    kt_err err;
+    if (spotify_refresh_user(f.c, 1, &err) != KT_OK)
+        fail_msg("refresh: %s", err.msg);
+    /* Spotify rotates public clients' refresh tokens: the new one is saved. */
+    assert_string_not_equal(f.st.t.refresh_token, old_refresh);
+    json_t *j = NULL;
+    assert_int_equal(spotify_get(f.c, 1, "/me", &j, &err), KT_OK);
+    json_decref(j);
+    /* No secret, no app token. */
+    assert_int_equal(spotify_get(f.c, SPOTIFY_APP_USER, "/me", &j, &err), KT_ERR_INVALID);
+    assert_string_equal(err.code, "bad_config");
+    assert_int_equal(stat_count(&f.em, "POST /api/token", NULL), 1);
     fx_stop(&f);
 }
 
@@ -936,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_401_refreshes_once_and_retries_once),
         cmocka_unit_test(test_single_flight_near_expiry),
         cmocka_unit_test(test_rotated_refresh_token_saved),
+        cmocka_unit_test(test_public_client_pkce),
         cmocka_unit_test(test_revoked_refresh_token),
         cmocka_unit_test(test_app_token_once),
         cmocka_unit_test(test_429_long_is_deferred),

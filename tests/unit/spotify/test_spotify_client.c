@@ -13,13 +13,13 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +29,6 @@
 #include "core/crypto.h"
 #include "core/timeutil.h"
 #include "spotify/spotify.h"
-
-extern char **environ;
 
 #define REDIRECT "http://127.0.0.1:8080/api/auth/callback"
 #define SECRET "keeptrack-test-secret"
@@ -89,13 +87,19 @@ static void emulator_start(emulator *em, const char *const *extra)
     argv[a] = NULL;
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t fa;
-    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-    assert_int_equal(posix_spawn_file_actions_adddup2(&fa, fds[1], 1), 0);
-    int rc = posix_spawn(&em->pid, bin, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    /* fork + exec rather than posix_spawn: the child asks for SIGTERM when
+     * the test process dies, so a crashed or killed test leaves no emulator. */
+    pid_t parent = getpid();
+    em->pid = fork();
+    assert_true(em->pid >= 0);
+    if (em->pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent ||
+            dup2(fds[1], 1) < 0)
+            _exit(127);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
     close(fds[1]);
-    assert_int_equal(rc, 0);
     em->out_fd = fds[0];
     char line[256];
     assert_int_equal(read_banner(em, line, sizeof line), 0);

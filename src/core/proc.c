@@ -93,6 +93,12 @@ kt_status proc_run(const char *const argv[], const char *const env_add[], proc_r
 
     if (!argv || !argv[0] || !out)
         return err_set(err, KT_ERR_INTERNAL, NULL, "proc_run: no program");
+    /* Looked up first: glibc reports a failed exec as ENOENT from
+     * posix_spawnp, but other spawn implementations (valgrind's, older
+     * libcs) run the child, which then exits 127. */
+    if (!proc_on_path(argv[0]))
+        return err_set(err, KT_ERR_NOT_FOUND, "program_not_found", "%s was not found on PATH",
+                       argv[0]);
     if (!(res = calloc(1, sizeof *res)))
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     if ((st = build_env(env_add, &env, err)) != KT_OK)

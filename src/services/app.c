@@ -6,7 +6,8 @@
  * token hooks live here: `load` opens the user's sealed tokens, `save` seals
  * refreshed ones and stores them, `revoked` marks the user reauth_required
  * and wipes the tokens. The hooks take a pooled connection of their own for
- * a moment; callers never hold one across a Spotify call.
+ * a moment; callers never hold one across a Spotify call. With PostgreSQL
+ * the client's request budget is the one all instances share (budget.h).
  */
 #include "services/app.h"
 
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "services/app_priv.h"
+#include "services/budget.h"
 #include "services/metrics.h"
 #include "store/store_auth.h"
 
@@ -37,6 +39,7 @@ typedef struct app_impl {
     pthread_mutex_t mu;
     int64_t next_temp;
     temp_slot *temp; /* sodium_malloc'd: holds secrets */
+    budget_shared *budget; /* PostgreSQL: the request budget all instances share */
 } app_impl;
 
 static app_impl *impl_of(kt_app *app)
@@ -314,6 +317,8 @@ kt_status app_open(const kt_config *cfg, int migrate, kt_app **out, kt_err *err)
         goto out;
     if ((st = open_spotify(a, cfg, err)) != KT_OK)
         goto out;
+    if ((st = budget_open(&a->pub, cfg->spotify_budget, &a->budget, err)) != KT_OK)
+        goto out;
     *out = &a->pub;
     a = NULL;
 out:
@@ -327,6 +332,7 @@ void app_close(kt_app *app)
     if (a == NULL)
         return;
     spotify_client_free(a->pub.spotify);
+    budget_free(a->budget); /* after the client: its budget hook points here */
     store_pool_close(a->pub.db);
     vault_free(a->pub.vault);
     if (a->temp)

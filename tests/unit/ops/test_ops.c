@@ -23,54 +23,9 @@
 #include "store/store.h"
 #include "store/store_budget.h"
 #include "store/store_ops.h"
-#include "testdb.h"
+#include "testdb_cmocka.h"
 
 #define T0 1700000000000LL
-
-/* ---- fixtures ---- */
-
-static int setup_backend(void **state, store_backend backend)
-{
-    testdb *db = NULL;
-    kt_err err = {0};
-    kt_status st = testdb_open(backend, 1, &db, &err);
-    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
-        *state = NULL;
-        return 0;
-    }
-    if (st != KT_OK) {
-        fprintf(stderr, "database setup failed: %s\n", err.msg);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    return setup_backend(state, STORE_SQLITE);
-}
-
-static int setup_pg(void **state)
-{
-    return setup_backend(state, STORE_POSTGRES);
-}
-
-static int teardown(void **state)
-{
-    testdb_close(*state);
-    return 0;
-}
-
-static testdb *db_of(void **state)
-{
-    testdb *db = *state;
-    if (db == NULL) {
-        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
-        skip();
-    }
-    return db;
-}
 
 /* ---- metrics (no database) ---- */
 
@@ -180,7 +135,7 @@ static void test_metrics_labels_are_escaped_and_bounded(void **state)
 
 static void test_budget_bucket(void **state)
 {
-    testdb *db = db_of(state);
+    testdb *db = testdb_state(state);
     kt_err err = {0};
     int64_t wait = -1;
     /* 2 tokens/s, burst 3 */
@@ -252,7 +207,7 @@ static void *take_many(void *arg)
  * handed out, never a token more. */
 static void test_budget_concurrent_takers_never_overdraw(void **state)
 {
-    testdb *db = db_of(state);
+    testdb *db = testdb_state(state);
     kt_err err = {0};
     pthread_t th[TAKERS];
     taker t[TAKERS];
@@ -300,7 +255,7 @@ static void add_run(store *s, int64_t user, int64_t started, int64_t ms, const c
 
 static void test_sync_durations(void **state)
 {
-    testdb *db = db_of(state);
+    testdb *db = testdb_state(state);
     kt_err err = {0};
     store_ops_sync_hist h[STORE_OPS_SYNC_MAX_STATUS];
     size_t n = 99;
@@ -329,7 +284,7 @@ static void test_sync_durations(void **state)
 
 static void test_user_overview(void **state)
 {
-    testdb *db = db_of(state);
+    testdb *db = testdb_state(state);
     kt_err err = {0};
     store_rows *r = NULL;
     int64_t a = add_user(db->s, "alice"), b = add_user(db->s, "bob");
@@ -359,9 +314,9 @@ static void test_user_overview(void **state)
     store_rows_free(r);
 }
 
-#define BOTH(fn)                                                       \
-    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),       \
-        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+#define BOTH(fn)                                                               \
+    cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
+        cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
 
 int main(void)
 {

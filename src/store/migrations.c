@@ -389,6 +389,39 @@
     "  burst_milli BIGINT NOT NULL,\n"  /* bucket size */ \
     "  updated_at BIGINT NOT NULL);\n"  /* unix ms of the last take */
 
+/* Migration 8: statistics (issue 7).
+ *
+ *  - artists.details_at: when the stats job last fetched the artist in full
+ *    (GET /artists/{id}) for its genres and image; an artist is fetched
+ *    again once that is older than the TTL. Artists written in full by a
+ *    sync (followed, top) keep it NULL and count as fresh.
+ *  - audio_features: one row per track id fetched from /audio-features
+ *    (extended-quota apps only), the object as JSON text ('null' when
+ *    Spotify has none for the track, so it is not asked again). Shared by
+ *    all users, like the catalog.
+ *  - tracker_points: one datapoint per user per UTC day: liked songs and
+ *    the change since the user's previous point, current playlists,
+ *    followed artists, plays that day and plays in total. Re-recording a
+ *    day overwrites it.
+ */
+#define STATS_SCHEMA \
+    "ALTER TABLE artists ADD COLUMN details_at BIGINT;\n" \
+    "CREATE TABLE audio_features (\n" \
+    "  track_id TEXT NOT NULL PRIMARY KEY,\n" \
+    "  features TEXT NOT NULL,\n" \
+    "  fetched_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE tracker_points (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  day TEXT NOT NULL,\n" /* YYYY-MM-DD (UTC) */ \
+    "  liked BIGINT NOT NULL,\n" \
+    "  liked_change BIGINT,\n" /* NULL for the user's first point */ \
+    "  playlists BIGINT NOT NULL,\n" \
+    "  followed BIGINT NOT NULL,\n" \
+    "  plays BIGINT NOT NULL,\n" \
+    "  plays_total BIGINT NOT NULL,\n" \
+    "  recorded_at BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (user_id, day));\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -446,6 +479,7 @@ static const migration migrations[] = {
      RELEASES_SCHEMA},
     {7, "spotify_budget: the per-app Spotify request budget shared by every instance",
      BUDGET_SCHEMA},
+    {8, "stats: artist details time, audio features, tracker points", STATS_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

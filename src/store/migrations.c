@@ -422,6 +422,26 @@
     "  recorded_at BIGINT NOT NULL,\n" \
     "  PRIMARY KEY (user_id, day));\n"
 
+/* Migration 9: restores into Spotify (issue 9). One row per restore
+ * request: the validated input in keeptrack's normalized export form (an
+ * upload can be far larger than a job's params, and any instance on the
+ * database may run the job), the options, and the report the job writes
+ * (what was, or in a dry run would be, changed). */
+#define RESTORE_SCHEMA \
+    "CREATE TABLE restores (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  job_id BIGINT,\n" \
+    "  source TEXT NOT NULL,\n" /* what was uploaded (file names) or the version restored */ \
+    "  options TEXT NOT NULL,\n" /* JSON */ \
+    "  input TEXT NOT NULL,\n" /* JSON, normalized export form */ \
+    "  status TEXT NOT NULL,\n" /* queued | done | failed */ \
+    "  report TEXT,\n" /* JSON */ \
+    "  error TEXT,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  finished_at BIGINT);\n" \
+    "CREATE INDEX restores_user ON restores(user_id, id);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -480,6 +500,7 @@ static const migration migrations[] = {
     {7, "spotify_budget: the per-app Spotify request budget shared by every instance",
      BUDGET_SCHEMA},
     {8, "stats: artist details time, audio features, tracker points", STATS_SCHEMA},
+    {9, "restores: restore requests into Spotify (input, options, report)", RESTORE_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

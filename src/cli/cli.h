@@ -40,6 +40,7 @@ int cmd_config(kt_config *cfg, int argc, char **argv);
 int cmd_backup(kt_config *cfg, int argc, char **argv);
 int cmd_restore_backup(kt_config *cfg, int argc, char **argv);
 int cmd_sync(kt_config *cfg, int argc, char **argv);
+int cmd_shuffle(kt_config *cfg, int argc, char **argv);
 int cmd_import_history(kt_config *cfg, int argc, char **argv);
 
 /* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */

@@ -29,6 +29,16 @@ static const cli_command commands[] = {
      "(all but top and recent) or all (the default). Progress goes to stderr; exits\n"
      "non-zero when a sync failed or was deferred, with the reason.\n",
      CLI_VALIDATE_FULL, cmd_sync},
+    {"shuffle", "make a truly shuffled copy of a playlist or of Liked Songs",
+     "usage: keeptrack shuffle --source liked|PLAYLIST_ID [--mode uniform|spread] [--user USER]\n"
+     "                         [--name NAME] [--new]\n"
+     "Syncs the source, then writes every track of it, shuffled, into a private playlist\n"
+     "(named from KEEPTRACK_SHUFFLE_NAME unless --name). uniform: every order equally likely\n"
+     "(Fisher-Yates on a CSPRNG); spread: random, with the same artist (then album) kept apart\n"
+     "as far as the source allows. Shuffling a source again replaces its earlier output\n"
+     "unless --new. Local files cannot be added through the API: they are counted.\n"
+     "USER: numeric id or Spotify account id (default: the only active user).\n",
+     CLI_VALIDATE_FULL, cmd_shuffle},
     {"import-history", "import Spotify's listening-history export (.json files or the .zip)",
      "usage: keeptrack import-history [--user USER] FILE...\n"
      "Imports Streaming_History_Audio_*.json, endsong_*.json and StreamingHistory*.json\n"

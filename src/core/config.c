@@ -154,6 +154,8 @@ static const opt options[] = {
      F(releases_markets)},
     {"ui-path", "KEEPTRACK_UI_PATH", "/", OPT_STRING, 0, 0, NULL, 0, 0, check_ui_path,
      "Path the browser lands on after login.", F(ui_path)},
+    {"shuffle-name", "KEEPTRACK_SHUFFLE_NAME", "{source} (shuffled)", OPT_STRING, 0, 0, NULL, 0, 0, NULL,
+     "Name of shuffled playlists: {source} = the source's name, {mode} = uniform|spread.", F(shuffle_name)},
     {"backup-dir", "KEEPTRACK_BACKUP_DIR", "<data-dir>/backups", OPT_STRING, 0, 0, NULL, 0, 1, NULL,
      "Directory for database backups (keeptrack-YYYYMMDDTHHMMSSZ.sqlite|.pgdump + .sha256).", F(backup_dir)},
     {"backup-keep-daily", "KEEPTRACK_BACKUP_KEEP_DAILY", "7", OPT_INT, 0, 3650, NULL, 0, 0, NULL,

@@ -48,6 +48,7 @@ typedef struct kt_config {
     char *log_level;             /* debug|info|warn|error */
     char *log_format;            /* logfmt|json */
     char *ui_path;               /* where the browser lands after login, e.g. "/" */
+    char *shuffle_name;          /* name template of shuffled playlists ({source}, {mode}) */
     char *backup_dir;            /* where `keeptrack backup` writes (default <data_dir>/backups) */
     char *backup_rclone_remote;  /* rclone remote for off-site copies, e.g. "gdrive:keeptrack"; NULL = none */
     int backup_keep_daily;       /* retention: newest backup of each of the last N days with backups */

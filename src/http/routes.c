@@ -23,6 +23,7 @@ static const route_table tables[] = {
     {routes_history, &routes_history_count},
     {routes_library, &routes_library_count},
     {routes_jobs, &routes_jobs_count},
+    {routes_shuffle, &routes_shuffle_count},
     {routes_releases, &routes_releases_count},
     {routes_ops, &routes_ops_count},
 };

@@ -29,6 +29,8 @@ extern const http_route routes_library[];
 extern const size_t routes_library_count;
 extern const http_route routes_jobs[];
 extern const size_t routes_jobs_count;
+extern const http_route routes_shuffle[];
+extern const size_t routes_shuffle_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_ops[];

@@ -6,6 +6,7 @@
  * handler here plus one line in jobs_register_builtin.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/jsonutil.h"
@@ -14,6 +15,7 @@
 #include "services/backup.h"
 #include "services/jobs.h"
 #include "services/releases.h"
+#include "services/shuffle.h"
 #include "services/sync.h"
 
 /* jobs_ctx_progress as a sync_progress_fn. */
@@ -85,6 +87,67 @@ static kt_status run_releases(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return st;
 }
 
+/* The job's params object, or KT_ERR_INVALID (never retried). */
+static kt_status job_params(jobs_ctx *job, json_t **out, kt_err *err)
+{
+    const char *params = jobs_ctx_params(job);
+    if (jobs_ctx_user(job) <= 0)
+        return err_set(err, KT_ERR_INVALID, "bad_job", "job %lld has no user",
+                       (long long)jobs_ctx_id(job));
+    if (json_parse_bounded(params, strlen(params), 4, out, err) != KT_OK) {
+        err_prefix(err, "job %lld params", (long long)jobs_ctx_id(job));
+        return KT_ERR_INVALID;
+    }
+    return KT_OK;
+}
+
+/* The outcome of a shuffle or share, as the job's last message. */
+static void shuffle_done_message(jobs_ctx *job, const shuffle_result *res)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "done: playlist %s, %lld tracks%s, %lld local files not added",
+             res->playlist_id, (long long)res->tracks, res->replaced ? " (replaced)" : "",
+             (long long)res->local_skipped);
+    jobs_ctx_progress(job, res->tracks + 1, res->tracks + 1, msg);
+}
+
+/* Job kind "shuffle": params {"source","mode","name"?,"new"?} (shuffle.h). */
+static kt_status run_shuffle(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    json_t *obj = NULL;
+    shuffle_options opt = {0};
+    shuffle_result res;
+    (void)ud;
+    kt_status st = job_params(job, &obj, err);
+    if (st != KT_OK)
+        return st;
+    opt.source = json_str(obj, "source");
+    opt.name = json_str(obj, "name");
+    opt.force_new = json_bool(obj, "new", 0);
+    if ((st = shuffle_parse_mode(json_str(obj, "mode"), &opt.mode, err)) == KT_OK &&
+        (st = shuffle_run(app, jobs_ctx_user(job), &opt, sync_progress, job, &res, err)) == KT_OK)
+        shuffle_done_message(job, &res);
+    json_decref(obj);
+    return st;
+}
+
+/* Job kind "share": params {"name"?,"public"?}: Liked Songs as a playlist. */
+static kt_status run_share(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    json_t *obj = NULL;
+    shuffle_result res;
+    (void)ud;
+    kt_status st = job_params(job, &obj, err);
+    if (st != KT_OK)
+        return st;
+    st = shuffle_share_liked(app, jobs_ctx_user(job), json_str(obj, "name"),
+                             json_bool(obj, "public", 0), sync_progress, job, &res, err);
+    if (st == KT_OK)
+        shuffle_done_message(job, &res);
+    json_decref(obj);
+    return st;
+}
+
 kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
 {
     kt_status st = jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
@@ -92,5 +155,9 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, JOBS_KIND_BACKUP, run_backup, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, RELEASES_JOB_KIND, run_releases, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, SHUFFLE_JOB_KIND, run_shuffle, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, SHUFFLE_SHARE_JOB_KIND, run_share, NULL, err);
     return st;
 }

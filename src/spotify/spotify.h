@@ -16,12 +16,21 @@
  * rotated refresh token is always saved; `invalid_grant` calls hooks.revoked
  * and returns KT_ERR_REAUTH, and is never retried.
  *
- * Errors (kt_err.code): "premium_required", "user_not_allowlisted",
- * "endpoint_unavailable" (not available to this app, e.g. development mode),
- * "not_playlist_owner", "not_found", "bad_request", "rate_limited" /
- * "quota_exceeded" (KT_ERR_DEFERRED), "upstream_failed" (5xx, timeouts,
- * truncated or malformed bodies after bounded retries), "reauth_required".
+ * Errors (kt_err.code), all KT_ERR_FORBIDDEN for 403s: "premium_required",
+ * "user_not_allowlisted", "endpoint_unavailable" (not available to this
+ * app, e.g. development mode), "not_playlist_owner", "forbidden" (any other
+ * 403, e.g. a missing scope); "not_found" (KT_ERR_NOT_FOUND), "bad_request"
+ * (KT_ERR_INVALID), "rate_limited" / "quota_exceeded" (KT_ERR_DEFERRED,
+ * err->retry_at_ms set), "upstream_failed" (KT_ERR_UPSTREAM: 5xx, timeouts,
+ * resets, truncated or malformed bodies after bounded retries; the message
+ * names the endpoint and the last failure), "unauthorized" (KT_ERR_UPSTREAM:
+ * 401 again after a refresh), "response_too_large" / "too_many_pages"
+ * (KT_ERR_TOO_LARGE), "reauth_required" (KT_ERR_REAUTH), "invalid_client"
+ * and "bad_config" (KT_ERR_INVALID: the app's credentials or settings).
  * kt_err.upstream_status holds Spotify's HTTP status.
+ *
+ * Non-idempotent POSTs are retried only when Spotify surely did not act
+ * (connect failures, 502/503), so a retry never adds items twice.
  *
  * Thread use: a spotify_client is shared by all threads; every function here
  * is thread-safe.
@@ -76,6 +85,15 @@ typedef struct spotify_token_hooks {
     /* The refresh token was refused (invalid_grant): mark the user
      * reauth_required and wipe the tokens. */
     void (*revoked)(void *ctx, int64_t user_id, const char *reason);
+    /* Optional (both or neither): serialise a user's refreshes across
+     * processes. Before a refresh the client calls refresh_lock, then
+     * re-reads the tokens (load) and decides again whether to refresh (so a
+     * token another process just refreshed is used, not refreshed again),
+     * calls save/revoked as usual, and always ends with refresh_unlock(ctx,
+     * *lock) - all on the same thread. Without them only the in-process
+     * single flight applies. */
+    kt_status (*refresh_lock)(void *ctx, int64_t user_id, void **lock, kt_err *err);
+    void (*refresh_unlock)(void *ctx, void *lock);
 } spotify_token_hooks;
 
 /* Creates a client. cfg strings are copied. hooks may be NULL for a client

@@ -104,6 +104,66 @@ void app_temp_tokens_remove(kt_app *app, int64_t temp_id, spotify_tokens *out)
 
 /* ---- token hooks ---- */
 
+/* The refresh lock this thread holds (hooks.refresh_lock; PostgreSQL only):
+ * a pooled connection inside a transaction that locks the user's token row,
+ * so another instance refreshing the same user waits and then finds the new
+ * token instead of spending (and, with rotation, invalidating) the refresh
+ * token a second time. While it is held, load and save of that user go
+ * through this connection: a second connection would wait on the row lock
+ * forever. save commits (new tokens stored, lock released at once); a
+ * revocation rolls back first, because marking reauth takes a transaction
+ * of its own. The client calls lock, load, save/revoked and unlock on one
+ * thread, so a thread-local is enough. */
+typedef struct refresh_lock {
+    store *s;
+    int64_t user_id;
+    int in_tx; /* the locking transaction is still open */
+} refresh_lock;
+
+static _Thread_local refresh_lock held_lock;
+
+/* The held lock's connection when it is user_id's, else NULL. */
+static store *locked_conn(int64_t user_id)
+{
+    return held_lock.s && held_lock.user_id == user_id && held_lock.in_tx ? held_lock.s : NULL;
+}
+
+static kt_status hook_refresh_lock(void *ctx, int64_t user_id, void **lock, kt_err *err)
+{
+    app_impl *a = ctx;
+    store *s = NULL;
+    kt_status st;
+    *lock = NULL;
+    if (user_id <= 0 || held_lock.s) /* logins in flight are this process's own */
+        return KT_OK;
+    if ((st = app_db_get(&a->pub, &s, err)) != KT_OK)
+        return st;
+    if (store_get_backend(s) != STORE_POSTGRES) { /* SQLite: one process */
+        app_db_put(&a->pub, s);
+        return KT_OK;
+    }
+    if ((st = store_begin(s, err)) != KT_OK || (st = store_tokens_lock(s, user_id, err)) != KT_OK) {
+        store_rollback(s);
+        app_db_put(&a->pub, s);
+        return st;
+    }
+    held_lock = (refresh_lock){.s = s, .user_id = user_id, .in_tx = 1};
+    *lock = &held_lock;
+    return KT_OK;
+}
+
+static void hook_refresh_unlock(void *ctx, void *lock)
+{
+    app_impl *a = ctx;
+    refresh_lock *l = lock;
+    if (l == NULL)
+        return;
+    if (l->in_tx)
+        store_rollback(l->s); /* no refresh happened or it failed: nothing to keep */
+    app_db_put(&a->pub, l->s);
+    memset(l, 0, sizeof *l);
+}
+
 /* Opens one sealed column into dst (cap bytes, NUL-terminated). */
 static kt_status open_into(vault *v, int64_t uid, const char *column, const unsigned char *blob,
                            size_t len, char *dst, size_t cap, kt_err *err)
@@ -138,10 +198,14 @@ static kt_status hook_load(void *ctx, int64_t user_id, spotify_tokens *out, kt_e
         return slot ? KT_OK : err_set(err, KT_ERR_REAUTH, "reauth_required", "login expired");
     }
     memset(&tmp, 0, sizeof tmp);
-    if ((st = app_db_get(&a->pub, &s, err)) != KT_OK)
-        return st;
-    st = store_tokens_get(s, user_id, &row, err);
-    app_db_put(&a->pub, s);
+    if ((s = locked_conn(user_id)) != NULL) {
+        st = store_tokens_get(s, user_id, &row, err);
+    } else {
+        if ((st = app_db_get(&a->pub, &s, err)) != KT_OK)
+            return st;
+        st = store_tokens_get(s, user_id, &row, err);
+        app_db_put(&a->pub, s);
+    }
     if (st == KT_ERR_NOT_FOUND)
         return err_set(err, KT_ERR_REAUTH, "reauth_required",
                        "this account has no Spotify authorization; log in with Spotify again");
@@ -212,7 +276,16 @@ static kt_status hook_save(void *ctx, int64_t user_id, const spotify_tokens *t, 
     st = seal_pair(a->pub.vault, user_id, t, &access, &access_len, &refresh, &refresh_len, err);
     if (st != KT_OK)
         return st;
-    if ((st = app_db_get(&a->pub, &s, err)) == KT_OK) {
+    if ((s = locked_conn(user_id)) != NULL) {
+        /* Stored and the row lock released in one commit. */
+        st = store_tokens_put(s, user_id, access, access_len, refresh, refresh_len,
+                              t->expires_at_ms, vault_key_id(a->pub.vault), time_now_ms(), err);
+        if (st == KT_OK)
+            st = store_commit(s, err);
+        else
+            store_rollback(s);
+        held_lock.in_tx = 0;
+    } else if ((st = app_db_get(&a->pub, &s, err)) == KT_OK) {
         st = store_tokens_put(s, user_id, access, access_len, refresh, refresh_len,
                               t->expires_at_ms, vault_key_id(a->pub.vault), time_now_ms(), err);
         app_db_put(&a->pub, s);
@@ -232,7 +305,13 @@ static void hook_revoked(void *ctx, int64_t user_id, const char *reason)
         return;
     LOG_WARN("spotify_token_revoked", "user_id=%lld reason=%s", (long long)user_id,
              reason ? reason : "invalid_grant");
-    if (app_db_get(&a->pub, &s, &err) == KT_OK) {
+    if ((s = locked_conn(user_id)) != NULL) {
+        /* End the locking transaction: marking reauth takes its own. */
+        store_rollback(s);
+        held_lock.in_tx = 0;
+        if (store_user_mark_reauth(s, user_id, time_now_ms(), &err) != KT_OK)
+            LOG_ERROR("mark_reauth_failed", "user_id=%lld error=%s", (long long)user_id, err.msg);
+    } else if (app_db_get(&a->pub, &s, &err) == KT_OK) {
         if (store_user_mark_reauth(s, user_id, time_now_ms(), &err) != KT_OK)
             LOG_ERROR("mark_reauth_failed", "user_id=%lld error=%s", (long long)user_id, err.msg);
         app_db_put(&a->pub, s);
@@ -264,7 +343,8 @@ static kt_status open_spotify(app_impl *a, const kt_config *cfg, kt_err *err)
                          .budget_per_sec = cfg->spotify_budget,
                          .timeout_ms = cfg->spotify_timeout_ms};
     spotify_token_hooks hooks = {.ctx = a, .load = hook_load, .save = hook_save,
-                                 .revoked = hook_revoked};
+                                 .revoked = hook_revoked, .refresh_lock = hook_refresh_lock,
+                                 .refresh_unlock = hook_refresh_unlock};
     if (cfg->spotify_client_id == NULL)
         return KT_OK; /* commands that never talk to Spotify (migrate, keys) */
     return spotify_client_new(&sc, &hooks, &a->pub.spotify, err);

@@ -322,6 +322,8 @@ static kt_status user_token(spotify_client *c, int64_t user_id, const char *stal
     spotify_tokens t;
     memset(&t, 0, sizeof t);
     spotify_user_gate *g = NULL;
+    void *lock = NULL;
+    int locked = 0;
     kt_status st;
     if (!c->have_hooks || !c->hooks.load || !c->hooks.save)
         return err_set(err, KT_ERR_INTERNAL, NULL, "the Spotify client has no token hooks");
@@ -332,6 +334,12 @@ static kt_status user_token(spotify_client *c, int64_t user_id, const char *stal
     if (!(g = gate_enter(c, user_id))) {
         st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
         goto out;
+    }
+    /* Other processes too (hooks.refresh_lock, e.g. a row lock). */
+    if (c->hooks.refresh_lock && c->hooks.refresh_unlock) {
+        if ((st = c->hooks.refresh_lock(c->hooks.ctx, user_id, &lock, err)) != KT_OK)
+            goto out;
+        locked = 1;
     }
     /* Someone may have refreshed while we waited: reload and decide again. */
     spotify_tokens_wipe(&t);
@@ -349,6 +357,8 @@ static kt_status user_token(spotify_client *c, int64_t user_id, const char *stal
 done:
     *out = t;
 out:
+    if (locked)
+        c->hooks.refresh_unlock(c->hooks.ctx, lock);
     if (g)
         gate_leave(c, g);
     spotify_tokens_wipe(&t);

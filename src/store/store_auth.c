@@ -201,6 +201,19 @@ kt_status store_tokens_delete(store *s, int64_t user_id, kt_err *err)
     return store_exec(s, "DELETE FROM user_tokens WHERE user_id = ?", p, 1, NULL, err);
 }
 
+kt_status store_tokens_lock(store *s, int64_t user_id, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    store_rows *r = NULL;
+    kt_status st = store_query(s,
+                               store_get_backend(s) == STORE_POSTGRES
+                                   ? "SELECT user_id FROM user_tokens WHERE user_id = ? FOR UPDATE"
+                                   : "SELECT user_id FROM user_tokens WHERE user_id = ?",
+                               p, 1, &r, err);
+    store_rows_free(r);
+    return st;
+}
+
 kt_status store_session_delete_user(store *s, int64_t user_id, kt_err *err)
 {
     store_param p[] = {SP_INT(user_id)};

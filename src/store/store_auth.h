@@ -150,6 +150,13 @@ kt_status store_tokens_put(store *s, int64_t user_id, const unsigned char *acces
 /* Deletes a user's tokens (no error when there are none). */
 kt_status store_tokens_delete(store *s, int64_t user_id, kt_err *err);
 
+/* Inside the caller's transaction: locks user_id's token row until the
+ * transaction ends, so refreshes of one user are serialised across
+ * processes (PostgreSQL: SELECT ... FOR UPDATE; SQLite: a plain read, its
+ * transaction already holds the database's write lock). No error when the
+ * user has no tokens (nothing to refresh then). */
+kt_status store_tokens_lock(store *s, int64_t user_id, kt_err *err);
+
 /* ---- OAuth states (single use) ---- */
 
 typedef struct store_oauth_state {

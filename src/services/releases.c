@@ -602,119 +602,62 @@ static int push(json_t *arr, json_t *v)
     return arr && v && json_array_append_new(arr, v) == 0;
 }
 
-/* The releases of the page's artists as {artist id: [release...]}, at most
- * release_limit each. */
-static kt_status artist_releases(store *s, const releases_query *q, const store_rows *artists,
-                                 json_t **out, kt_err *err)
+/* ---- the two views: a page of rows (artists or releases), each with a
+ * list of children (its releases or its artists) read in one more query ---- */
+
+typedef struct view_def {
+    const char *list_key; /* "artists" | "releases" */
+    kt_status (*page)(store *s, const store_rel_filter *f, store_rows **out, int64_t *total,
+                      kt_err *err);
+    /* children of the page's first-column ids: first column = parent id */
+    kt_status (*children)(store *s, const releases_query *q, const char *const *ids, size_t n,
+                          store_rows **out, kt_err *err);
+    json_t *(*child_json)(const store_rows *r, size_t i);
+    /* the row's object; children is a new reference it takes */
+    json_t *(*item_json)(const store_rows *r, size_t i, json_t *children);
+} view_def;
+
+static kt_status releases_of_artists(store *s, const releases_query *q, const char *const *ids,
+                                     size_t n, store_rows **out, kt_err *err)
 {
-    size_t n = store_rows_count(artists);
-    const char **ids = calloc(n + 1, sizeof *ids);
-    store_rows *rows = NULL;
-    json_t *by = json_object();
-    kt_status st = KT_OK;
-    if (ids == NULL || by == NULL) {
-        st = nomem(err);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        ids[i] = store_rows_text(artists, i, 0);
-    st = store_release_artists_releases(s, ids, n, q->since[0] ? q->since : NULL, &rows, err);
-    for (size_t i = 0; st == KT_OK && i < store_rows_count(rows); i++) {
-        const char *aid = store_rows_text(rows, i, 0), *rid = store_rows_text(rows, i, 1);
-        json_t *list = json_object_get(by, aid);
-        if (list == NULL && (json_object_set_new(by, aid, list = json_array()) != 0 || !list)) {
-            st = nomem(err);
-            break;
-        }
-        if (json_array_size(list) >= q->release_limit)
-            continue;
-        json_t *rel = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "id", rid, "name",
-                                text_or_null(store_rows_text(rows, i, 2)), "type",
-                                text_or_null(store_rows_text(rows, i, 3)), "release_date",
-                                text_or_null(store_rows_text(rows, i, 4)), "url",
-                                url_or_default(store_rows_text(rows, i, 9), "album", rid),
-                                "image", text_or_null(store_rows_text(rows, i, 8)));
-        if (!push(list, rel))
-            st = nomem(err);
-    }
-out:
-    store_rows_free(rows);
-    free(ids);
-    if (st != KT_OK) {
-        json_decref(by);
-        return st;
-    }
-    *out = by;
-    return KT_OK;
+    return store_release_artists_releases(s, ids, n, q->since[0] ? q->since : NULL, out, err);
 }
 
-static kt_status build_artists(store *s, const releases_query *q, json_t **out, kt_err *err)
+static kt_status artists_of_releases(store *s, const releases_query *q, const char *const *ids,
+                                     size_t n, store_rows **out, kt_err *err)
 {
-    store_rel_filter f = {.user_id = q->user_id,
-                          .since_day = q->since[0] ? q->since : NULL,
-                          .limit = q->limit,
-                          .offset = q->offset};
-    store_rows *page = NULL;
-    json_t *by = NULL, *arr = json_array();
-    int64_t total = 0;
-    kt_status st = arr ? store_release_artists_page(s, &f, &page, &total, err) : nomem(err);
-    if (st == KT_OK)
-        st = artist_releases(s, q, page, &by, err);
-    for (size_t i = 0; st == KT_OK && i < store_rows_count(page); i++) {
-        const char *id = store_rows_text(page, i, 0);
-        json_t *rels = json_object_get(by, id);
-        json_t *a = json_pack("{s:s,s:o,s:o,s:o,s:o}", "id", id, "name",
-                              text_or_null(store_rows_text(page, i, 1)), "url",
-                              url_or_default(store_rows_text(page, i, 2), "artist", id), "image",
-                              text_or_null(store_rows_text(page, i, 3)), "releases",
-                              rels ? json_incref(rels) : json_array());
-        if (!push(arr, a))
-            st = nomem(err);
-    }
-    json_t *body = NULL;
-    if (st == KT_OK &&
-        (body = json_pack("{s:O,s:o}", "artists", arr, "paging", paging_json(q, total))) == NULL)
-        st = nomem(err);
-    json_decref(arr);
-    json_decref(by);
-    store_rows_free(page);
-    if (st == KT_OK)
-        *out = body;
-    return st;
+    (void)q;
+    return store_release_artists_of(s, ids, n, out, err);
 }
 
-/* {release id: [artist...]} for the releases of a page. */
-static kt_status release_artists(store *s, const store_rows *page, json_t **out, kt_err *err)
+/* A release under an artist: columns as store_release_artists_releases. */
+static json_t *release_json(const store_rows *r, size_t i)
 {
-    size_t n = store_rows_count(page);
-    const char **ids = calloc(n + 1, sizeof *ids);
-    store_rows *rows = NULL;
-    json_t *by = json_object();
-    kt_status st = ids && by ? KT_OK : nomem(err);
-    for (size_t i = 0; st == KT_OK && i < n; i++)
-        ids[i] = store_rows_text(page, i, 0);
-    if (st == KT_OK)
-        st = store_release_artists_of(s, ids, n, &rows, err);
-    for (size_t i = 0; st == KT_OK && i < store_rows_count(rows); i++) {
-        const char *rid = store_rows_text(rows, i, 0), *aid = store_rows_text(rows, i, 2);
-        json_t *list = json_object_get(by, rid);
-        if (list == NULL && (json_object_set_new(by, rid, list = json_array()) != 0 || !list)) {
-            st = nomem(err);
-            break;
-        }
-        if (!push(list, json_pack("{s:s,s:o,s:o}", "id", aid, "name",
-                                  text_or_null(store_rows_text(rows, i, 3)), "url",
-                                  url_or_default(store_rows_text(rows, i, 4), "artist", aid))))
-            st = nomem(err);
-    }
-    store_rows_free(rows);
-    free(ids);
-    if (st != KT_OK) {
-        json_decref(by);
-        return st;
-    }
-    *out = by;
-    return KT_OK;
+    const char *id = store_rows_text(r, i, 1);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "id", id, "name",
+                     text_or_null(store_rows_text(r, i, 2)), "type",
+                     text_or_null(store_rows_text(r, i, 3)), "release_date",
+                     text_or_null(store_rows_text(r, i, 4)), "url",
+                     url_or_default(store_rows_text(r, i, 9), "album", id), "image",
+                     text_or_null(store_rows_text(r, i, 8)));
+}
+
+/* An artist of a release: columns as store_release_artists_of. */
+static json_t *artist_ref_json(const store_rows *r, size_t i)
+{
+    const char *id = store_rows_text(r, i, 2);
+    return json_pack("{s:s,s:o,s:o}", "id", id, "name", text_or_null(store_rows_text(r, i, 3)),
+                     "url", url_or_default(store_rows_text(r, i, 4), "artist", id));
+}
+
+/* An artist with its releases: columns as store_release_artists_page. */
+static json_t *artist_json(const store_rows *r, size_t i, json_t *releases)
+{
+    const char *id = store_rows_text(r, i, 0);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o}", "id", id, "name",
+                     text_or_null(store_rows_text(r, i, 1)), "url",
+                     url_or_default(store_rows_text(r, i, 2), "artist", id), "image",
+                     text_or_null(store_rows_text(r, i, 3)), "releases", releases);
 }
 
 static json_t *time_json(int64_t ms)
@@ -734,39 +677,93 @@ static json_t *found_via(const store_rows *page, size_t i)
     return via;
 }
 
-static kt_status build_albums(store *s, const releases_query *q, json_t **out, kt_err *err)
+/* A release with its artists: columns as store_releases_page. */
+static json_t *album_json(const store_rows *r, size_t i, json_t *artists)
+{
+    const char *id = store_rows_text(r, i, 0);
+    int64_t tracks = store_rows_is_null(r, i, 6) ? -1 : store_rows_int(r, i, 6);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", id, "name",
+                     text_or_null(store_rows_text(r, i, 1)), "type",
+                     text_or_null(store_rows_text(r, i, 2)), "release_date",
+                     text_or_null(store_rows_text(r, i, 3)), "release_date_precision",
+                     text_or_null(store_rows_text(r, i, 4)), "total_tracks",
+                     tracks < 0 ? json_null() : json_integer(tracks), "url",
+                     url_or_default(store_rows_text(r, i, 8), "album", id), "image",
+                     text_or_null(store_rows_text(r, i, 7)), "artists", artists, "found_via",
+                     found_via(r, i), "first_seen_at", time_json(store_rows_int(r, i, 9)));
+}
+
+static const view_def artists_view = {"artists", store_release_artists_page, releases_of_artists,
+                                      release_json, artist_json};
+static const view_def albums_view = {"releases", store_releases_page, artists_of_releases,
+                                     artist_ref_json, album_json};
+
+/* {rows[i][0]: [child_json(rows, i)...]}, at most cap per key (0 = all). */
+static kt_status group_children(const view_def *v, const store_rows *rows, size_t cap,
+                                json_t **out, kt_err *err)
+{
+    json_t *by = json_object();
+    kt_status st = by ? KT_OK : nomem(err);
+    for (size_t i = 0; st == KT_OK && i < store_rows_count(rows); i++) {
+        const char *key = store_rows_text(rows, i, 0);
+        json_t *list = json_object_get(by, key);
+        if (list == NULL && (json_object_set_new(by, key, list = json_array()) != 0 || !list)) {
+            st = nomem(err);
+            break;
+        }
+        if (cap && json_array_size(list) >= cap)
+            continue;
+        if (!push(list, v->child_json(rows, i)))
+            st = nomem(err);
+    }
+    if (st != KT_OK) {
+        json_decref(by);
+        return st;
+    }
+    *out = by;
+    return KT_OK;
+}
+
+/* The children of a page's rows, grouped by parent id. */
+static kt_status page_children(store *s, const view_def *v, const releases_query *q,
+                               const store_rows *page, json_t **out, kt_err *err)
+{
+    size_t n = store_rows_count(page);
+    const char **ids = calloc(n + 1, sizeof *ids);
+    store_rows *rows = NULL;
+    kt_status st = ids ? KT_OK : nomem(err);
+    for (size_t i = 0; st == KT_OK && i < n; i++)
+        ids[i] = store_rows_text(page, i, 0);
+    if (st == KT_OK)
+        st = v->children(s, q, ids, n, &rows, err);
+    if (st == KT_OK)
+        st = group_children(v, rows, v == &artists_view ? q->release_limit : 0, out, err);
+    store_rows_free(rows);
+    free(ids);
+    return st;
+}
+
+/* {"<list_key>":[...],"paging":{...}} for q. */
+static kt_status build_view(store *s, const view_def *v, const releases_query *q, json_t **out,
+                            kt_err *err)
 {
     store_rel_filter f = {.user_id = q->user_id,
                           .since_day = q->since[0] ? q->since : NULL,
                           .limit = q->limit,
                           .offset = q->offset};
     store_rows *page = NULL;
-    json_t *by = NULL, *arr = json_array();
+    json_t *by = NULL, *arr = json_array(), *body = NULL;
     int64_t total = 0;
-    kt_status st = arr ? store_releases_page(s, &f, &page, &total, err) : nomem(err);
+    kt_status st = arr ? v->page(s, &f, &page, &total, err) : nomem(err);
     if (st == KT_OK)
-        st = release_artists(s, page, &by, err);
+        st = page_children(s, v, q, page, &by, err);
     for (size_t i = 0; st == KT_OK && i < store_rows_count(page); i++) {
-        const char *id = store_rows_text(page, i, 0);
-        json_t *artists = json_object_get(by, id);
-        int64_t tracks = store_rows_is_null(page, i, 6) ? -1 : store_rows_int(page, i, 6);
-        json_t *rel = json_pack(
-            "{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", id, "name",
-            text_or_null(store_rows_text(page, i, 1)), "type",
-            text_or_null(store_rows_text(page, i, 2)), "release_date",
-            text_or_null(store_rows_text(page, i, 3)), "release_date_precision",
-            text_or_null(store_rows_text(page, i, 4)), "total_tracks",
-            tracks < 0 ? json_null() : json_integer(tracks), "url",
-            url_or_default(store_rows_text(page, i, 8), "album", id), "image",
-            text_or_null(store_rows_text(page, i, 7)), "artists",
-            artists ? json_incref(artists) : json_array(), "found_via", found_via(page, i),
-            "first_seen_at", time_json(store_rows_int(page, i, 9)));
-        if (!push(arr, rel))
+        json_t *children = json_object_get(by, store_rows_text(page, i, 0));
+        if (!push(arr, v->item_json(page, i, children ? json_incref(children) : json_array())))
             st = nomem(err);
     }
-    json_t *body = NULL;
     if (st == KT_OK &&
-        (body = json_pack("{s:O,s:o}", "releases", arr, "paging", paging_json(q, total))) == NULL)
+        (body = json_pack("{s:O,s:o}", v->list_key, arr, "paging", paging_json(q, total))) == NULL)
         st = nomem(err);
     json_decref(arr);
     json_decref(by);
@@ -909,8 +906,8 @@ static kt_status build(kt_app *app, const releases_query *q, int64_t *version,
     if (st == KT_OK && version)
         st = store_releases_version(s, version, err);
     if (st == KT_OK)
-        st = q->view == RELEASES_VIEW_ARTISTS ? build_artists(s, q, &body, err)
-                                              : build_albums(s, q, &body, err);
+        st = build_view(s, q->view == RELEASES_VIEW_ARTISTS ? &artists_view : &albums_view, q,
+                        &body, err);
     app_db_put(app, s);
     if (st != KT_OK)
         return st;

@@ -10,6 +10,7 @@
 
 #include "core/timeutil.h"
 #include "services/auth.h"
+#include "services/jobs.h"
 
 typedef struct route_table {
     const http_route *routes;
@@ -82,6 +83,28 @@ int routes_require_user(http_req *r, kt_app *app, int64_t *user_id)
     http_req_set_user(r, uid);
     *user_id = uid;
     return 1;
+}
+
+void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created)
+{
+    kt_err err = {0};
+    store_job job = {0};
+    char loc[64];
+    if (jobs_get(app, 0, id, &job, &err) != KT_OK) {
+        http_reply_error(r, &err);
+        return;
+    }
+    json_t *body = json_pack("{s:I,s:s,s:s,s:b,s:o}", "id", (json_int_t)job.id, "kind", job.kind,
+                             "state", job.state, "created", created, "created_at",
+                             routes_time_json(job.created_at));
+    store_job_clear(&job);
+    if (body == NULL) {
+        http_reply_error_msg(r, 500, "internal", "could not build the answer");
+        return;
+    }
+    snprintf(loc, sizeof loc, "/api/jobs/%lld", (long long)id);
+    http_reply_header(r, "Location", loc);
+    http_reply_json(r, 202, body);
 }
 
 json_t *routes_time_json(int64_t ms)

@@ -65,6 +65,12 @@ int routes_require_user(http_req *r, kt_app *app, int64_t *user_id);
  * WWW-Authenticate when the token is missing or wrong. (routes_ops.c) */
 int routes_require_admin(http_req *r, kt_app *app);
 
+/* Replies 202 Accepted for a job just enqueued (or found: created 0):
+ * {"id","kind","state","created","created_at"} and Location:
+ * /api/jobs/{id}. The job is read whoever owns it (a lane may have pointed
+ * at another user's or the scheduler's job). */
+void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created);
+
 /* Replies 200 with the /api/me body of the user (see routes_me.c). */
 void routes_reply_me(http_req *r, kt_app *app, int64_t user_id);
 

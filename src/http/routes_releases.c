@@ -29,9 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/timeutil.h"
 #include "http/routes.h"
-#include "services/jobs.h"
 #include "services/releases.h"
 #include "store/store_releases.h"
 
@@ -153,28 +151,15 @@ static void refresh_handler(http_req *r, void *ctx)
 {
     kt_app *app = ctx;
     kt_err err = {0};
-    store_job job = {0};
     int64_t uid = 0, id = 0;
     int created = 0;
-    char loc[64], iso[32];
     if (!routes_require_user(r, app, &uid))
         return;
-    if (releases_enqueue(app, uid, NULL, &id, &created, &err) != KT_OK ||
-        jobs_get(app, 0, id, &job, &err) != KT_OK) {
+    if (releases_enqueue(app, uid, NULL, &id, &created, &err) != KT_OK) {
         http_reply_error(r, &err);
         return;
     }
-    time_format_iso8601(job.created_at, iso);
-    json_t *body = json_pack("{s:I,s:s,s:s,s:b,s:s}", "id", (json_int_t)job.id, "kind", job.kind,
-                             "state", job.state, "created", created, "created_at", iso);
-    store_job_clear(&job);
-    if (body == NULL) {
-        http_reply_error_msg(r, 500, "internal", "could not build the answer");
-        return;
-    }
-    snprintf(loc, sizeof loc, "/api/jobs/%lld", (long long)id);
-    http_reply_header(r, "Location", loc);
-    http_reply_json(r, 202, body);
+    routes_reply_job_accepted(r, app, id, created);
 }
 
 const http_route routes_releases[] = {

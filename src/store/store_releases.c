@@ -391,24 +391,41 @@ kt_status store_releases_artists_due(store *s, int64_t checked_before_ms, size_t
 /* The user filter of the artist reads: only artists the user follows. */
 #define ME_ARTISTS " AND ra.artist_id IN (SELECT artist_id FROM followed_artists WHERE user_id = ?)"
 
-kt_status store_release_artists_page(store *s, const store_rel_filter *f, store_rows **out,
-                                     int64_t *total, kt_err *err)
+/* Runs the page query and the count of a filter: page_sql / count_sql
+ * [0] without, [1] with the user filter; parameters: since, [user], then
+ * limit and offset for the page. */
+static kt_status filtered_page(store *s, const store_rel_filter *f, const char *const page_sql[2],
+                               const char *const count_sql[2], store_rows **out, int64_t *total,
+                               kt_err *err)
 {
     int me = f->user_id != 0;
-    const char *since = f->since_day ? f->since_day : DAY_MIN;
     int64_t count = 0;
     store_rows *rows = NULL;
+    store_param p[4];
+    size_t np = 0;
     kt_status st = check_limit(f->limit, err);
     if (st != KT_OK)
         return st;
-    /* since, [user], limit, offset */
-    store_param p[4];
-    size_t np = 0;
-    p[np++] = SP_TEXT(since);
+    p[np++] = SP_TEXT(f->since_day ? f->since_day : DAY_MIN);
     if (me)
         p[np++] = SP_INT(f->user_id);
     p[np++] = SP_INT(f->limit);
     p[np++] = SP_INT(f->offset);
+    st = store_query(s, page_sql[me], p, np, &rows, err);
+    if (st == KT_OK)
+        st = store_query_int(s, count_sql[me], p, np - 2, &count, err);
+    if (st != KT_OK) {
+        store_rows_free(rows);
+        return st;
+    }
+    *total = count;
+    *out = rows;
+    return KT_OK;
+}
+
+kt_status store_release_artists_page(store *s, const store_rel_filter *f, store_rows **out,
+                                     int64_t *total, kt_err *err)
+{
     static const char *const page_sql[2] = {
         "SELECT ra.artist_id, COALESCE(MAX(a.name), MAX(ra.artist_name)), MAX(ra.artist_url), "
         "MAX(a.image_url), MAX(r.release_day) AS latest FROM release_artists ra "
@@ -425,16 +442,7 @@ kt_status store_release_artists_page(store *s, const store_rel_filter *f, store_
         "JOIN releases r ON r.id = ra.release_id WHERE r.release_day >= ?",
         "SELECT COUNT(DISTINCT ra.artist_id) FROM release_artists ra "
         "JOIN releases r ON r.id = ra.release_id WHERE r.release_day >= ?" ME_ARTISTS};
-    st = store_query(s, page_sql[me], p, np, &rows, err);
-    if (st == KT_OK)
-        st = store_query_int(s, count_sql[me], p, np - 2, &count, err);
-    if (st != KT_OK) {
-        store_rows_free(rows);
-        return st;
-    }
-    *total = count;
-    *out = rows;
-    return KT_OK;
+    return filtered_page(s, f, page_sql, count_sql, out, total, err);
 }
 
 /* Runs `head` + " IN (?, ?, ...)" + `tail` with ids[0..n) bound before the
@@ -503,19 +511,6 @@ kt_status store_release_artists_releases(store *s, const char *const *ids, size_
 kt_status store_releases_page(store *s, const store_rel_filter *f, store_rows **out,
                               int64_t *total, kt_err *err)
 {
-    int me = f->user_id != 0;
-    int64_t count = 0;
-    store_rows *rows = NULL;
-    kt_status st = check_limit(f->limit, err);
-    if (st != KT_OK)
-        return st;
-    store_param p[4];
-    size_t np = 0;
-    p[np++] = SP_TEXT(f->since_day ? f->since_day : DAY_MIN);
-    if (me)
-        p[np++] = SP_INT(f->user_id);
-    p[np++] = SP_INT(f->limit);
-    p[np++] = SP_INT(f->offset);
     static const char *const page_sql[2] = {
         "SELECT " RELEASE_COLS "FROM releases r WHERE r.release_day >= ? "
         "ORDER BY r.release_day DESC, r.id LIMIT ? OFFSET ?",
@@ -524,16 +519,7 @@ kt_status store_releases_page(store *s, const store_rel_filter *f, store_rows **
     static const char *const count_sql[2] = {
         "SELECT COUNT(*) FROM releases r WHERE r.release_day >= ?",
         "SELECT COUNT(*) FROM releases r WHERE r.release_day >= ?" ME_RELEASES};
-    st = store_query(s, page_sql[me], p, np, &rows, err);
-    if (st == KT_OK)
-        st = store_query_int(s, count_sql[me], p, np - 2, &count, err);
-    if (st != KT_OK) {
-        store_rows_free(rows);
-        return st;
-    }
-    *total = count;
-    *out = rows;
-    return KT_OK;
+    return filtered_page(s, f, page_sql, count_sql, out, total, err);
 }
 
 kt_status store_release_artists_of(store *s, const char *const *ids, size_t n, store_rows **out,

@@ -78,6 +78,25 @@ kt_status spotify_get(spotify_client *c, int64_t user_id, const char *path, json
     return spotify_request(c, user_id, "GET", path, NULL, NULL, out, err);
 }
 
+/* Allocates n GET requests for paths (checked). Caller frees with
+ * spotify_reqs_clear + free, also on error (*out is set either way). */
+static kt_status new_get_reqs(const char *const *paths, size_t n, spotify_req **out, kt_err *err)
+{
+    spotify_req *reqs = calloc(n, sizeof *reqs);
+    *out = reqs;
+    if (!reqs)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        kt_status st = check_path(paths[i], err);
+        if (st != KT_OK)
+            return st;
+        reqs[i].method = "GET";
+        if (!(reqs[i].path = strdup(paths[i])))
+            return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    }
+    return KT_OK;
+}
+
 kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const *paths, size_t n,
                            json_t **outs, kt_err *err)
 {
@@ -88,18 +107,9 @@ kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const
         return KT_OK;
     if (n > MAX_PAGES)
         return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_many: too many requests (%zu)", n);
-    spotify_req *reqs = calloc(n, sizeof *reqs);
-    if (!reqs)
-        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if ((st = check_path(paths[i], err)) != KT_OK)
-            goto out;
-        reqs[i].method = "GET";
-        if (!(reqs[i].path = strdup(paths[i]))) {
-            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-            goto out;
-        }
-    }
+    spotify_req *reqs = NULL;
+    if ((st = new_get_reqs(paths, n, &reqs, err)) != KT_OK)
+        goto out;
     spotify_batch b = {.c = c, .user_id = user_id, .reqs = reqs, .n = n};
     if ((st = spotify_batch_run(&b, err)) != KT_OK)
         goto out;
@@ -192,18 +202,9 @@ kt_status spotify_get_each(spotify_client *c, int64_t user_id, const char *const
         return KT_OK;
     if (n > MAX_PAGES)
         return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_each: too many requests (%zu)", n);
-    spotify_req *reqs = calloc(n, sizeof *reqs);
-    if (!reqs)
-        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if ((st = check_path(paths[i], err)) != KT_OK)
-            goto out;
-        reqs[i].method = "GET";
-        if (!(reqs[i].path = strdup(paths[i]))) {
-            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-            goto out;
-        }
-    }
+    spotify_req *reqs = NULL;
+    if ((st = new_get_reqs(paths, n, &reqs, err)) != KT_OK)
+        goto out;
     each_walk w = {.reqs = reqs, .n = n, .fn = fn, .ctx = ctx};
     spotify_batch b = {.c = c, .user_id = user_id, .reqs = reqs, .n = n,
                        .max_ahead = (size_t)c->concurrency * WINDOW_PER_SLOT,

@@ -518,6 +518,47 @@ static void test_paging_stops_on_callback_error(void **state)
     fx_stop(&f);
 }
 
+typedef struct each_ctx {
+    json_t *ids;
+    size_t next;
+} each_ctx;
+
+static kt_status each_body(void *ctx, size_t idx, const json_t *body, kt_err *err)
+{
+    (void)err;
+    each_ctx *e = ctx;
+    assert_int_equal(idx, e->next++);
+    json_array_append(e->ids, json_object_get(json_object_get(json_array_get(json_object_get(body, "items"), 0), "track"), "id"));
+    return KT_OK;
+}
+
+static void test_get_each_in_order(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL);
+    ctl_do(&f.em, "/__emulator/faults", "{\"jitter_ms\":40}"); /* completions out of order */
+    enum { N = 24 };
+    char bufs[N][64];
+    const char *paths[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "/me/tracks?limit=1&offset=%d", i);
+        paths[i] = bufs[i];
+    }
+    each_ctx e = {json_array(), 0};
+    kt_err err;
+    assert_int_equal(spotify_get_each(f.c, 1, paths, N, each_body, &e, &err), KT_OK);
+    assert_int_equal(e.next, N);
+    json_t *truth = ctl(&f.em, "GET", "/__emulator/users/alice/truth", NULL);
+    json_t *liked = json_object_get(truth, "liked");
+    for (size_t i = 0; i < N; i++)
+        assert_string_equal(json_string_value(json_array_get(e.ids, i)),
+                            json_string_value(json_object_get(json_object_get(json_array_get(liked, i), "track"), "id")));
+    json_decref(truth);
+    json_decref(e.ids);
+    fx_stop(&f);
+}
+
 /* ---- tokens ---- */
 
 static void test_401_refreshes_once_and_retries_once(void **state)
@@ -965,6 +1006,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offset_paging_matches_truth),
         cmocka_unit_test(test_paging_stops_on_callback_error),
+        cmocka_unit_test(test_get_each_in_order),
         cmocka_unit_test(test_401_refreshes_once_and_retries_once),
         cmocka_unit_test(test_single_flight_near_expiry),
         cmocka_unit_test(test_rotated_refresh_token_saved),

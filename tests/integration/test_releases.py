@@ -385,6 +385,25 @@ def test_app_token_requested_once_per_expiry(emu, db, tmp_path):
         assert kt.stop() == 0, kt.log()[-3000:]
 
 
+def test_without_client_secret_a_users_token_is_used(emu, mode, db, tmp_path):
+    """No SPOTIFY_CLIENT_SECRET (a PKCE-only setup): the job uses the first
+    active user's token instead of the app's."""
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env=KT_ENV).start()
+    try:
+        alice = kt.login("alice")
+        r = kt.cli("sync", "--user", "1", "following", "top", timeout=120)
+        assert r.returncode == 0, r.stderr
+        albums = expected_albums(emu, mode, users=("alice",))
+        emu.reset_stats()
+        refresh(alice)
+        assert client_credentials_requests(emu) == 0
+        assert {row[0] for row in db.sql("SELECT id FROM releases")} == set(albums)
+        users = {r.get("user") for r in emu.stats()["requests"] if r["endpoint"].startswith("GET")}
+        assert users == {"alice"}
+    finally:
+        assert kt.stop() == 0, kt.log()[-3000:]
+
+
 BAD = [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"), ("limit=", "limit"),
        ("offset=-1", "offset"), ("offset=1e3", "offset"), ("release_limit=0", "release_limit"),
        ("release_limit=51", "release_limit"), ("since=2026-13-01", "since"),

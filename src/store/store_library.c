@@ -875,12 +875,57 @@ out:
     return st;
 }
 
+/* The imported plays (source 'import') a batch of polled plays could
+ * duplicate: those within STORE_PLAY_SAME_MS of the batch's time span,
+ * in played_at order. *out is the caller's. */
+static kt_status imported_near(store *s, int64_t user_id, const store_play_row *rows, size_t n,
+                               store_rows **out, kt_err *err)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].played_at < lo)
+            lo = rows[i].played_at;
+        if (rows[i].played_at > hi)
+            hi = rows[i].played_at;
+    }
+    if (n == 0)
+        lo = hi = 0;
+    store_param p[] = {SP_INT(user_id), SP_INT(lo - STORE_PLAY_SAME_MS),
+                       SP_INT(hi + STORE_PLAY_SAME_MS)};
+    return store_query(s,
+                       "SELECT played_at, track_uri FROM plays WHERE user_id = ? AND source = "
+                       "'import' AND played_at >= ? AND played_at <= ? ORDER BY played_at",
+                       p, 3, out, err);
+}
+
+/* 1 when row is the same play as an imported one not matched yet (same
+ * uri, within STORE_PLAY_SAME_MS: the rule history_import applies the other
+ * way round); that imported play is then marked used. */
+static int matches_import(const store_rows *imp, char *used, const store_play_row *row)
+{
+    for (size_t j = 0; j < store_rows_count(imp); j++) {
+        int64_t at = store_rows_int(imp, j, 0);
+        const char *uri = store_rows_text(imp, j, 1);
+        if (used[j] || at < row->played_at - STORE_PLAY_SAME_MS ||
+            at > row->played_at + STORE_PLAY_SAME_MS || !uri || strcmp(uri, row->track_uri) != 0)
+            continue;
+        used[j] = 1;
+        return 1;
+    }
+    return 0;
+}
+
 kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows, size_t n,
                           int64_t *added, kt_err *err)
 {
     batch *b = NULL;
     strset *seen = NULL;
+    store_rows *imp = NULL;
+    char *used = NULL;
     kt_status st = store_begin(s, err);
+    if (st == KT_OK && (st = imported_near(s, user_id, rows, n, &imp, err)) == KT_OK &&
+        (used = calloc(store_rows_count(imp) + 1, 1)) == NULL)
+        st = nomem(err);
     if (st == KT_OK)
         st = batch_new(s, "INSERT INTO plays (user_id, played_at, track_uri, context_uri) VALUES ",
                        "(?, ?, ?, ?)", " ON CONFLICT (user_id, played_at) DO NOTHING", 4, &b,
@@ -890,7 +935,8 @@ kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows,
     for (size_t i = 0; i < n && st == KT_OK; i++) {
         char key[24];
         snprintf(key, sizeof key, "%lld", (long long)rows[i].played_at);
-        if (!rows[i].track_uri || !first_time(seen, key, &st, err))
+        if (!rows[i].track_uri || !first_time(seen, key, &st, err) ||
+            matches_import(imp, used, &rows[i]))
             continue;
         store_param p[] = {SP_INT(user_id), SP_INT(rows[i].played_at), SP_TEXT(rows[i].track_uri),
                            SP_TEXT(rows[i].context_uri)};
@@ -903,6 +949,8 @@ kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows,
         *added = b->changes;
     batch_free(b);
     strset_free(seen);
+    store_rows_free(imp);
+    free(used);
     return st;
 }
 

@@ -196,7 +196,15 @@ typedef struct store_play_row {
     const char *context_uri; /* may be NULL */
 } store_play_row;
 
-/* Adds plays, each at most once per (user, played_at) (tx). *added (may be
+/* A polled play within this many ms of an imported play of the same uri
+ * is that play (Spotify's export and recently-played both give the end
+ * time, rounded differently); history_import.h's HISTORY_DUP_WINDOW_MS is
+ * the same rule seen from the import side. */
+#define STORE_PLAY_SAME_MS 30000
+
+/* Adds plays, each at most once per (user, played_at), and none that is
+ * already stored as an imported play (same uri within STORE_PLAY_SAME_MS;
+ * each imported play absorbs at most one polled play) (tx). *added (may be
  * NULL) receives how many were new. */
 kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows, size_t n,
                           int64_t *added, kt_err *err);

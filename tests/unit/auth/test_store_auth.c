@@ -18,50 +18,12 @@
 
 #include "store/store.h"
 #include "store/store_auth.h"
-#include "testdb.h"
-
-static int setup_backend(void **state, store_backend backend)
-{
-    testdb *db = NULL;
-    kt_err err = {0};
-    kt_status st = testdb_open(backend, 1, &db, &err);
-    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
-        *state = NULL; /* each case skips */
-        return 0;
-    }
-    if (st != KT_OK) {
-        fprintf(stderr, "database setup failed: %s\n", err.msg);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    return setup_backend(state, STORE_SQLITE);
-}
-
-static int setup_pg(void **state)
-{
-    return setup_backend(state, STORE_POSTGRES);
-}
-
-static int teardown(void **state)
-{
-    testdb_close(*state);
-    return 0;
-}
+#include "testdb_cmocka.h"
 
 /* The store of this test, or skip when PostgreSQL is not configured. */
 static store *db_of(void **state)
 {
-    testdb *db = *state;
-    if (db == NULL) {
-        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
-        skip();
-    }
-    return db->s;
+    return testdb_state(state)->s;
 }
 
 /* A deterministic "seal" for tests: blob = user id byte | payload with NULs. */
@@ -462,8 +424,8 @@ static void test_reseal_all(void **state)
 
 /* Each case twice, named by back-end, in ONE group so cmocka writes one
  * well-formed JUnit file. */
-#define SQLITE(fn) {"sqlite_" #fn, fn, setup_sqlite, teardown, NULL}
-#define PG(fn) {"postgres_" #fn, fn, setup_pg, teardown, NULL}
+#define SQLITE(fn) {"sqlite_" #fn, fn, testdb_setup_sqlite, testdb_teardown, NULL}
+#define PG(fn) {"postgres_" #fn, fn, testdb_setup_pg, testdb_teardown, NULL}
 #define CASES(M) \
     M(test_login_creates_user_tokens_session), M(test_relogin_updates_same_user), \
     M(test_disabled_user_cannot_login), M(test_login_rolls_back_on_conflict), \

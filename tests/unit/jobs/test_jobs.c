@@ -27,53 +27,15 @@
 #include "store/store.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
-#include "testdb.h"
+#include "testdb_cmocka.h"
 
 #define T0 1700000000000LL /* a fixed "now" for store cases */
 
 /* ---- fixtures ---- */
 
-static int setup_backend(void **state, store_backend backend)
-{
-    testdb *db = NULL;
-    kt_err err = {0};
-    kt_status st = testdb_open(backend, 1, &db, &err);
-    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
-        *state = NULL; /* each case skips */
-        return 0;
-    }
-    if (st != KT_OK) {
-        fprintf(stderr, "database setup failed: %s\n", err.msg);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    return setup_backend(state, STORE_SQLITE);
-}
-
-static int setup_pg(void **state)
-{
-    return setup_backend(state, STORE_POSTGRES);
-}
-
-static int teardown(void **state)
-{
-    testdb_close(*state);
-    return 0;
-}
-
 static testdb *db_of(void **state)
 {
-    testdb *db = *state;
-    if (db == NULL) {
-        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
-        skip();
-    }
-    return db;
+    return testdb_state(state);
 }
 
 static int64_t add_user(store *s, const char *account, const char *status)
@@ -763,8 +725,8 @@ static void test_pool_config_checked(void **state)
 
 /* Each case twice, named by back-end, in one group (one JUnit file). */
 #define BOTH(fn)                                                   \
-    {"sqlite_" #fn, fn, setup_sqlite, teardown, NULL},             \
-        {"postgres_" #fn, fn, setup_pg, teardown, NULL}
+    {"sqlite_" #fn, fn, testdb_setup_sqlite, testdb_teardown, NULL},             \
+        {"postgres_" #fn, fn, testdb_setup_pg, testdb_teardown, NULL}
 
 int main(void)
 {

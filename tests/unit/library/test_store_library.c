@@ -19,7 +19,7 @@
 
 #include "store/store.h"
 #include "store/store_library.h"
-#include "testdb.h"
+#include "testdb_cmocka.h"
 
 /* Runs expr (which fills the local `err`) and fails the case with its message. */
 #define OK(expr)                                                                              \
@@ -28,47 +28,9 @@
             fail_msg("%s failed: %s", #expr, err.msg);                                        \
     } while (0)
 
-static int setup_backend(void **state, store_backend backend)
-{
-    testdb *db = NULL;
-    kt_err err = {0};
-    kt_status st = testdb_open(backend, 1, &db, &err);
-    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
-        *state = NULL;
-        return 0;
-    }
-    if (st != KT_OK) {
-        fprintf(stderr, "database setup failed: %s\n", err.msg);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    return setup_backend(state, STORE_SQLITE);
-}
-
-static int setup_pg(void **state)
-{
-    return setup_backend(state, STORE_POSTGRES);
-}
-
-static int teardown(void **state)
-{
-    testdb_close(*state);
-    return 0;
-}
-
 static store *db_of(void **state)
 {
-    testdb *db = *state;
-    if (db == NULL) {
-        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
-        skip();
-    }
-    return db->s;
+    return testdb_state(state)->s;
 }
 
 static int64_t add_user(store *s, const char *account)
@@ -480,15 +442,52 @@ static void test_top_plays_runs(void **state)
     store_rows_free(r);
 }
 
+/* A polled play within STORE_PLAY_SAME_MS of an imported play of the same
+ * uri is that play: not stored twice. Each imported play absorbs one polled
+ * play; other uris and plays further away are new. */
+static void test_plays_skip_imported(void **state)
+{
+    store *s = db_of(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = add_user(s, "u1"), other = add_user(s, "u2"), added = 0, total = 0;
+    put_catalog(s, &c);
+    store_param imp[] = {SP_INT(u), SP_INT(100000), SP_TEXT(c.uri[0])};
+    OK(store_exec(s,
+                  "INSERT INTO plays (user_id, played_at, track_uri, source) VALUES (?, ?, ?, "
+                  "'import')",
+                  imp, 3, NULL, &err));
+    store_play_row plays[] = {{100000 + STORE_PLAY_SAME_MS, c.uri[0], NULL}, /* same play */
+                              {100000 - 5000, c.uri[0], NULL},  /* import already matched */
+                              {100000 + 1000, c.uri[1], NULL},  /* another track */
+                              {100000 - STORE_PLAY_SAME_MS - 1, c.uri[2], NULL}};
+    OK(store_plays_add(s, u, plays, 4, &added, &err));
+    assert_int_equal(added, 3);
+    store_rows *r = NULL;
+    OK(store_plays_page(s, u, 0, INT64_MAX, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 4); /* the import + 3 polled */
+    store_rows_free(r);
+    /* Another user's import matches nothing of u's, and the reverse. */
+    OK(store_plays_add(s, other, plays, 1, &added, &err));
+    assert_int_equal(added, 1);
+    /* Polled again (a later poll sees the same plays): nothing new. */
+    OK(store_plays_add(s, u, plays, 4, &added, &err));
+    assert_int_equal(added, 0);
+    OK(store_plays_page(s, u, 0, INT64_MAX, 10, 0, &r, &total, &err));
+    assert_int_equal(total, 4);
+    store_rows_free(r);
+}
+
 #define BOTH(fn)                                                              \
-    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),              \
-        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+    cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
+        cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
         BOTH(test_playlists), BOTH(test_top_plays_runs),
+        BOTH(test_plays_skip_imported),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 #include "store/store.h"
 #include "store/store_library.h"
 #include "store/store_shuffle.h"
-#include "testdb.h"
+#include "testdb_cmocka.h"
 
 #define OK(expr)                                                                              \
     do {                                                                                      \
@@ -27,47 +27,9 @@
             fail_msg("%s failed: %s", #expr, err.msg);                                        \
     } while (0)
 
-static int setup_backend(void **state, store_backend backend)
-{
-    testdb *db = NULL;
-    kt_err err = {0};
-    kt_status st = testdb_open(backend, 1, &db, &err);
-    if (st == KT_ERR_NOT_FOUND && strcmp(err.code, "pg_not_configured") == 0) {
-        *state = NULL;
-        return 0;
-    }
-    if (st != KT_OK) {
-        fprintf(stderr, "database setup failed: %s\n", err.msg);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    return setup_backend(state, STORE_SQLITE);
-}
-
-static int setup_pg(void **state)
-{
-    return setup_backend(state, STORE_POSTGRES);
-}
-
-static int teardown(void **state)
-{
-    testdb_close(*state);
-    return 0;
-}
-
 static store *db_of(void **state)
 {
-    testdb *db = *state;
-    if (db == NULL) {
-        print_message("KEEPTRACK_TEST_PG is not set: skipping the PostgreSQL case\n");
-        skip();
-    }
-    return db->s;
+    return testdb_state(state)->s;
 }
 
 static int64_t add_user(store *s, const char *account)
@@ -330,8 +292,8 @@ static void test_events_and_stats(void **state)
     store_rows_free(r);
 }
 
-#define BOTH(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown), \
-                 cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+#define BOTH(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
+                 cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
 
 int main(void)
 {

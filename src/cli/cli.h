@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "store/store.h"
 
 /* How much of the configuration a subcommand needs validated. */
 typedef enum cli_validate {
@@ -42,6 +43,14 @@ int cmd_restore_backup(kt_config *cfg, int argc, char **argv);
 int cmd_sync(kt_config *cfg, int argc, char **argv);
 int cmd_shuffle(kt_config *cfg, int argc, char **argv);
 int cmd_import_history(kt_config *cfg, int argc, char **argv);
+int cmd_export(kt_config *cfg, int argc, char **argv);
+int cmd_restore(kt_config *cfg, int argc, char **argv);
+
+/* The user a command works for: `who` as a numeric id or a Spotify account
+ * id, or (who NULL) the only active user. KT_ERR_NOT_FOUND for an unknown
+ * user, KT_ERR_INVALID when who is NULL and there is not exactly one
+ * active user. (cli_user.c) */
+kt_status cli_pick_user(store *s, const char *who, int64_t *out, kt_err *err);
 
 /* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */
 int cli_fail(const char *context, const kt_err *err);

@@ -49,6 +49,25 @@ static const cli_command commands[] = {
      "running the command again with the complete file continues from there. Prints\n"
      "a report; exits 1 when a file could not be imported.\n",
      CLI_VALIDATE_VALUES, cmd_import_history},
+    {"export", "export a user's data as JSON or Exportify-compatible CSV files (zip)",
+     "usage: keeptrack export [--user USER] [--format json|csv] --out PATH\n"
+     "Writes everything keeptrack holds for USER (numeric id or account id; may be left\n"
+     "out when there is one user): json = profile, Liked Songs, saved albums, shows and\n"
+     "episodes, playlists with items and versions, followed artists, top snapshots and\n"
+     "plays (format_version 1); csv = a zip of liked_songs.csv and one CSV per playlist\n"
+     "with Exportify's columns. PATH appears whole or not at all.\n",
+     CLI_VALIDATE_VALUES, cmd_export},
+    {"restore", "restore playlists and Liked Songs from an export into Spotify",
+     "usage: keeptrack restore [--user USER] FILE... [--playlists ID|NAME,...] [--refill]\n"
+     "                         [--liked] [--dry-run]\n"
+     "Reads keeptrack JSON exports, Exportify CSV files (liked_songs.csv = Liked Songs) or\n"
+     "zips of them, checks them all, syncs USER's account, then recreates the chosen\n"
+     "playlists (default: all) as new private playlists, or with --refill replaces the\n"
+     "contents of the user's playlist of the same id (JSON) or name (CSV). --liked saves\n"
+     "Liked Songs in their order. Anything already as wanted is left alone, so running\n"
+     "it twice changes nothing. Local files cannot be added and are reported. --dry-run\n"
+     "reports what would change. Prints the report as JSON.\n",
+     CLI_VALIDATE_FULL, cmd_restore},
     {"migrate", "apply pending database migrations",
      "usage: keeptrack migrate [OPTIONS]\n"
      "Applies every pending migration to KEEPTRACK_DB and prints the versions.\n",

@@ -27,6 +27,7 @@ static const route_table tables[] = {
     {routes_shuffle, &routes_shuffle_count},
     {routes_releases, &routes_releases_count},
     {routes_ops, &routes_ops_count},
+    {routes_export, &routes_export_count},
 };
 
 http_route *routes_all(size_t *n)

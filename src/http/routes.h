@@ -35,6 +35,8 @@ extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_ops[];
 extern const size_t routes_ops_count;
+extern const http_route routes_export[];
+extern const size_t routes_export_count;
 
 /* Every route of every table, concatenated into a malloc'd array the
  * caller frees (after http_server_stop). *n receives the count. NULL when

@@ -15,6 +15,7 @@
 #include "services/backup.h"
 #include "services/jobs.h"
 #include "services/releases.h"
+#include "services/restore.h"
 #include "services/shuffle.h"
 #include "services/sync.h"
 
@@ -148,6 +149,20 @@ static kt_status run_share(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return st;
 }
 
+/* Job kind "restore": params {"restore_id":N}; the request row holds the
+ * input and options and receives the report (restore.h). */
+static kt_status run_restore(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    json_t *obj = NULL;
+    (void)ud;
+    kt_status st = job_params(job, &obj, err);
+    if (st != KT_OK)
+        return st;
+    int64_t id = json_int(obj, "restore_id", 0);
+    json_decref(obj);
+    return restore_job(app, jobs_ctx_user(job), id, sync_progress, job, err);
+}
+
 kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
 {
     kt_status st = jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
@@ -159,5 +174,7 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, SHUFFLE_JOB_KIND, run_shuffle, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, SHUFFLE_SHARE_JOB_KIND, run_share, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, RESTORE_JOB_KIND, run_restore, NULL, err);
     return st;
 }

@@ -137,6 +137,10 @@ static const opt options[] = {
      "Recently-played poll period in seconds; 0 = never.", F(sync_recent_every_s)},
     {"sync-top-every-s", "KEEPTRACK_SYNC_TOP_EVERY_S", "86400", OPT_INT, 0, 31536000, NULL, 0, 0, NULL,
      "Top tracks/artists snapshot period in seconds; 0 = never.", F(sync_top_every_s)},
+    {"stats-every-s", "KEEPTRACK_STATS_EVERY_S", "86400", OPT_INT, 0, 31536000, NULL, 0, 0, NULL,
+     "Period in seconds of each user's tracker point and stats refresh (artist genres, audio "
+     "features); 0 = never (POST /api/admin/trackers/update and POST /api/stats/refresh still work).",
+     F(stats_every_s)},
     {"history-min-ms", "KEEPTRACK_HISTORY_MIN_MS", "30000", OPT_INT, 0, 3600000, NULL, 0, 0, NULL,
      "History import: plays shorter than this many ms are skipped (Spotify counts a stream at 30 s).",
      F(history_min_ms)},

@@ -70,6 +70,7 @@ typedef struct kt_config {
     int sync_library_every_s;    /* library sync period (0 = never) */
     int sync_recent_every_s;     /* recently-played poll period (0 = never) */
     int sync_top_every_s;        /* top items snapshot period (0 = never) */
+    int stats_every_s;           /* tracker points + stats refresh period (0 = never) */
     int history_min_ms;          /* history import: shorter plays are skipped */
     int releases_interval_hours; /* scheduled new-release refresh period (0 = on demand only) */
     int releases_window_days;    /* releases older than this age out */

@@ -4,6 +4,7 @@
  */
 #include "http/routes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static const route_table tables[] = {
     {routes_jobs, &routes_jobs_count},
     {routes_shuffle, &routes_shuffle_count},
     {routes_releases, &routes_releases_count},
+    {routes_stats, &routes_stats_count},
     {routes_ops, &routes_ops_count},
     {routes_export, &routes_export_count},
 };
@@ -106,6 +108,45 @@ void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created
     snprintf(loc, sizeof loc, "/api/jobs/%lld", (long long)id);
     http_reply_header(r, "Location", loc);
     http_reply_json(r, 202, body);
+}
+
+int routes_query_int(http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max,
+                     int64_t *out)
+{
+    const char *v = http_req_query(r, name);
+    char *end = NULL;
+    if (!v) {
+        *out = dflt;
+        return 1;
+    }
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
+        http_reply_error_msg(r, 400, "bad_parameter", "%s: must be an integer from %lld to %lld",
+                             name, (long long)min, (long long)max);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+int routes_query_time(http_req *r, const char *name, int64_t dflt, int64_t *out)
+{
+    const char *v = http_req_query(r, name);
+    if (!v) {
+        *out = dflt;
+        return 1;
+    }
+    if (*v && strspn(v, "0123456789") == strlen(v) && strlen(v) < 16) {
+        *out = strtoll(v, NULL, 10);
+        return 1;
+    }
+    if (time_parse_iso8601(v, out) != KT_OK) {
+        http_reply_error_msg(r, 400, "bad_parameter",
+                             "%s: must be an ISO 8601 time or unix milliseconds", name);
+        return 0;
+    }
+    return 1;
 }
 
 json_t *routes_time_json(int64_t ms)

@@ -33,6 +33,8 @@ extern const http_route routes_shuffle[];
 extern const size_t routes_shuffle_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
+extern const http_route routes_stats[];
+extern const size_t routes_stats_count;
 extern const http_route routes_ops[];
 extern const size_t routes_ops_count;
 extern const http_route routes_export[];
@@ -72,6 +74,15 @@ int routes_require_admin(http_req *r, kt_app *app);
  * /api/jobs/{id}. The job is read whoever owns it (a lane may have pointed
  * at another user's or the scheduler's job). */
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created);
+
+/* Query parameters shared by the route tables. Each returns 1 with *out
+ * set (dflt when the parameter is absent), or 0 after replying 400
+ * "bad_parameter" with a message naming the parameter. routes_query_int:
+ * a decimal integer in [min, max]; routes_query_time: an ISO 8601 time or
+ * unix milliseconds. */
+int routes_query_int(http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max,
+                     int64_t *out);
+int routes_query_time(http_req *r, const char *name, int64_t dflt, int64_t *out);
 
 /* Replies 200 with the /api/me body of the user (see routes_me.c). */
 void routes_reply_me(http_req *r, kt_app *app, int64_t user_id);

@@ -15,7 +15,6 @@
  * 400 with a message naming it (code "bad_parameter"). Each handler parses,
  * calls one library_* service, and replies with its JSON.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,54 +31,15 @@ static int bad_param(http_req *r, const char *name, const char *what)
     return 0;
 }
 
-/* Reads an integer query parameter in [min, max] (dflt when absent).
- * Returns 0 after replying 400 when it is malformed. */
-static int query_int(http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max,
-                     int64_t *out)
-{
-    const char *v = http_req_query(r, name);
-    char *end = NULL, msg[96];
-    if (!v) {
-        *out = dflt;
-        return 1;
-    }
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-        snprintf(msg, sizeof msg, "must be an integer from %lld to %lld", (long long)min,
-                 (long long)max);
-        return bad_param(r, name, msg);
-    }
-    *out = n;
-    return 1;
-}
-
 /* limit and offset of a page. */
 static int query_page(http_req *r, size_t *limit, size_t *offset)
 {
     int64_t l = 0, o = 0;
-    if (!query_int(r, "limit", DEFAULT_LIMIT, 1, STORE_LIB_MAX_LIMIT, &l) ||
-        !query_int(r, "offset", 0, 0, INT32_MAX, &o))
+    if (!routes_query_int(r, "limit", DEFAULT_LIMIT, 1, STORE_LIB_MAX_LIMIT, &l) ||
+        !routes_query_int(r, "offset", 0, 0, INT32_MAX, &o))
         return 0;
     *limit = (size_t)l;
     *offset = (size_t)o;
-    return 1;
-}
-
-/* A time parameter: ISO 8601 or unix ms. */
-static int query_time(http_req *r, const char *name, int64_t dflt, int64_t *out)
-{
-    const char *v = http_req_query(r, name);
-    if (!v) {
-        *out = dflt;
-        return 1;
-    }
-    if (strspn(v, "0123456789") == strlen(v) && *v && strlen(v) < 16) {
-        *out = strtoll(v, NULL, 10);
-        return 1;
-    }
-    if (time_parse_iso8601(v, out) != KT_OK)
-        return bad_param(r, name, "must be an ISO 8601 time or unix milliseconds");
     return 1;
 }
 
@@ -228,7 +188,7 @@ static void plays_handler(http_req *r, void *app)
     kt_err err = {0};
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset) ||
-        !query_time(r, "from", 0, &from) || !query_time(r, "to", INT64_MAX, &to))
+        !routes_query_time(r, "from", 0, &from) || !routes_query_time(r, "to", INT64_MAX, &to))
         return;
     reply(r, library_plays(app, uid, from, to, limit, offset, &out, &err), &out, &err);
 }

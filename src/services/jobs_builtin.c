@@ -15,6 +15,7 @@
 #include "services/backup.h"
 #include "services/jobs.h"
 #include "services/releases.h"
+#include "services/stats.h"
 #include "services/restore.h"
 #include "services/shuffle.h"
 #include "services/sync.h"
@@ -163,6 +164,45 @@ static kt_status run_restore(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return restore_job(app, jobs_ctx_user(job), id, sync_progress, job, err);
 }
 
+/* Job kind "trackers": today's tracker point of the job's user. */
+static kt_status run_trackers(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    (void)ud;
+    if (jobs_ctx_user(job) <= 0)
+        return err_set(err, KT_ERR_INVALID, "bad_job", "trackers job %lld has no user",
+                       (long long)jobs_ctx_id(job));
+    return stats_trackers_update(app, jobs_ctx_user(job), time_now_ms(), NULL, err);
+}
+
+static int stats_stopping(void *ctx)
+{
+    return jobs_ctx_stopping(ctx);
+}
+
+/* Job kind "stats": artist details and audio features for the job's user
+ * (stats_refresh). Cut short by shutdown: the job is given back; what was
+ * fetched is stored, so the next run goes on from there. */
+static kt_status run_stats(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    stats_hooks hooks = {.ctx = job, .progress = sync_progress, .stopping = stats_stopping};
+    stats_refresh_result res = {0};
+    char msg[120];
+    (void)ud;
+    if (jobs_ctx_user(job) <= 0)
+        return err_set(err, KT_ERR_INVALID, "bad_job", "stats job %lld has no user",
+                       (long long)jobs_ctx_id(job));
+    kt_status st = stats_refresh(app, jobs_ctx_user(job), time_now_ms(), &hooks, &res, err);
+    if (st == KT_OK && res.stopped)
+        return jobs_release(job, err);
+    if (st == KT_OK) {
+        snprintf(msg, sizeof msg, "done: %lld artists, %lld tracks' audio features%s",
+                 (long long)res.artists_fetched, (long long)res.features_fetched,
+                 res.features_available ? "" : " (not available to this app)");
+        jobs_ctx_progress(job, 1, 1, msg);
+    }
+    return st;
+}
+
 kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
 {
     kt_status st = jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
@@ -176,5 +216,9 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, SHUFFLE_SHARE_JOB_KIND, run_share, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, RESTORE_JOB_KIND, run_restore, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, STATS_JOB_TRACKERS, run_trackers, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, STATS_JOB_REFRESH, run_stats, NULL, err);
     return st;
 }

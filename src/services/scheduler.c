@@ -18,6 +18,7 @@
 #include "services/app_priv.h"
 #include "services/jobs.h"
 #include "services/releases.h"
+#include "services/stats.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
 
@@ -40,6 +41,7 @@ void scheduler_config_from(const kt_config *cfg, scheduler_config *out)
     out->library_every_ms = (int64_t)cfg->sync_library_every_s * 1000;
     out->recent_every_ms = (int64_t)cfg->sync_recent_every_s * 1000;
     out->top_every_ms = (int64_t)cfg->sync_top_every_s * 1000;
+    out->stats_every_ms = (int64_t)cfg->stats_every_s * 1000;
     out->backup_every_ms = (int64_t)cfg->backup_interval_hours * 3600 * 1000;
     out->releases_every_ms = (int64_t)cfg->releases_interval_hours * 3600 * 1000;
     out->job_retention_ms = 30LL * 24 * 3600 * 1000;
@@ -51,15 +53,18 @@ int64_t scheduler_period_start(int64_t now_ms, int64_t every_ms)
     return now_ms - (r < 0 ? r + every_ms : r);
 }
 
-/* HOOK (tracker points, a later issue): record each user's daily counts
- * (liked, playlists, followed, plays). Enqueue a job of its own kind here
- * with the dedupe key "sched:tracker:u<user>:p<day start>", the same way
- * as enqueue_due() does for syncs. Until then it does nothing. */
-static kt_status schedule_tracker_points(kt_app *app, int64_t user_id, int64_t now_ms,
-                                         int *enqueued, kt_err *err)
+/* Tracker points and the stats job, once per stats period per user: a
+ * "trackers" job ("sched:tracker:u<user>:p<period start>") records the
+ * day's counts (liked, playlists, followed, plays) and a "stats" job
+ * fetches artist details and audio features (services/stats.h). */
+static kt_status schedule_tracker_points(kt_app *app, const scheduler_config *cfg,
+                                         int64_t user_id, int64_t now_ms, int *enqueued,
+                                         kt_err *err)
 {
-    (void)app, (void)user_id, (void)now_ms, (void)enqueued, (void)err;
-    return KT_OK;
+    if (cfg->stats_every_ms <= 0)
+        return KT_OK;
+    return stats_schedule(app, user_id, scheduler_period_start(now_ms, cfg->stats_every_ms),
+                          enqueued, err);
 }
 
 /* Enqueues this period's job of schedule `sc` for one user. */
@@ -147,7 +152,7 @@ kt_status scheduler_tick(kt_app *app, const scheduler_config *cfg, int64_t now_m
                          (long long)users[u].id, uerr.code);
         }
         kt_err terr = {0};
-        if (schedule_tracker_points(app, users[u].id, now_ms, &count, &terr) != KT_OK)
+        if (schedule_tracker_points(app, cfg, users[u].id, now_ms, &count, &terr) != KT_OK)
             LOG_WARN("schedule_failed", "schedule=tracker user=%lld code=%s",
                      (long long)users[u].id, terr.code);
     }

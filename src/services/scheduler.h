@@ -4,7 +4,8 @@
  *   library sync        every KEEPTRACK_SYNC_LIBRARY_EVERY_S (6 h)  sync what=library
  *   recently played     every KEEPTRACK_SYNC_RECENT_EVERY_S (30 min) sync what=recent
  *   top items           every KEEPTRACK_SYNC_TOP_EVERY_S (daily)     sync what=top
- *   tracker points      daily: a hook for a later issue (scheduler.c)
+ *   tracker points      every KEEPTRACK_STATS_EVERY_S (daily)        job "trackers"
+ *   stats refresh       the same period (artist genres, features)    job "stats"
  * and, once for the whole app (user 0):
  *   database backup     every KEEPTRACK_BACKUP_INTERVAL_HOURS (24 h)  job "backup"
  * and enqueues the job of the current period with the dedupe key
@@ -32,6 +33,7 @@ typedef struct scheduler_config {
     int64_t library_every_ms; /* 0 = never */
     int64_t recent_every_ms;  /* 0 = never */
     int64_t top_every_ms;     /* 0 = never */
+    int64_t stats_every_ms;   /* tracker points + stats refresh per user; 0 = never */
     int64_t backup_every_ms;  /* 0 = never */
     int64_t releases_every_ms; /* new-release refresh period; 0 = never */
     int64_t job_retention_ms; /* finished jobs older than this are deleted (0 = kept) */

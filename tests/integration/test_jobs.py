@@ -195,6 +195,7 @@ def test_scheduler_enqueues_each_period_once(emu, db, tmp_path):
                   KEEPTRACK_LOG_LEVEL="debug",
                   KEEPTRACK_SYNC_LIBRARY_EVERY_S=year, KEEPTRACK_SYNC_RECENT_EVERY_S=year,
                   KEEPTRACK_SYNC_TOP_EVERY_S=year,
+                  KEEPTRACK_STATS_EVERY_S="0",  # tracker/stats jobs: test_stats.py
                   KEEPTRACK_BACKUP_INTERVAL_HOURS="0",  # only syncs: backups and
                   KEEPTRACK_RELEASES_INTERVAL_HOURS="0")  # releases have their own tests
     try:

@@ -214,7 +214,8 @@ def test_three_schedulers_make_each_period_job_once(cluster, emu, pgdb):
     year = "31536000"
     kts = cluster(3, KEEPTRACK_SCHEDULER="on", KEEPTRACK_SCHEDULER_TICK_S="1",
                   KEEPTRACK_LOG_LEVEL="debug", KEEPTRACK_SYNC_LIBRARY_EVERY_S=year,
-                  KEEPTRACK_SYNC_RECENT_EVERY_S=year, KEEPTRACK_SYNC_TOP_EVERY_S=year)
+                  KEEPTRACK_SYNC_RECENT_EVERY_S=year, KEEPTRACK_SYNC_TOP_EVERY_S=year,
+                  KEEPTRACK_STATS_EVERY_S="0")  # tracker/stats jobs: test_stats.py
     login_across(kts[0], kts[1], "alice")
     login_across(kts[1], kts[2], "bob")
 

@@ -382,13 +382,13 @@ static kt_status csv_records(csv_reader *r, const char *file, restore_item **ite
     return rc < 0 ? err->status : KT_OK;
 }
 
-kt_status restore_parse_csv(const char *name, const char *data, size_t len, restore_input *in,
-                            kt_err *err)
+/* A CSV file: `name` labels it in messages, `base` names the playlist. */
+static kt_status parse_csv(const char *name, const char *base, const char *data, size_t len,
+                           restore_input *in, kt_err *err)
 {
     csv_reader r = {.p = data, .end = data + len, .line = 1};
     restore_input *tmp = restore_input_new();
     restore_playlist *pl = NULL;
-    const char *base = base_name(name ? name : "upload.csv");
     kt_status st = KT_OK;
     if (!tmp)
         return nomem(err);
@@ -406,7 +406,7 @@ kt_status restore_parse_csv(const char *name, const char *data, size_t len, rest
         if (playlist_add(tmp, &pl) != 0 ||
             (pl->name = bl ? strdup_cut(base, bl, RESTORE_NAME_MAX) : strdup("Restored playlist")) ==
                 NULL ||
-            (pl->file = strdup(name ? name : base)) == NULL) {
+            (pl->file = strdup(name)) == NULL) {
             st = nomem(err);
             goto out;
         }
@@ -419,6 +419,13 @@ out:
     buf_free(&r.rec);
     restore_input_free(tmp);
     return st;
+}
+
+kt_status restore_parse_csv(const char *name, const char *data, size_t len, restore_input *in,
+                            kt_err *err)
+{
+    const char *label = name && name[0] ? name : "upload.csv";
+    return parse_csv(label, base_name(label), data, len, in, err);
 }
 
 /* ---- JSON export ---- */
@@ -558,8 +565,8 @@ out:
 
 /* ---- zip archives and content sniffing ---- */
 
-static kt_status parse_one(const char *name, const char *data, size_t len, restore_input *in,
-                           kt_err *err);
+static kt_status parse_one(const char *name, const char *base, const char *data, size_t len,
+                           restore_input *in, kt_err *err);
 
 /* Reads member idx whole (bounded by its declared size and the caps). */
 static kt_status zip_member(zip_t *za, zip_uint64_t idx, const char *label, zip_uint64_t size,
@@ -639,7 +646,7 @@ static kt_status parse_zip(const char *name, const char *data, size_t len, resto
         }
         total += zs.size;
         if ((st = zip_member(za, (zip_uint64_t)i, label, zs.size, &member, err)) == KT_OK)
-            st = parse_one(label, member, zs.size, in, err);
+            st = parse_one(label, b, member, zs.size, in, err);
         free(member);
         used++;
     }
@@ -654,8 +661,8 @@ out:
 }
 
 /* A CSV or JSON file (zip members are never zips themselves here). */
-static kt_status parse_one(const char *name, const char *data, size_t len, restore_input *in,
-                           kt_err *err)
+static kt_status parse_one(const char *name, const char *base, const char *data, size_t len,
+                           restore_input *in, kt_err *err)
 {
     size_t i = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     while (i < len && isspace((unsigned char)data[i]))
@@ -664,7 +671,7 @@ static kt_status parse_one(const char *name, const char *data, size_t len, resto
         return restore_parse_json(name, data, len, in, err);
     if (ends_with_ci(name, ".json"))
         return err_set(err, KT_ERR_INVALID, "bad_format", "%s: not a keeptrack JSON export", name);
-    return restore_parse_csv(name, data, len, in, err);
+    return parse_csv(name, base, data, len, in, err);
 }
 
 kt_status restore_parse_file(const char *name, const char *data, size_t len, restore_input *in,
@@ -684,7 +691,7 @@ kt_status restore_parse_file(const char *name, const char *data, size_t len, res
         return err_set(err, KT_ERR_INVALID, "bad_format",
                        "%s: not a keeptrack JSON export, an Exportify CSV file or a zip of them",
                        label);
-    return parse_one(label, data, len, in, err);
+    return parse_one(label, base_name(label), data, len, in, err);
 }
 
 /* ---- the normalized form ---- */

@@ -223,15 +223,16 @@ static kt_status genres_items(const store_rows *r, json_t **out, int *any, kt_er
             cur_track = uri;
         }
         int new_artist = strset_add(artists_seen, artist);
-        json_t *g = parse_text(store_rows_text(r, i, 2)), *e;
+        json_t *g = parse_text(store_rows_text(r, i, 2)), *e, *row_seen = json_object();
         size_t k;
-        if (!track_seen || new_artist < 0)
+        if (!track_seen || !row_seen || new_artist < 0)
             st = nomem(err);
         json_array_foreach(g, k, e)
         {
             const char *name = json_string_value(e);
-            if (!name || st != KT_OK)
-                continue;
+            if (!name || st != KT_OK || json_object_get(row_seen, name))
+                continue; /* a genre listed twice by one artist counts once */
+            json_object_set_new(row_seen, name, json_true());
             json_t *it = json_object_get(by, name);
             if (!it) {
                 it = json_pack("{s:s,s:I,s:I}", "genre", name, "tracks", (json_int_t)0,
@@ -248,6 +249,7 @@ static kt_status genres_items(const store_rows *r, json_t **out, int *any, kt_er
                                                        json_object_get(it, "artists")) + 1));
         }
         json_decref(g);
+        json_decref(row_seen);
     }
     json_decref(track_seen);
     strset_free(artists_seen);
@@ -526,7 +528,7 @@ static kt_status read_listening(store *s, void *ctx, json_t **out, kt_err *err)
         json_array_append_new(fh, json_pack("{s:o,s:o}", "artist", str_or_null(first, i, 0),
                                             "first_played_at",
                                             iso_or_null(store_rows_int(first, i, 1))));
-    *out = json_pack("{s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:o}}", "from",
+    *out = json_pack("{s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:o}}", "from",
                      iso_or_null(a->from_ms), "to",
                      a->to_ms == INT64_MAX ? json_null() : iso_or_null(a->to_ms), "timezone",
                      "UTC", "plays", (json_int_t)tot.plays, "listening_ms", (json_int_t)tot.ms,

@@ -604,12 +604,15 @@ static kt_status parse_zip(const char *name, const char *data, size_t len, resto
     zip_error_t ze;
     zip_source_t *src = NULL;
     zip_t *za = NULL;
+    restore_input *all = restore_input_new(); /* merged into in only when every member parsed */
     kt_status st = KT_OK;
     size_t total = 0, used = 0;
+    if (!all)
+        return nomem(err);
     zip_error_init(&ze);
     if ((src = zip_source_buffer_create(data, len, 0, &ze)) == NULL) {
-        zip_error_fini(&ze);
-        return nomem(err);
+        st = nomem(err);
+        goto out;
     }
     if ((za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze)) == NULL) {
         st = err_set(err, KT_ERR_INVALID, "bad_zip",
@@ -646,17 +649,20 @@ static kt_status parse_zip(const char *name, const char *data, size_t len, resto
         }
         total += zs.size;
         if ((st = zip_member(za, (zip_uint64_t)i, label, zs.size, &member, err)) == KT_OK)
-            st = parse_one(label, b, member, zs.size, in, err);
+            st = parse_one(label, b, member, zs.size, all, err);
         free(member);
         used++;
     }
     if (st == KT_OK && used == 0)
         st = err_set(err, KT_ERR_INVALID, "bad_upload", "%s: the archive holds no .csv or .json file",
                      name);
+    if (st == KT_OK)
+        st = input_merge(in, all, name, err);
 out:
     if (za)
         zip_discard(za);
     zip_error_fini(&ze);
+    restore_input_free(all);
     return st;
 }
 

@@ -12,7 +12,13 @@ PKGS=(
   python3 python3-pytest python3-jsonschema python3-yaml
   valgrind gcovr
   rclone
+  chromium nodejs
 )
+# npm: Debian's package, unless the nodejs installed already brings its own
+# (NodeSource's nodejs provides npm and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
 # Extra packages for benchmarks and optional features (installed by `make bench`).
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(wrk nginx-light)

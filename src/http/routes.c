@@ -30,6 +30,8 @@ static const route_table tables[] = {
     {routes_stats, &routes_stats_count},
     {routes_ops, &routes_ops_count},
     {routes_export, &routes_export_count},
+    {routes_admin, &routes_admin_count},
+    {routes_ui, &routes_ui_count},
 };
 
 http_route *routes_all(size_t *n)

@@ -39,6 +39,10 @@ extern const http_route routes_ops[];
 extern const size_t routes_ops_count;
 extern const http_route routes_export[];
 extern const size_t routes_export_count;
+extern const http_route routes_admin[];
+extern const size_t routes_admin_count;
+extern const http_route routes_ui[];
+extern const size_t routes_ui_count;
 
 /* Every route of every table, concatenated into a malloc'd array the
  * caller frees (after http_server_stop). *n receives the count. NULL when

@@ -1,6 +1,5 @@
-/* routes_me.c - who am I (/api/me), the health check (/healthz) and the
- * minimal landing page (/). The real web UI comes with a later issue; the
- * landing page only offers "Connect Spotify" or shows the logged-in profile.
+/* routes_me.c - who am I (/api/me) and the health check (/healthz). The
+ * page at / is the web UI (routes_ui.c), which asks /api/me who is logged in.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,52 +81,8 @@ static void healthz_handler(http_req *r, void *ctx)
                               "schema_version", current, "schema_latest", latest));
 }
 
-static void landing_handler(http_req *r, void *ctx)
-{
-    kt_app *app = ctx;
-    kt_err err = {0};
-    int64_t uid = 0;
-    auth_me me;
-    buf b;
-    kt_status st = KT_OK;
-    int logged_in =
-        auth_session_user(app, http_req_cookie(r, routes_session_cookie(app)), &uid, &err) ==
-            KT_OK &&
-        auth_me_get(app, uid, time_now_ms(), &me, &err) == KT_OK;
-
-    buf_init(&b, 1 << 16);
-    if (!logged_in) {
-        st = buf_puts(&b, "<p>keeptrack keeps a copy of your Spotify library on this machine.</p>"
-                          "<p><a class=\"button\" href=\"/api/auth/login\">Connect Spotify</a></p>");
-    } else {
-        char days[32];
-        snprintf(days, sizeof days, "%d", me.refresh_days_left);
-        if ((st = buf_puts(&b, "<p>Logged in as <strong>")) == KT_OK &&
-            (st = routes_html_append(&b, me.has_display_name ? me.display_name
-                                                              : me.spotify_id)) == KT_OK &&
-            (st = buf_puts(&b, "</strong> (status: ")) == KT_OK &&
-            (st = routes_html_append(&b, me.status)) == KT_OK &&
-            (st = buf_puts(&b, "; Spotify authorization valid for ")) == KT_OK &&
-            (st = buf_puts(&b, me.refresh_days_left >= 0 ? days : "?")) == KT_OK &&
-            (st = buf_puts(&b, " more days).</p>")) == KT_OK)
-            st = buf_puts(&b, strcmp(me.status, "active") == 0
-                                  ? ""
-                                  : "<p><a class=\"button\" href=\"/api/auth/login\">"
-                                    "Reconnect Spotify</a></p>");
-        if (st == KT_OK)
-            st = buf_puts(&b, "<form method=\"post\" action=\"/api/auth/logout\">"
-                              "<button type=\"submit\">Log out</button></form>");
-    }
-    if (st != KT_OK)
-        http_reply_error_msg(r, 500, "internal", "could not build the page");
-    else
-        routes_reply_page(r, 200, "keeptrack", b.data);
-    buf_free(&b);
-}
-
 const http_route routes_me[] = {
     {"GET", "/api/me", me_handler, 0},
     {"GET", "/healthz", healthz_handler, 0},
-    {"GET", "/", landing_handler, 0},
 };
 const size_t routes_me_count = sizeof routes_me / sizeof routes_me[0];

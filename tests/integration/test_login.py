@@ -58,8 +58,8 @@ def test_full_click_through(kt, emu):
     assert me.status == 200, me
     assert me.json()["account_id"] == emulator_user(emu, "alice")["account_id"]
     page = browser.get("/", accept_json=False)
-    assert page.status == 200
-    assert emulator_user(emu, "alice")["display_name"].replace("&", "&amp;") in page.text
+    assert page.status == 200  # the web UI, which shows the name from /api/me (tests/browser)
+    assert 'id="main"' in page.text
 
 
 def test_me_fields_exact(kt, emu, db):

@@ -9,6 +9,7 @@
  * grace period, so clients that forget to store the new one fail in tests).
  */
 #include "accounts.h"
+#include "request.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -216,78 +217,13 @@ void accounts_handle_authorize(em_app *app, em_req *r, em_resp *out)
     redirect_to(out, redirect, "code", c.code, state);
 }
 
-/* ---- form bodies ---- */
-
-typedef struct form { char *keys[24], *vals[24]; int n; } form;
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static char *form_decode(const char *s, size_t n)
-{
-    char *o = xmalloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') o[k++] = ' ';
-        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            o[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else o[k++] = s[i];
-    }
-    o[k] = '\0';
-    return o;
-}
-
-/* application/x-www-form-urlencoded. Hand-written because the body is already
- * buffered (with a cap) by the server; MHD's post processor wants the upload
- * stream. At most 24 fields are kept. */
-static void form_parse(const char *body, form *f)
-{
-    memset(f, 0, sizeof(*f));
-    const char *p = body;
-    while (*p && f->n < 24) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (len) {
-            size_t kl = eq ? (size_t)(eq - p) : len;
-            f->keys[f->n] = form_decode(p, kl);
-            f->vals[f->n] = eq ? form_decode(eq + 1, len - kl - 1) : xstrdup("");
-            f->n++;
-        }
-        if (!amp) break;
-        p = amp + 1;
-    }
-}
-
-static const char *form_get(const form *f, const char *k)
-{
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->keys[i], k) == 0) return f->vals[i];
-    return NULL;
-}
-
-static void form_free(form *f)
-{
-    for (int i = 0; i < f->n; i++) {
-        sodium_memzero(f->vals[i], strlen(f->vals[i]));
-        free(f->keys[i]);
-        free(f->vals[i]);
-    }
-}
-
 /* Client authentication: Basic header or client_id/client_secret in the body.
  * Returns 1 for confidential (secret checked), 0 for public (PKCE, client_id
  * only), -1 after writing an error. */
-static int client_auth(em_app *app, em_req *r, const form *f, em_resp *out)
+static int client_auth(em_app *app, em_req *r, const em_form *f, em_resp *out)
 {
     const char *authz = req_header(r, "Authorization");
-    const char *id = form_get(f, "client_id"), *secret = form_get(f, "client_secret");
+    const char *id = em_form_get(f, "client_id"), *secret = em_form_get(f, "client_secret");
     char decoded[512];
     if (authz && strncasecmp(authz, "Basic ", 6) == 0) {
         size_t n = 0;
@@ -362,13 +298,13 @@ static void issue(em_app *app, em_user *u, const char *scope, em_resp *out, acc_
     jw_obj_end(w);
 }
 
-static void grant_code(em_app *app, em_req *r, const form *f, em_resp *out)
+static void grant_code(em_app *app, em_req *r, const em_form *f, em_resp *out)
 {
     em_accounts *a = app->acc;
     int conf = client_auth(app, r, f, out);
     if (conf < 0) return;
-    const char *code = form_get(f, "code"), *redirect = form_get(f, "redirect_uri");
-    const char *verifier = form_get(f, "code_verifier");
+    const char *code = em_form_get(f, "code"), *redirect = em_form_get(f, "redirect_uri");
+    const char *verifier = em_form_get(f, "code_verifier");
     if (!code) { token_error(out, 400, "invalid_request", "code must be supplied"); return; }
     if (!redirect) { token_error(out, 400, "invalid_request", "redirect_uri must be supplied"); return; }
     if (!conf && !verifier) { token_error(out, 400, "invalid_request", "code_verifier required"); return; }
@@ -397,12 +333,12 @@ static void grant_code(em_app *app, em_req *r, const form *f, em_resp *out)
     pthread_mutex_unlock(&a->mu);
 }
 
-static void grant_refresh(em_app *app, em_req *r, const form *f, em_resp *out)
+static void grant_refresh(em_app *app, em_req *r, const em_form *f, em_resp *out)
 {
     em_accounts *a = app->acc;
     int conf = client_auth(app, r, f, out);
     if (conf < 0) return;
-    const char *token = form_get(f, "refresh_token");
+    const char *token = em_form_get(f, "refresh_token");
     if (!token) { token_error(out, 400, "invalid_request", "refresh_token must be supplied"); return; }
     pthread_mutex_lock(&a->mu);
     uint32_t ix;
@@ -437,9 +373,9 @@ static void grant_refresh(em_app *app, em_req *r, const form *f, em_resp *out)
 
 void accounts_handle_token(em_app *app, em_req *r, em_resp *out)
 {
-    form f;
-    form_parse(r->body, &f);
-    const char *grant = form_get(&f, "grant_type");
+    em_form f;
+    em_form_parse(r->body, &f);
+    const char *grant = em_form_get(&f, "grant_type");
     if (!grant) {
         token_error(out, 400, "unsupported_grant_type", "grant_type parameter is missing");
     } else if (strcmp(grant, "authorization_code") == 0) {
@@ -461,7 +397,7 @@ void accounts_handle_token(em_app *app, em_req *r, em_resp *out)
         token_error(out, 400, "unsupported_grant_type",
                     "grant_type must be client_credentials, authorization_code or refresh_token");
     }
-    form_free(&f);
+    em_form_free(&f);
 }
 
 em_bearer accounts_check_bearer(em_accounts *a, const char *authorization, em_user **user)

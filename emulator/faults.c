@@ -13,7 +13,7 @@
 enum {
     F_LATENCY = 1 << 0, F_JITTER = 1 << 1, F_RATE = 1 << 2, F_FAIL = 1 << 3, F_HANG = 1 << 4,
     F_TRUNC = 1 << 5, F_MALF = 1 << 6, F_DROP = 1 << 7, F_QUOTA = 1 << 8, F_QRETRY = 1 << 9,
-    F_HANGMS = 1 << 10,
+    F_HANGMS = 1 << 10, F_THROTTLE = 1 << 11, F_TRETRY = 1 << 12,
 };
 
 typedef struct fault_rule {
@@ -36,6 +36,7 @@ void faults_defaults(em_fault_set *s)
     memset(s, 0, sizeof(*s));
     s->quota_retry_after_s = 14400;
     s->hang_ms = 120000;
+    s->throttle_retry_after_s = 1;
 }
 
 em_faults *faults_new(const em_fault_set *initial, uint64_t seed)
@@ -79,6 +80,8 @@ static em_fault_set effective(const em_fault_set *g, const em_fault_set *r)
     if (r->set & F_QUOTA) e.quota_exceeded = r->quota_exceeded;
     if (r->set & F_QRETRY) e.quota_retry_after_s = r->quota_retry_after_s;
     if (r->set & F_HANGMS) e.hang_ms = r->hang_ms;
+    if (r->set & F_THROTTLE) e.throttle_rate = r->throttle_rate;
+    if (r->set & F_TRETRY) e.throttle_retry_after_s = r->throttle_retry_after_s;
     return e;
 }
 
@@ -114,6 +117,9 @@ void faults_decide(em_faults *f, const char *endpoint, bool webapi, em_fault_dec
     else if (webapi && e.quota_exceeded) {
         d->quota = true;
         d->retry_after_s = e.quota_retry_after_s;
+    } else if (webapi && roll(f, e.throttle_rate)) {
+        d->rate_limited = true;
+        d->retry_after_s = e.throttle_retry_after_s;
     } else {
         int64_t now = now_ms();
         bool limited = false;
@@ -182,6 +188,7 @@ bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_
         {"fail_rate", F_FAIL, 1}, {"hang_rate", F_HANG, 1}, {"truncate_rate", F_TRUNC, 1},
         {"malformed_rate", F_MALF, 1}, {"drop_rate", F_DROP, 1}, {"quota_exceeded", F_QUOTA, 1},
         {"quota_retry_after_s", F_QRETRY, 1e9}, {"hang_ms", F_HANGMS, 3600000},
+        {"throttle_rate", F_THROTTLE, 1}, {"throttle_retry_after_s", F_TRETRY, 3600},
     };
     em_fault_set s;
     memset(&s, 0, sizeof(s));
@@ -203,6 +210,8 @@ bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_
         case F_QUOTA: s.quota_exceeded = v != 0; break;
         case F_QRETRY: s.quota_retry_after_s = (long)v; break;
         case F_HANGMS: s.hang_ms = (long)v; break;
+        case F_THROTTLE: s.throttle_rate = v; break;
+        case F_TRETRY: s.throttle_retry_after_s = (long)v; break;
         default: break;
         }
     }
@@ -254,6 +263,8 @@ static void dump_set(jw *w, const em_fault_set *s, bool only_set)
     NUM(F_QUOTA, "quota_exceeded", jw_bool(w, s->quota_exceeded));
     NUM(F_QRETRY, "quota_retry_after_s", jw_int(w, s->quota_retry_after_s));
     NUM(F_HANGMS, "hang_ms", jw_int(w, s->hang_ms));
+    NUM(F_THROTTLE, "throttle_rate", jw_double(w, s->throttle_rate));
+    NUM(F_TRETRY, "throttle_retry_after_s", jw_int(w, s->throttle_retry_after_s));
     #undef NUM
 }
 

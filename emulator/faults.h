@@ -1,5 +1,6 @@
 /* faults.h - fault injection for spotify-emulator: latency (fixed + jitter), a
- * rolling 30-second rate limit (429 + Retry-After), QUOTA_EXCEEDED, 5xx at a
+ * rolling 30-second rate limit (429 + Retry-After), short 429 bursts
+ * (throttle_rate), QUOTA_EXCEEDED, 5xx at a
  * rate, hung requests, truncated or malformed bodies and dropped connections.
  *
  * There is one global fault set plus targeted rules (POST /__emulator/faults
@@ -20,6 +21,11 @@
 typedef struct em_fault_set {
     long latency_ms, jitter_ms, rate_limit, quota_retry_after_s, hang_ms;
     double fail_rate, hang_rate, truncate_rate, malformed_rate, drop_rate;
+    /* throttle_rate: a plain 429 with Retry-After throttle_retry_after_s
+     * (default 1) at this rate, independent of the rolling window: short
+     * 429 bursts (e.g. {"throttle_rate":1,"count":5}) that a client waits out. */
+    double throttle_rate;
+    long throttle_retry_after_s;
     bool quota_exceeded;
     unsigned set;                 /* bit per field explicitly set (rules) */
 } em_fault_set;

@@ -27,6 +27,7 @@
 
 #include "accounts.h"
 #include "faults.h"
+#include "request.h"
 #include "stats.h"
 #include "webapi.h"
 
@@ -245,34 +246,21 @@ static char *path_with_query(struct MHD_Connection *conn, const char *path)
 static const route *match(const char *method, char *pathbuf, const char *params[EM_MAX_PARAMS],
                           bool *method_mismatch)
 {
-    const char *segs[12];
-    int nseg = 0;
+    const char *segs[EM_PATH_MAX_SEGS];
+    int nseg = em_path_split(pathbuf, segs);
     *method_mismatch = false;
-    for (char *save = NULL, *s = strtok_r(pathbuf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (nseg == 12) return NULL;
-        segs[nseg++] = s;
-    }
-    const route *found = NULL;
-    for (size_t i = 0; i < NROUTES && !found; i++) {
-        char tmpl[64];
-        snprintf(tmpl, sizeof(tmpl), "%s", ROUTES[i].tmpl);
-        int k = 0, np = 0;
-        bool ok = true;
+    if (nseg < 0) return NULL;
+    for (size_t i = 0; i < NROUTES; i++) {
         const char *caps[EM_MAX_PARAMS] = {0};
-        for (char *save = NULL, *t = strtok_r(tmpl, "/", &save); t && ok; t = strtok_r(NULL, "/", &save), k++) {
-            if (k >= nseg) ok = false;
-            else if (t[0] == '{') { if (np < EM_MAX_PARAMS) caps[np++] = segs[k]; }
-            else if (strcmp(t, segs[k]) != 0) ok = false;
-        }
-        if (!ok || k != nseg) continue;
+        if (!em_route_matches(ROUTES[i].tmpl, segs, nseg, caps)) continue;
         if (strcmp(method, ROUTES[i].method) != 0) {
             *method_mismatch = true;
             continue;
         }
-        found = &ROUTES[i];
         memcpy(params, caps, sizeof(caps));
+        return &ROUTES[i];
     }
-    return found;
+    return NULL;
 }
 
 static const char *unknown_endpoint(const char *method, const char *path)

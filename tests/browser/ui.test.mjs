@@ -162,7 +162,7 @@ test('every dashboard chart shows the API numbers', async () => {
     const mv = agg.top_movement[range];
     const rows = await page.$$eval('#movement-body tr[data-move]', (els) => els.length);
     const changes = mv ? (mv.new || []).length + (mv.climbers || []).length + (mv.fallers || []).length + (mv.dropped || []).length : 0;
-    assert.equal(rows, Math.min(15, changes), range);
+    assert.equal(rows, Math.min(10, changes), range);
   }
   await shot('02-dashboard');
 });

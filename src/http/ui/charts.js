@@ -46,7 +46,7 @@ function emptyNote(name, caption, note) {
 export function lineChart(name, caption, series, {emptyText = 'No data yet.'} = {}) {
   const xs = series.length ? series[0].points.map((p) => p.x) : [];
   if (xs.length === 0) return emptyNote(name, caption, emptyText);
-  const W = 640, H = 240, L = 48, R = 12, T = 12, B = 28;
+  const W = 520, H = 240, L = 44, R = 14, T = 12, B = 28;
   const maxY = Math.max(0, ...series.flatMap((se) => se.points.map((p) => p.y)));
   const [step, top] = niceScale(maxY);
   const x = (i) => L + (xs.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (xs.length - 1));
@@ -82,13 +82,13 @@ export function lineChart(name, caption, series, {emptyText = 'No data yet.'} = 
 // items: [{label, value, note?}] drawn top to bottom as given.
 export function barChart(name, caption, items, {emptyText = 'No data yet.', valueText = fmtNumber} = {}) {
   if (items.length === 0) return emptyNote(name, caption, emptyText);
-  const W = 640, row = 24, L = 190, R = 60, H = items.length * row + 8;
+  const W = 420, row = 26, L = 140, R = 44, H = items.length * row + 8;
   const max = Math.max(...items.map((it) => it.value), 1);
   const svg = s('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'chart',
     'aria-label': `${caption}: ${items.slice(0, 5).map((it) => `${it.label} ${valueText(it.value)}`).join(', ')}${items.length > 5 ? ', …' : ''}`});
   items.forEach((it, i) => {
     const w = Math.max(1, ((W - L - R) * it.value) / max), yy = 4 + i * row;
-    const label = it.label.length > 28 ? `${it.label.slice(0, 27)}…` : it.label;
+    const label = it.label.length > 18 ? `${it.label.slice(0, 17)}…` : it.label;
     svg.append(s('g', {class: 'bar-item', dataset: {label: it.label, value: it.value}},
       s('title', null, `${it.label}: ${valueText(it.value)}`),
       s('text', {x: L - 8, y: yy + row / 2 + 4, 'text-anchor': 'end'}, label),

@@ -15,6 +15,7 @@ const COUNTS = [
   ['following', 'Followed artists', '/api/following?limit=1'],
   ['plays', 'Plays recorded', '/api/plays?limit=1'],
 ];
+const MOVEMENT_ROWS = 10;
 const RANGES = [['short_term', 'Last 4 weeks'], ['medium_term', 'Last 6 months'], ['long_term', 'All time']];
 const TRACKER_SERIES = [['liked', 'Liked Songs'], ['playlists', 'Playlists'], ['followed', 'Followed artists'], ['plays', 'Plays']];
 
@@ -84,7 +85,7 @@ function movementTable(mv, rangeLabel) {
   return h('div', {class: 'table-wrap'}, h('table', {dataset: {movement: 'table'}},
     h('thead', null, h('tr', null, h('th', {scope: 'col'}, 'Move'), h('th', {scope: 'col', class: 'num'}, 'Rank'),
       h('th', {scope: 'col', class: 'num'}, 'Before'), h('th', {scope: 'col'}, 'Track'))),
-    h('tbody', null, rows.slice(0, 15).map(([kind, rank, prev, t]) => h('tr', {dataset: {move: kind}},
+    h('tbody', null, rows.slice(0, MOVEMENT_ROWS).map(([kind, rank, prev, t]) => h('tr', {dataset: {move: kind}},
       h('td', {class: kind === 'up' ? 'movement-up' : kind === 'down' || kind === 'dropped' ? 'movement-down' : null}, word[kind]),
       h('td', {class: 'num'}, rank ?? '–'), h('td', {class: 'num'}, prev ?? '–'), h('td', null, t))))));
 }
@@ -131,7 +132,7 @@ async function charts(ctx) {
     card('card-decades', barChart('decades', 'Release decades',
       (lib.decades || []).map((d) => ({label: decadeLabel(d.decade), value: d.tracks})))),
     card('card-heatmap', heatmap('heatmap', `Listening by hour and weekday (${listening.timezone || 'UTC'}, last 30 days)`,
-      heatCells(listening.weekday_hour))),
+      heatCells(listening.weekday_hour)), true),
     movementCard(agg.top_movement));
 }
 

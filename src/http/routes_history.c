@@ -10,136 +10,25 @@
  *        KEEPTRACK's upload limit (the server), 415 for other body types.
  *   GET  /api/history/imports  the user's imports, newest first.
  *
- * The multipart body is split here by hand: the server hands handlers the
- * whole (size-capped) body, and libmicrohttpd's post processor works only
- * on the live connection while the body arrives, which the server edge
- * does not expose. The splitter only finds the parts and their
- * Content-Disposition filename; bounded counts and sizes throughout.
+ * multipart/form-data bodies are split by http/multipart.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "http/multipart.h"
 #include "http/routes.h"
 #include "services/app_priv.h"
 #include "services/history_import.h"
 #include "store/store_history.h"
 
-#define MAX_PARTS 64
-#define MAX_PART_HEADERS 8192
-#define MAX_NAME 200
-
 typedef struct upload {
-    history_input in[MAX_PARTS];
-    char names[MAX_PARTS][MAX_NAME + 1];
+    history_input in[HTTP_MULTIPART_MAX_PARTS];
+    http_parts parts;
+    char raw_name[HTTP_MULTIPART_MAX_NAME + 1];
     size_t n;
 } upload;
-
-/* Copies a file name for reports and resume keys: base name only,
- * printable ASCII kept, anything else '_' (names end up in JSON). */
-static void clean_name(const char *s, size_t len, char out[MAX_NAME + 1])
-{
-    for (size_t i = len; i > 0; i--)
-        if (s[i - 1] == '/' || s[i - 1] == '\\') {
-            len -= i;
-            s += i;
-            break;
-        }
-    size_t n = 0;
-    for (size_t i = 0; i < len && n < MAX_NAME; i++)
-        out[n++] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '_';
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, MAX_NAME + 1, "upload");
-}
-
-/* The value of parameter `name` in a header value such as
- * `form-data; name="f"; filename="a.json"`, quotes removed; 0 when absent. */
-static int header_param(const char *v, size_t vlen, const char *name, const char **out,
-                        size_t *out_len)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + nl + 1 < vlen; i++) {
-        if ((i > 0 && v[i - 1] != ';' && v[i - 1] != ' ') || strncasecmp(v + i, name, nl) != 0 ||
-            v[i + nl] != '=')
-            continue;
-        const char *p = v + i + nl + 1, *end = v + vlen;
-        if (p < end && *p == '"') {
-            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-            if (!q)
-                return 0;
-            *out = p + 1;
-            *out_len = (size_t)(q - p - 1);
-        } else {
-            const char *q = p;
-            while (q < end && *q != ';' && *q != ' ')
-                q++;
-            *out = p;
-            *out_len = (size_t)(q - p);
-        }
-        return 1;
-    }
-    return 0;
-}
-
-/* Finds the file parts of a multipart/form-data body. */
-static kt_status split_multipart(const char *body, size_t len, const char *ctype, upload *u,
-                                 kt_err *err)
-{
-    const char *b = NULL;
-    size_t bl = 0;
-    char delim[80];
-    if (!header_param(ctype, strlen(ctype), "boundary", &b, &bl) || bl == 0 || bl > 70)
-        return err_set(err, KT_ERR_INVALID, "bad_multipart", "multipart body without a boundary");
-    int dl = snprintf(delim, sizeof delim, "\r\n--%.*s", (int)bl, b);
-    const char *p, *end = body + len;
-    /* The first delimiter may start the body (no preceding CRLF). */
-    if (len >= (size_t)dl - 2 && memcmp(body, delim + 2, (size_t)dl - 2) == 0)
-        p = body + dl - 2;
-    else if ((p = memmem(body, len, delim, (size_t)dl)) != NULL)
-        p += dl;
-    while (p && end - p >= 2 && memcmp(p, "--", 2) != 0) {
-        if (end - p < 2 || memcmp(p, "\r\n", 2) != 0)
-            break;
-        p += 2;
-        size_t room = (size_t)(end - p) < MAX_PART_HEADERS ? (size_t)(end - p) : MAX_PART_HEADERS;
-        const char *hend = memmem(p, room, "\r\n\r\n", 4);
-        if (!hend)
-            return err_set(err, KT_ERR_INVALID, "bad_multipart", "a part's headers do not end");
-        const char *data = hend + 4;
-        const char *next = memmem(data, (size_t)(end - data), delim, (size_t)dl);
-        if (!next)
-            return err_set(err, KT_ERR_INVALID, "bad_multipart", "the multipart body is truncated");
-        const char *fn = NULL, *disp = NULL;
-        size_t fnl = 0;
-        for (const char *h = p; h < hend;) {
-            const char *eol = memmem(h, (size_t)(hend - h) + 2, "\r\n", 2);
-            if (!eol)
-                break;
-            if ((size_t)(eol - h) > 20 && strncasecmp(h, "Content-Disposition:", 20) == 0)
-                disp = h + 20;
-            if (disp && disp > h && disp < eol)
-                header_param(disp, (size_t)(eol - disp), "filename", &fn, &fnl);
-            h = eol + 2;
-        }
-        if (fn) { /* parts without a filename are ordinary form fields: ignored */
-            if (u->n == MAX_PARTS)
-                return err_set(err, KT_ERR_INVALID, "too_many_files",
-                               "at most %d files per upload", MAX_PARTS);
-            clean_name(fn, fnl, u->names[u->n]);
-            u->in[u->n] = (history_input){.name = u->names[u->n], .data = data,
-                                          .len = (size_t)(next - data)};
-            u->n++;
-        }
-        p = next + dl;
-    }
-    if (!p || end - p < 2 || memcmp(p, "--", 2) != 0)
-        return err_set(err, KT_ERR_INVALID, "bad_multipart", "the multipart body is truncated");
-    if (u->n == 0)
-        return err_set(err, KT_ERR_INVALID, "no_file", "the form holds no file");
-    return KT_OK;
-}
 
 /* The inputs of the request, from its Content-Type. */
 static int read_upload(http_req *r, upload *u)
@@ -154,19 +43,24 @@ static int read_upload(http_req *r, upload *u)
         return 0;
     }
     if (ctype && tl == 19 && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        if (split_multipart(body, len, ctype, u, &err) != KT_OK) {
+        if (http_multipart_split(body, len, ctype, &u->parts, &err) != KT_OK) {
             http_reply_error(r, &err);
             return 0;
         }
+        for (size_t i = 0; i < u->parts.n; i++)
+            u->in[i] = (history_input){.name = u->parts.part[i].name,
+                                       .data = u->parts.part[i].data,
+                                       .len = u->parts.part[i].len};
+        u->n = u->parts.n;
         return 1;
     }
     static const char *const raw[] = {"application/json", "application/zip",
                                       "application/x-zip-compressed", "application/octet-stream"};
     for (size_t i = 0; ctype && i < sizeof raw / sizeof raw[0]; i++)
         if (tl == strlen(raw[i]) && strncasecmp(ctype, raw[i], tl) == 0) {
-            clean_name(name ? name : i == 0 ? "upload.json" : "upload.zip",
-                       strlen(name ? name : i == 0 ? "upload.json" : "upload.zip"), u->names[0]);
-            u->in[0] = (history_input){.name = u->names[0], .data = body, .len = len};
+            const char *n = name ? name : i == 0 ? "upload.json" : "upload.zip";
+            http_clean_filename(n, strlen(n), u->raw_name);
+            u->in[0] = (history_input){.name = u->raw_name, .data = body, .len = len};
             u->n = 1;
             return 1;
         }

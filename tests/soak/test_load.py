@@ -1,0 +1,205 @@
+"""Load and slow clients (issue 12) against `keeptrack serve`, on SQLite and
+PostgreSQL:
+
+- 1,000 concurrent keep-alive connections (wrk) on the read API for
+  SOAK_LOAD_SECONDS (default 10; `make soak`: 60): no failed request (no
+  socket error, no timeout, no non-2xx answer), and memory bounded: the
+  server's RSS after the run is within LOAD_RSS_GROWTH_MB of before, its
+  peak within LOAD_RSS_PEAK_MB;
+- slowloris: hundreds of sockets trickling header bytes do not block
+  others (a normal request still answers within a couple of seconds while
+  they hang), and the server drops them after its connection timeout;
+- oversized request headers get 431, oversized bodies 413, and the server
+  keeps serving.
+"""
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
+
+import keeptrack as ktlib  # noqa: E402
+from emulator import Emulator  # noqa: E402
+
+LOAD_SECONDS = int(os.environ.get("SOAK_LOAD_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("SOAK_LOAD_CONNECTIONS", "1000"))
+LOAD_RSS_GROWTH_MB = 64
+LOAD_RSS_PEAK_MB = 512
+ALICE = "alice:liked=300,playlists=4,playlist_items=20-60,followed=30,plays=40"
+KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000"}
+
+
+@pytest.fixture(params=ktlib.backend_params())
+def db(request, tmp_path):
+    d = ktlib.Database(request.param, tmp_path)
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def env(db, tmp_path):
+    # wrk and the server each need a descriptor per connection.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, 8192))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    emu = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE]).start()
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env=KT_ENV).start()
+    browser = kt.login("alice")
+    r = kt.cli("sync", "--user", "1", timeout=300)
+    assert r.returncode == 0, r.stderr
+    yield emu, kt, browser
+    rc = kt.stop()
+    emu.stop()
+    assert rc == 0, kt.log()[-3000:]
+
+
+def rss_kb(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def wrk(url, cookie, seconds, connections):
+    """Runs wrk; returns (requests, errors dict, non-2xx count, its output)."""
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
+                          "--timeout", "10s", "-H", f"Cookie: kt_session={cookie}",
+                          "-H", "Accept: application/json", url],
+                         capture_output=True, text=True, timeout=seconds + 120)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    m = re.search(r"(\d+) requests in", text)
+    assert m, text
+    errors = {}
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        errors = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return int(re.search(r"(\d+) requests in", text).group(1)), errors, \
+        int(non2xx.group(1)) if non2xx else 0, text
+
+
+def test_thousand_connections_no_failures_memory_bounded(env):
+    emu, kt, browser = env
+    cookie = browser.cookie("kt_session")
+    pid = kt.proc.pid
+    for path in ("/api/library/tracks?limit=20", "/api/playlists", "/api/me"):
+        assert browser.get(path).status == 200
+    before = rss_kb(pid)
+    n, errors, non2xx, text = wrk(kt.base_url + "/api/library/tracks?limit=20", cookie,
+                                  LOAD_SECONDS, CONNECTIONS)
+    after, peak = rss_kb(pid), rss_kb(pid, "VmHWM")
+    print(f"{n} requests in {LOAD_SECONDS}s over {CONNECTIONS} connections; "
+          f"RSS {before // 1024} MB before, {after // 1024} MB after, peak {peak // 1024} MB")
+    assert n > CONNECTIONS, text
+    assert not any(errors.values()), text
+    assert non2xx == 0, text
+    # Connection threads are gone once wrk hangs up; poll until they are.
+    ktlib.wait_until(lambda: rss_kb(pid) - before < LOAD_RSS_GROWTH_MB * 1024, timeout=30,
+                     what=f"RSS back within {LOAD_RSS_GROWTH_MB} MB of {before // 1024} MB "
+                          f"(now {rss_kb(pid) // 1024} MB)")
+    assert peak < LOAD_RSS_PEAK_MB * 1024, f"peak RSS {peak // 1024} MB"
+    # Still serving, and the data is intact.
+    r = browser.get("/api/library/tracks?limit=1")
+    assert r.status == 200 and r.json()["total"] == 300
+
+
+def trickle(sock, stop):
+    """Slowloris: a request line, then one header byte at a time."""
+    try:
+        sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while not stop.wait(0.5):
+            sock.sendall(b"X")
+    except OSError:
+        pass
+
+
+def test_slow_clients_do_not_block_others(env):
+    emu, kt, browser = env
+    host, port = "127.0.0.1", kt.port
+    stop = threading.Event()
+    socks, threads = [], []
+    try:
+        for _ in range(300):
+            s = socket.create_connection((host, port), timeout=5)
+            socks.append(s)
+            t = threading.Thread(target=trickle, args=(s, stop), daemon=True)
+            t.start()
+            threads.append(t)
+        # While they hang: normal requests answer, each within 2 s.
+        for _ in range(20):
+            t0 = time.monotonic()
+            r = browser.get("/api/library/tracks?limit=5", timeout=10)
+            assert r.status == 200, r
+            assert time.monotonic() - t0 < 2.0
+        assert kt.client().get("/healthz", timeout=10).status == 200
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        for s in socks:
+            s.close()
+
+
+def raw_request(port, data, read_timeout=10):
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused while we were still sending: the answer is already there
+        chunks = []
+        try:
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                chunks.append(c)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return b"".join(chunks)
+
+
+def status_of(resp):
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", resp)
+    assert m, resp[:200]
+    return int(m.group(1))
+
+
+def test_oversized_headers_and_bodies(env):
+    emu, kt, browser = env
+    cookie = browser.cookie("kt_session")
+    # One huge header, and many headers that together pass the limit.
+    big = b"X-Big: " + b"a" * 100_000 + b"\r\n"
+    resp = raw_request(kt.port, b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + b"\r\n")
+    assert status_of(resp) == 431, resp[:300]
+    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(1000))
+    resp = raw_request(kt.port, b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n")
+    assert status_of(resp) == 431, resp[:300]
+    # A body past the cap, announced by Content-Length: 413 before it is read.
+    body = b"{" + b" " * (2 << 20) + b"}"
+    head = (f"POST /api/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: kt_session={cookie}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    resp = raw_request(kt.port, head + body)
+    assert status_of(resp) == 413, resp[:300]
+    # Chunked, past the cap.
+    chunk = b" " * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(40)) + b"0\r\n\r\n"
+    head = (f"POST /api/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: kt_session={cookie}\r\n"
+            f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    resp = raw_request(kt.port, head + chunks)
+    assert resp == b"" or status_of(resp) == 413, resp[:300]
+    # A huge query string: refused (414/400/431), never a crash.
+    resp = raw_request(kt.port, b"GET /api/library/tracks?q=" + b"a" * 200_000 +
+                       b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert status_of(resp) in (400, 414, 431), resp[:300]
+    # Still serving.
+    assert browser.get("/api/me").status == 200
+    assert kt.proc.poll() is None

@@ -17,9 +17,11 @@
  * requests before any of this runs (431 for headers over ~32 KiB, 414 for an
  * over-long request line, 400 for a missing Host or bad chunking).
  *
- * Threads: handlers run on the server's worker threads, several at once;
- * `app` is shared and must be thread-safe. A request and everything borrowed
- * from it is valid only during the handler call.
+ * Threads: every connection has its own thread (up to max_connections), so a
+ * handler may block (on Spotify, the database, a large upload) without
+ * delaying any other connection; handlers run several at once, and `app` is
+ * shared and must be thread-safe. A request and everything borrowed from it
+ * is valid only during the handler call.
  */
 #ifndef KT_HTTP_HTTP_H
 #define KT_HTTP_HTTP_H
@@ -56,11 +58,13 @@ typedef struct http_config {
      * trailing ":0" is replaced by the bound port. NULL: every request
      * carrying an Origin header is refused on state-changing routes. */
     const char *public_origin;
-    int threads;                /* worker threads; 0 = 8 */
+    /* Accepted for compatibility (0..256, anything else is KT_ERR_INVALID)
+     * but sizes nothing: each connection has its own thread. */
+    int threads;
     size_t max_body_bytes;      /* 0 = 1 MiB */
     size_t max_upload_bytes;    /* 0 = 256 MiB */
     unsigned connection_timeout_s; /* idle/slow clients are dropped after this; 0 = 30 */
-    unsigned max_connections;   /* 0 = 1024 */
+    unsigned max_connections;   /* 0 = 1024; also the most connection threads */
     /* Called after every request for metrics and access logs; may be NULL.
      * `route` is the matched pattern or "unmatched". status is 0 when no
      * response was queued (client went away, or libmicrohttpd refused the

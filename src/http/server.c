@@ -1,7 +1,33 @@
 /* server.c - the HTTP server edge on libmicrohttpd (implements http.h).
  *
- * One request goes through these steps, all on one of libmicrohttpd's pool
- * threads:
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION),
+ * plus one thread that accepts. Handlers block - the OAuth callback waits
+ * on Spotify, exports stream from the database, imports parse large
+ * uploads - and with libmicrohttpd's epoll thread pool every connection
+ * bound to the same pool thread waited behind a slow one (a /metrics scrape
+ * took 3 s behind an OAuth callback). Measured with bench/http_load (three
+ * runs each, ranges; a 2-CPU machine shared with wrk; GET /healthz):
+ *
+ *                         pool of 8 threads, epoll   thread per connection
+ *   64 keep-alive conns   22-33k req/s, p99 23-67 ms  30-42k req/s, p99 6-49 ms
+ *   1,000 conns           14-24k req/s, p99 83-237 ms 20-28k req/s, p99 58-199 ms
+ *   RSS, 1,000 conns      65-69 MB                    85 MB (+20 KiB a conn)
+ *   /healthz while 4      worst 0.8-4,300 ms (luck:   worst 1.6-9 ms
+ *   handlers block 1.5 s  which pool thread it got)
+ *
+ * The alternative, suspending each complete request and running its
+ * handler on a worker pool (MHD_suspend/resume_connection), costs two
+ * thread hand-offs per request, so its throughput is at best the pool's
+ * above; it still needs a bounded worker pool that slow handlers can fill
+ * (the same stall, one level up) and a second hand-off machinery for
+ * streaming replies, whose readers also block (exports read the database
+ * page by page). A thread per connection is bounded by the connection
+ * limit (max_connections, 1024 by default), costs a small stack each
+ * (HTTP_THREAD_STACK: measured handler use plus a wide margin), and keeps
+ * libmicrohttpd's own request handling unchanged. The `threads` setting no
+ * longer sizes anything (see http.h).
+ *
+ * One request goes through these steps, all on its connection's thread:
  *   1. uri_log_cb: the request line has arrived; the per-request context is
  *      made here because this is the only place libmicrohttpd shows the raw
  *      request target (path still percent-encoded, query intact).
@@ -57,6 +83,16 @@
 #define HTTP_STREAM_BLOCK (32 * 1024)
 #define HTTP_DEFAULT_BODY ((size_t)1 << 20)
 #define HTTP_DEFAULT_UPLOAD ((size_t)256 << 20)
+/* Stack of each connection's thread. The deepest measured use was 40 KiB
+ * (pages touched, probed with mincore after every request through the
+ * whole integration suite on SQLite and PostgreSQL: sqlite, libpq, curl,
+ * jansson, libmicrohttpd's own frames); 512 KiB leaves a wide margin.
+ * Sanitizer builds pad every frame, so they get four times as much. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HTTP_THREAD_STACK ((size_t)2048 * 1024)
+#else
+#define HTTP_THREAD_STACK ((size_t)512 * 1024)
+#endif
 
 /* Defaults for responses whose handler set no policy of its own: JSON and
  * other data load nothing; HTML pages of the UI load from our origin only. */
@@ -896,10 +932,13 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     http_server *s = NULL;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
-    /* ITC: lets http_server_stop quiesce the daemon (stop accepting) while
-     * the pool threads keep serving the requests in flight. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    unsigned threads, timeout, max_conn;
+    /* A thread per connection (see the top of this file). ITC lets
+     * http_server_stop quiesce the daemon (stop accepting) while the
+     * connection threads keep serving the requests in flight. poll, not
+     * select: descriptors above FD_SETSIZE must work (epoll is for pools). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned timeout, max_conn;
     int ipv6 = 0;
     kt_status st;
 
@@ -911,13 +950,11 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     st = parse_listen(cfg->listen, &ss, &ipv6, err);
     if (st != KT_OK)
         return st;
-    threads = cfg->threads > 0 ? (unsigned)cfg->threads : 8;
-    if (threads > 256)
+    /* Still validated so a configuration that was wrong stays refused. */
+    if (cfg->threads < 0 || cfg->threads > 256)
         return err_set(err, KT_ERR_INVALID, "bad_threads", "HTTP threads must be 1..256, got %d", cfg->threads);
     timeout = cfg->connection_timeout_s ? cfg->connection_timeout_s : 30;
     max_conn = cfg->max_connections ? cfg->max_connections : 1024;
-    if (max_conn < threads)
-        max_conn = threads; /* libmicrohttpd splits the limit between the pool threads */
 
     s = calloc(1, sizeof *s);
     if (!s)
@@ -947,13 +984,12 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
         s->https = !strncasecmp(s->origin, "https://", 8);
     }
 
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (ipv6)
         flags |= MHD_USE_IPv6;
     {
         /* The logger must come first or libmicrohttpd prints the earlier
-         * options' messages itself; the pool size is only given for >1
-         * thread (1 means the polling thread alone). */
+         * options' messages itself. The connection limit also bounds the
+         * number of connection threads. */
         struct MHD_OptionItem opts[] = {
             {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
             {MHD_OPTION_SOCK_ADDR, 0, &ss},
@@ -965,7 +1001,7 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
             {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log_cb, s},
             {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_noop, NULL},
             {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, s},
-            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+            {MHD_OPTION_THREAD_STACK_SIZE, HTTP_THREAD_STACK, NULL},
             {MHD_OPTION_END, 0, NULL},
         };
         s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -981,7 +1017,7 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     st = origin_fill_port(s, err);
     if (st != KT_OK)
         goto fail;
-    LOG_INFO("http_listening", "listen=%s port=%d threads=%u", s->listen, s->port, threads);
+    LOG_INFO("http_listening", "listen=%s port=%d max_connections=%u", s->listen, s->port, max_conn);
     *out = s;
     return KT_OK;
 nomem:

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "store/store.h"
+#include "store/store_auth.h"
 
 /* How much of the configuration a subcommand needs validated. */
 typedef enum cli_validate {
@@ -46,11 +47,17 @@ int cmd_import_history(kt_config *cfg, int argc, char **argv);
 int cmd_export(kt_config *cfg, int argc, char **argv);
 int cmd_restore(kt_config *cfg, int argc, char **argv);
 
-/* The user a command works for: `who` as a numeric id or a Spotify account
- * id, or (who NULL) the only active user. KT_ERR_NOT_FOUND for an unknown
- * user, KT_ERR_INVALID when who is NULL and there is not exactly one
- * active user. (cli_user.c) */
-kt_status cli_pick_user(store *s, const char *who, int64_t *out, kt_err *err);
+/* The user `who` names: a numeric id or a Spotify account id. On KT_OK *out
+ * is filled (store_user_clear). KT_ERR_NOT_FOUND (code user_not_found) when
+ * neither matches; other store errors as they come. (cli_user.c) */
+kt_status cli_find_user(store *s, const char *who, store_user *out, kt_err *err);
+
+/* The id of the user a command works for: `who` as cli_find_user reads it,
+ * or (who NULL) the only user - the only active one when active_only (the
+ * commands that call Spotify), any status otherwise. KT_ERR_INVALID (code
+ * user_required) when who is NULL and there is not exactly one such user.
+ * (cli_user.c) */
+kt_status cli_pick_user(store *s, const char *who, int active_only, int64_t *out, kt_err *err);
 
 /* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */
 int cli_fail(const char *context, const kt_err *err);

@@ -1,5 +1,7 @@
 /* cli_user.c - choosing the user a CLI command works for (cli.h):
- * `--user` as a numeric id or a Spotify account id, or the only active user.
+ * `--user` as a numeric id or a Spotify account id, or the only (active)
+ * user. Every subcommand that takes --user goes through here so they all
+ * read the option the same way and say the same thing when it names no one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -7,39 +9,53 @@
 #include "cli/cli.h"
 #include "store/store_auth.h"
 
-kt_status cli_pick_user(store *s, const char *who, int64_t *out, kt_err *err)
+kt_status cli_find_user(store *s, const char *who, store_user *out, kt_err *err)
+{
+    size_t digits = strspn(who, "0123456789");
+    /* 19 digits may overflow int64: such a string can only be an account id. */
+    if (digits > 0 && digits == strlen(who) && digits < 19) {
+        kt_status st = store_user_get(s, strtoll(who, NULL, 10), out, err);
+        if (st != KT_ERR_NOT_FOUND)
+            return st;
+    }
+    kt_status st = store_user_get_by_account(s, who, out, err);
+    if (st == KT_ERR_NOT_FOUND)
+        err_set(err, st, "user_not_found",
+                "no user with id or account id '%.100s' (see keeptrack users list)", who);
+    return st;
+}
+
+kt_status cli_pick_user(store *s, const char *who, int active_only, int64_t *out, kt_err *err)
 {
     store_user u, *all = NULL;
-    size_t n = 0, active = 0;
+    size_t n = 0, eligible = 0;
     int64_t id = 0;
     memset(&u, 0, sizeof u);
     if (who) {
-        size_t digits = strspn(who, "0123456789");
-        kt_status rc = KT_ERR_NOT_FOUND;
-        if (digits > 0 && digits == strlen(who) && digits < 19)
-            rc = store_user_get(s, strtoll(who, NULL, 10), &u, err);
-        if (rc != KT_OK && store_user_get_by_account(s, who, &u, err) != KT_OK)
-            return err_set(err, KT_ERR_NOT_FOUND, "user_not_found",
-                           "no user with id or account id '%.100s' (see keeptrack users list)",
-                           who);
-        *out = u.id;
-        store_user_clear(&u);
-        return KT_OK;
+        kt_status st = cli_find_user(s, who, &u, err);
+        if (st == KT_OK) {
+            *out = u.id;
+            store_user_clear(&u);
+        }
+        return st;
     }
-    kt_status rc = store_user_list(s, &all, &n, err);
-    if (rc != KT_OK)
-        return rc;
+    kt_status st = store_user_list(s, &all, &n, err);
+    if (st != KT_OK)
+        return st;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(all[i].status, STORE_USER_ACTIVE) == 0) {
-            active++;
+        if (!active_only || strcmp(all[i].status, STORE_USER_ACTIVE) == 0) {
+            eligible++;
             id = all[i].id;
         }
     store_user_list_free(all, n);
-    if (active != 1)
+    if (eligible == 0)
         return err_set(err, KT_ERR_INVALID, "user_required",
-                       active == 0 ? "no active users yet: log in through the web UI first"
-                                   : "several users: name one with --user (see keeptrack users "
-                                     "list)");
+                       active_only ? "no active users yet: log in through the web UI first"
+                                   : "no users yet: log in through the web UI first");
+    if (eligible > 1)
+        return err_set(err, KT_ERR_INVALID, "user_required",
+                       "%zu %susers: name one with --user (see keeptrack users list)", eligible,
+                       active_only ? "active " : "");
     *out = id;
     return KT_OK;
 }

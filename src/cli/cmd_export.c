@@ -93,7 +93,7 @@ int cmd_export(kt_config *cfg, int argc, char **argv)
         rc = cli_fail("opening the database", &err);
         goto out;
     }
-    kt_status st = cli_pick_user(s, who, &uid, &err);
+    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
     app_db_put(app, s);
     if (st != KT_OK) {
         rc = cli_fail("export", &err);

@@ -14,36 +14,6 @@
 #include "store/store.h"
 #include "store/store_auth.h"
 
-/* USER as a numeric id or an account id; without one, the only user. */
-static kt_status pick_user(store *s, const char *who, int64_t *id, kt_err *err)
-{
-    store_user u;
-    store_user *all = NULL;
-    size_t n = 0;
-    memset(&u, 0, sizeof u);
-    if (who) {
-        char *end = NULL;
-        long long v = strtoll(who, &end, 10);
-        if ((end && *end == '\0' && store_user_get(s, v, &u, err) == KT_OK) ||
-            store_user_get_by_account(s, who, &u, err) == KT_OK) {
-            *id = u.id;
-            store_user_clear(&u);
-            return KT_OK;
-        }
-        return err_set(err, KT_ERR_NOT_FOUND, "user_not_found",
-                       "no user with id or account id '%.100s' (see keeptrack users list)", who);
-    }
-    kt_status st = store_user_list(s, &all, &n, err);
-    if (st == KT_OK && n != 1)
-        st = err_set(err, KT_ERR_INVALID, "user_required",
-                     n == 0 ? "no users yet: log in through the web UI first"
-                            : "several users: name one with --user (see keeptrack users list)");
-    if (st == KT_OK)
-        *id = all[0].id;
-    store_user_list_free(all, n);
-    return st;
-}
-
 static void print_report(const history_report *r)
 {
     for (size_t i = 0; i < r->n_files; i++) {
@@ -103,7 +73,7 @@ int cmd_import_history(kt_config *cfg, int argc, char **argv)
         rc = cli_fail("opening the database", &err);
         goto out;
     }
-    if (pick_user(s, who, &uid, &err) != KT_OK) {
+    if (cli_pick_user(s, who, 0, &uid, &err) != KT_OK) {
         rc = cli_fail("import-history", &err);
         goto out;
     }

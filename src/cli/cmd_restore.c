@@ -116,7 +116,7 @@ int cmd_restore(kt_config *cfg, int argc, char **argv)
         rc = cli_fail("opening the database", &err);
         goto out;
     }
-    kt_status st = cli_pick_user(s, who, &uid, &err);
+    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
     app_db_put(app, s);
     if (st == KT_OK)
         st = restore_run(app, uid, in, &o, on_progress, NULL, &report, &err);

@@ -41,45 +41,6 @@ static void on_progress(void *ctx, int64_t done, int64_t total, const char *msg)
     fprintf(stderr, "shuffle: %lld/%lld %s\n", (long long)done, (long long)total, msg);
 }
 
-/* The user named by a numeric id or an account id, or the only active user
- * when who is NULL. */
-static kt_status pick_user(store *s, const char *who, int64_t *out, kt_err *err)
-{
-    store_user u = {0}, *all = NULL;
-    size_t n = 0, active = 0;
-    int64_t id = 0;
-    if (who) {
-        size_t digits = strspn(who, "0123456789");
-        kt_status rc = KT_ERR_NOT_FOUND;
-        if (digits > 0 && digits == strlen(who) && digits < 19)
-            rc = store_user_get(s, strtoll(who, NULL, 10), &u, err);
-        if (rc != KT_OK)
-            rc = store_user_get_by_account(s, who, &u, err);
-        if (rc != KT_OK)
-            return err_set(err, KT_ERR_NOT_FOUND, "user_not_found",
-                           "no user with id or account id '%.100s' (see keeptrack users list)",
-                           who);
-        *out = u.id;
-        store_user_clear(&u);
-        return KT_OK;
-    }
-    kt_status rc = store_user_list(s, &all, &n, err);
-    if (rc != KT_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(all[i].status, STORE_USER_ACTIVE) == 0) {
-            active++;
-            id = all[i].id;
-        }
-    store_user_list_free(all, n);
-    if (active != 1)
-        return err_set(err, KT_ERR_INVALID, "user_required",
-                       "%zu active users: name one with --user (see keeptrack users list)",
-                       active);
-    *out = id;
-    return KT_OK;
-}
-
 /* Reads "--key value" or "--key=value" at argv[*i]; 1 when it matched. */
 static int opt_value(int argc, char **argv, int *i, const char *key, const char **out)
 {
@@ -129,7 +90,7 @@ int cmd_shuffle(kt_config *cfg, int argc, char **argv)
         app_close(app);
         return cli_fail("opening the database", &err);
     }
-    kt_status st = pick_user(s, who, &uid, &err);
+    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
     app_db_put(app, s);
     if (st != KT_OK) {
         app_close(app);

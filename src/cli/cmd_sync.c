@@ -93,19 +93,6 @@ static int sync_user(kt_app *app, const store_user *u, unsigned what)
     return 0;
 }
 
-/* The user named by a numeric id or an account id. */
-static kt_status lookup_user(store *s, const char *arg, store_user *out, kt_err *err)
-{
-    size_t digits = strspn(arg, "0123456789");
-    if (digits > 0 && digits == strlen(arg) && digits < 19 &&
-        store_user_get(s, strtoll(arg, NULL, 10), out, err) == KT_OK)
-        return KT_OK;
-    if (store_user_get_by_account(s, arg, out, err) == KT_OK)
-        return KT_OK;
-    return err_set(err, KT_ERR_NOT_FOUND, "user_not_found",
-                   "no user with id or account id '%.100s' (see keeptrack users list)", arg);
-}
-
 int cmd_sync(kt_config *cfg, int argc, char **argv)
 {
     const char *who = NULL;
@@ -146,7 +133,7 @@ int cmd_sync(kt_config *cfg, int argc, char **argv)
     }
     if (who) {
         if ((users = calloc(1, sizeof *users)) == NULL ||
-            lookup_user(s, who, &users[0], &err) != KT_OK) {
+            cli_find_user(s, who, &users[0], &err) != KT_OK) {
             if (!users)
                 err_set(&err, KT_ERR_NOMEM, NULL, "out of memory");
             rc = cli_fail("sync", &err);

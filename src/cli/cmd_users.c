@@ -21,24 +21,6 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-/* Finds a user by numeric id or account id. */
-static kt_status find_user(store *s, const char *arg, store_user *out, kt_err *err)
-{
-    int numeric = *arg != '\0';
-    for (const char *p = arg; *p; p++)
-        numeric = numeric && isdigit((unsigned char)*p);
-    if (numeric) {
-        kt_status st = store_user_get(s, strtoll(arg, NULL, 10), out, err);
-        if (st != KT_ERR_NOT_FOUND)
-            return st;
-    }
-    kt_status st = store_user_get_by_account(s, arg, out, err);
-    if (st == KT_ERR_NOT_FOUND)
-        err_set(err, st, "user_not_found", "no user with id or account id '%.100s' "
-                                           "(see keeptrack users list)", arg);
-    return st;
-}
-
 /* A unix-ms time as ISO 8601 to the second ("2026-11-22T10:00:00Z"), or
  * "-" for NULL/0. */
 static void when_text(const store_rows *r, size_t row, size_t col, int64_t plus_ms, char out[32])
@@ -90,7 +72,7 @@ static int change_user(store *s, const char *action, const char *who)
     kt_err err = {0};
     kt_status st;
     int64_t now = time_now_ms();
-    if (find_user(s, who, &u, &err) != KT_OK)
+    if (cli_find_user(s, who, &u, &err) != KT_OK)
         return cli_fail(action, &err);
     if (strcmp(action, "disable") == 0) {
         st = store_user_disable(s, u.id, now, &err);

@@ -99,8 +99,10 @@ void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created
         http_reply_error(r, &err);
         return;
     }
-    json_t *body = json_pack("{s:I,s:s,s:s,s:b,s:o}", "id", (json_int_t)job.id, "kind", job.kind,
-                             "state", job.state, "created", created, "created_at",
+    json_t *body = json_pack("{s:I,s:s,s:s,s:b,s:{s:I,s:I},s:o}", "id", (json_int_t)job.id,
+                             "kind", job.kind, "state", job.state, "created", created, "progress",
+                             "done", (json_int_t)job.progress_done, "total",
+                             (json_int_t)job.progress_total, "created_at",
                              routes_time_json(job.created_at));
     store_job_clear(&job);
     if (body == NULL) {

@@ -74,7 +74,8 @@ int routes_require_user(http_req *r, kt_app *app, int64_t *user_id);
 int routes_require_admin(http_req *r, kt_app *app);
 
 /* Replies 202 Accepted for a job just enqueued (or found: created 0):
- * {"id","kind","state","created","created_at"} and Location:
+ * {"id","kind","state","created","progress":{"done","total"},"created_at"}
+ * and Location:
  * /api/jobs/{id}. The job is read whoever owns it (a lane may have pointed
  * at another user's or the scheduler's job). */
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created);

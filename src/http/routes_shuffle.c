@@ -6,6 +6,7 @@
  *                               "name"?: string, "new"?: bool}
  *                              -> 202 with the job (kind "shuffle") and
  *                              Location: /api/jobs/{id}
+ *                              (routes_reply_job_accepted)
  *   POST   /api/share/liked    {"name"?: string, "public"?: bool} -> 202 with
  *                              the job (kind "share")
  *   DELETE /api/shuffle        unfollows every shuffled playlist keeptrack
@@ -32,7 +33,7 @@ static void enqueue_reply(http_req *r, kt_app *app, int64_t uid, const char *kin
                           json_t *params)
 {
     kt_err err = {0};
-    char lane[48], loc[64];
+    char lane[48];
     char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     int64_t id = 0;
     int created = 0;
@@ -56,17 +57,7 @@ static void enqueue_reply(http_req *r, kt_app *app, int64_t uid, const char *kin
                              "another shuffle or share (job %lld) is %s; try again when it ends",
                              (long long)id, job.state);
     } else {
-        json_t *body = json_pack("{s:I,s:s,s:s,s:{s:I,s:I},s:o}", "id", (json_int_t)job.id,
-                                 "kind", job.kind, "state", job.state, "progress", "done",
-                                 (json_int_t)job.progress_done, "total",
-                                 (json_int_t)job.progress_total, "created_at",
-                                 routes_time_json(job.created_at));
-        snprintf(loc, sizeof loc, "/api/jobs/%lld", (long long)id);
-        http_reply_header(r, "Location", loc);
-        if (body)
-            http_reply_json(r, 202, body);
-        else
-            http_reply_error_msg(r, 500, "internal", "out of memory");
+        routes_reply_job_accepted(r, app, id, created);
     }
     store_job_clear(&job);
     free(text);

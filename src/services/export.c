@@ -22,6 +22,7 @@
 #include "core/timeutil.h"
 #include "services/app_priv.h"
 #include "services/restore_parse.h"
+#include "services/rowjson.h"
 #include "store/store_auth.h"
 #include "store/store_export.h"
 #include "store/store_library.h"
@@ -45,72 +46,6 @@ static kt_status nomem(kt_err *err)
     return err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
 }
 
-static json_t *text_or_null(const store_rows *r, size_t row, size_t col)
-{
-    const char *s = store_rows_text(r, row, col);
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *int_or_null(const store_rows *r, size_t row, size_t col)
-{
-    return store_rows_is_null(r, row, col) ? json_null()
-                                           : json_integer(store_rows_int(r, row, col));
-}
-
-static json_t *time_or_null(const store_rows *r, size_t row, size_t col)
-{
-    char iso[32];
-    if (store_rows_is_null(r, row, col))
-        return json_null();
-    time_format_iso8601(store_rows_int(r, row, col), iso);
-    return json_string(iso);
-}
-
-/* ---- artists of a page of tracks or albums ---- */
-
-/* {key: [{"id","name"}, ...]} for the keys in column `col` of rows (NULLs
- * skipped), looked up IN_CHUNK (50) at a time. */
-static kt_status artists_map(store *s, const store_rows *rows, size_t col, int albums,
-                             json_t **out, kt_err *err)
-{
-    json_t *map = json_object();
-    const char *keys[50];
-    size_t nk = 0, n = store_rows_count(rows);
-    kt_status st = KT_OK;
-    if (!map)
-        return nomem(err);
-    for (size_t i = 0; i <= n && st == KT_OK; i++) {
-        const char *k = i < n ? store_rows_text(rows, i, col) : NULL;
-        if (k && !json_object_get(map, k)) {
-            if (json_object_set_new(map, k, json_array()) != 0) {
-                st = nomem(err);
-                break;
-            }
-            keys[nk++] = k;
-        }
-        if (nk == 50 || (i == n && nk > 0)) {
-            store_rows *ar = NULL;
-            st = albums ? store_album_artists(s, keys, nk, &ar, err)
-                        : store_track_artists(s, keys, nk, &ar, err);
-            for (size_t j = 0; st == KT_OK && j < store_rows_count(ar); j++) {
-                json_t *arr = json_object_get(map, store_rows_text(ar, j, 0));
-                if (arr && json_array_append_new(arr, json_pack("{s:o,s:o}", "id",
-                                                                text_or_null(ar, j, 2), "name",
-                                                                text_or_null(ar, j, 3))) != 0)
-                    st = nomem(err);
-            }
-            store_rows_free(ar);
-            nk = 0;
-        }
-    }
-    if (st != KT_OK) {
-        json_decref(map);
-        return st;
-    }
-    *out = map;
-    return KT_OK;
-}
-
 /* A track/episode/local file of a STORE_EXT_* row (NULL uri: JSON null). */
 static json_t *track_json(const store_rows *r, size_t i, const json_t *artists)
 {
@@ -119,29 +54,29 @@ static json_t *track_json(const store_rows *r, size_t i, const json_t *artists)
     if (!uri)
         return json_null();
     json_t *t = json_pack(
-        "{s:s,s:o,s:s,s:o,s:o,s:b,s:o,s:o,s:o}", "uri", uri, "id", text_or_null(r, i, STORE_EXT_ID),
-        "type", kind ? kind : "track", "name", text_or_null(r, i, STORE_EXT_NAME), "duration_ms",
-        int_or_null(r, i, STORE_EXT_DURATION_MS), "explicit",
+        "{s:s,s:o,s:s,s:o,s:o,s:b,s:o,s:o,s:o}", "uri", uri, "id", rowjson_text(r, i, STORE_EXT_ID),
+        "type", kind ? kind : "track", "name", rowjson_text(r, i, STORE_EXT_NAME), "duration_ms",
+        rowjson_int(r, i, STORE_EXT_DURATION_MS), "explicit",
         (int)store_rows_int(r, i, STORE_EXT_EXPLICIT), "disc_number",
-        int_or_null(r, i, STORE_EXT_DISC), "track_number",
-        int_or_null(r, i, STORE_EXT_TRACK_NUMBER), "isrc", text_or_null(r, i, STORE_EXT_ISRC));
+        rowjson_int(r, i, STORE_EXT_DISC), "track_number",
+        rowjson_int(r, i, STORE_EXT_TRACK_NUMBER), "isrc", rowjson_text(r, i, STORE_EXT_ISRC));
     if (!t)
         return NULL;
     int local = kind && strcmp(kind, "local") == 0;
     if (kind && strcmp(kind, "episode") == 0) {
-        json_object_set_new(t, "show", json_pack("{s:o,s:o}", "id", text_or_null(r, i, STORE_EXT_SHOW_ID),
-                                                 "name", text_or_null(r, i, STORE_EXT_SHOW_NAME)));
-        json_object_set_new(t, "release_date",
-                            text_or_null(r, i, STORE_EXT_EPISODE_RELEASE_DATE));
+        json_object_set_new(t, "show",
+                            json_pack("{s:o,s:o}", "id", rowjson_text(r, i, STORE_EXT_SHOW_ID),
+                                      "name", rowjson_text(r, i, STORE_EXT_SHOW_NAME)));
+        json_object_set_new(t, "release_date", rowjson_text(r, i, STORE_EXT_EPISODE_RELEASE_DATE));
         return t;
     }
-    json_object_set_new(
-        t, "album",
-        json_pack("{s:o,s:o,s:o,s:o}", "id", text_or_null(r, i, STORE_EXT_ALBUM_ID), "name",
-                  local ? text_or_null(r, i, STORE_EXT_LOCAL_ALBUM)
-                        : text_or_null(r, i, STORE_EXT_ALBUM_NAME),
-                  "release_date", text_or_null(r, i, STORE_EXT_ALBUM_RELEASE_DATE), "image_url",
-                  text_or_null(r, i, STORE_EXT_ALBUM_IMAGE)));
+    json_object_set_new(t, "album",
+                        json_pack("{s:o,s:o,s:o,s:o}", "id", rowjson_text(r, i, STORE_EXT_ALBUM_ID),
+                                  "name",
+                                  local ? rowjson_text(r, i, STORE_EXT_LOCAL_ALBUM)
+                                        : rowjson_text(r, i, STORE_EXT_ALBUM_NAME),
+                                  "release_date", rowjson_text(r, i, STORE_EXT_ALBUM_RELEASE_DATE),
+                                  "image_url", rowjson_text(r, i, STORE_EXT_ALBUM_IMAGE)));
     if (local) {
         const char *a = store_rows_text(r, i, STORE_EXT_LOCAL_ARTIST);
         json_object_set_new(t, "artists",
@@ -269,44 +204,43 @@ static json_t *row_json(store *s, store_export_section sec, const store_rows *r,
     switch (sec) {
     case STORE_EXPORT_LIKED:
     case STORE_EXPORT_EPISODES:
-        return json_pack("{s:o,s:o}", "added_at", time_or_null(r, i, STORE_EXT_ADDED_AT),
+        return json_pack("{s:o,s:o}", "added_at", rowjson_time(r, i, STORE_EXT_ADDED_AT),
                          sec == STORE_EXPORT_LIKED ? "track" : "episode",
                          track_json(r, i, artists));
     case STORE_EXPORT_ITEMS:
-        return json_pack("{s:o,s:o,s:o}", "added_at", time_or_null(r, i, STORE_EXT_ADDED_AT),
-                         "added_by", text_or_null(r, i, STORE_EXT_ADDED_BY), "track",
+        return json_pack("{s:o,s:o,s:o}", "added_at", rowjson_time(r, i, STORE_EXT_ADDED_AT),
+                         "added_by", rowjson_text(r, i, STORE_EXT_ADDED_BY), "track",
                          track_json(r, i, artists));
     case STORE_EXPORT_ALBUMS:
-        return json_pack("{s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "added_at",
-                         time_or_null(r, i, 1), "album", "id", text_or_null(r, i, 2), "name",
-                         text_or_null(r, i, 3), "album_type", text_or_null(r, i, 4),
-                         "release_date", text_or_null(r, i, 5), "total_tracks",
-                         int_or_null(r, i, 6), "image_url", text_or_null(r, i, 7), "artists",
+        return json_pack("{s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "added_at", rowjson_time(r, i, 1),
+                         "album", "id", rowjson_text(r, i, 2), "name", rowjson_text(r, i, 3),
+                         "album_type", rowjson_text(r, i, 4), "release_date", rowjson_text(r, i, 5),
+                         "total_tracks", rowjson_int(r, i, 6), "image_url", rowjson_text(r, i, 7),
+                         "artists",
                          json_deep_copy(json_object_get(artists, store_rows_text(r, i, 2))));
     case STORE_EXPORT_SHOWS:
-        return json_pack("{s:o,s:{s:o,s:o,s:o,s:o,s:o}}", "added_at", time_or_null(r, i, 1),
-                         "show", "id", text_or_null(r, i, 2), "name", text_or_null(r, i, 3),
-                         "publisher", text_or_null(r, i, 4), "total_episodes",
-                         int_or_null(r, i, 5), "image_url", text_or_null(r, i, 6));
+        return json_pack("{s:o,s:{s:o,s:o,s:o,s:o,s:o}}", "added_at", rowjson_time(r, i, 1), "show",
+                         "id", rowjson_text(r, i, 2), "name", rowjson_text(r, i, 3), "publisher",
+                         rowjson_text(r, i, 4), "total_episodes", rowjson_int(r, i, 5), "image_url",
+                         rowjson_text(r, i, 6));
     case STORE_EXPORT_FOLLOWED: {
         const char *g = store_rows_text(r, i, 3);
         json_t *genres = g ? json_loads(g, 0, NULL) : NULL;
-        return json_pack("{s:o,s:o,s:o,s:o}", "id", text_or_null(r, i, 1), "name",
-                         text_or_null(r, i, 2), "genres", genres ? genres : json_null(),
-                         "image_url", text_or_null(r, i, 4));
+        return json_pack("{s:o,s:o,s:o,s:o}", "id", rowjson_text(r, i, 1), "name",
+                         rowjson_text(r, i, 2), "genres", genres ? genres : json_null(),
+                         "image_url", rowjson_text(r, i, 4));
     }
     case STORE_EXPORT_PLAYS:
-        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "played_at",
-                         time_or_null(r, i, 0), "track_uri", text_or_null(r, i, 1),
-                         "context_uri", text_or_null(r, i, 2), "source", text_or_null(r, i, 3),
-                         "ms_played", int_or_null(r, i, 4), "track_name", text_or_null(r, i, 5),
-                         "artist_name", text_or_null(r, i, 6), "album_name",
-                         text_or_null(r, i, 7));
+        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "played_at", rowjson_time(r, i, 0),
+                         "track_uri", rowjson_text(r, i, 1), "context_uri", rowjson_text(r, i, 2),
+                         "source", rowjson_text(r, i, 3), "ms_played", rowjson_int(r, i, 4),
+                         "track_name", rowjson_text(r, i, 5), "artist_name", rowjson_text(r, i, 6),
+                         "album_name", rowjson_text(r, i, 7));
     case STORE_EXPORT_VERSIONS: {
         const char *items = store_rows_text(r, i, 4);
         json_t *parsed = items ? json_loads(items, 0, NULL) : NULL;
-        return json_pack("{s:o,s:o,s:o,s:o}", "snapshot_id", text_or_null(r, i, 1), "seen_at",
-                         time_or_null(r, i, 2), "items_total", int_or_null(r, i, 3), "items",
+        return json_pack("{s:o,s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 1), "seen_at",
+                         rowjson_time(r, i, 2), "items_total", rowjson_int(r, i, 3), "items",
                          parsed ? parsed : json_null());
     }
     default:
@@ -326,9 +260,9 @@ static kt_status section_page(export_stream *es, store *s, store_export_section 
         return st;
     size_t n = store_rows_count(r);
     if (sec == STORE_EXPORT_LIKED || sec == STORE_EXPORT_EPISODES || sec == STORE_EXPORT_ITEMS)
-        st = artists_map(s, r, STORE_EXT_URI, 0, &artists, err);
+        st = rowjson_artists_map(s, r, STORE_EXT_URI, 0, &artists, err);
     else if (sec == STORE_EXPORT_ALBUMS)
-        st = artists_map(s, r, 2, 1, &artists, err);
+        st = rowjson_artists_map(s, r, 2, 1, &artists, err);
     for (size_t i = 0; st == KT_OK && i < n; i++)
         st = put_elem(es, row_json(s, sec, r, i, artists), err);
     if (st == KT_OK && n > 0)
@@ -349,10 +283,10 @@ static kt_status top_page(export_stream *es, store *s, int *done, kt_err *err)
     size_t n = store_rows_count(r);
     for (size_t i = 0; st == KT_OK && i < n; i++)
         st = put_elem(es,
-                      json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "day", text_or_null(r, i, 0),
-                                "kind", text_or_null(r, i, 1), "time_range",
-                                text_or_null(r, i, 2), "rank", int_or_null(r, i, 3), "item",
-                                text_or_null(r, i, 4), "name", text_or_null(r, i, 5)),
+                      json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "day", rowjson_text(r, i, 0), "kind",
+                                rowjson_text(r, i, 1), "time_range", rowjson_text(r, i, 2), "rank",
+                                rowjson_int(r, i, 3), "item", rowjson_text(r, i, 4), "name",
+                                rowjson_text(r, i, 5)),
                       err);
     if (st == KT_OK && n > 0) {
         snprintf(es->top.day, sizeof es->top.day, "%s", store_rows_text(r, n - 1, 0));
@@ -387,14 +321,14 @@ static kt_status playlists_step(export_stream *es, store *s, int *done, kt_err *
         int synced = !store_rows_is_null(r, 0, 11);
         es->pl_after = es->pl_row = store_rows_int(r, 0, 0);
         json_t *o = json_pack(
-            "{s:o,s:o,s:o,s:{s:o,s:o},s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "id", text_or_null(r, 0, 1),
-            "name", text_or_null(r, 0, 2), "description", text_or_null(r, 0, 3), "owner", "id",
-            text_or_null(r, 0, 4), "display_name", text_or_null(r, 0, 5), "collaborative",
+            "{s:o,s:o,s:o,s:{s:o,s:o},s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, 0, 1),
+            "name", rowjson_text(r, 0, 2), "description", rowjson_text(r, 0, 3), "owner", "id",
+            rowjson_text(r, 0, 4), "display_name", rowjson_text(r, 0, 5), "collaborative",
             (int)store_rows_int(r, 0, 6), "public",
             store_rows_is_null(r, 0, 7) ? json_null() : json_boolean(store_rows_int(r, 0, 7)),
-            "snapshot_id", text_or_null(r, 0, 8), "items_total", int_or_null(r, 0, 9),
-            "image_url", text_or_null(r, 0, 10), "removed_at", time_or_null(r, 0, 12),
-            "synced_snapshot_id", text_or_null(r, 0, 11));
+            "snapshot_id", rowjson_text(r, 0, 8), "items_total", rowjson_int(r, 0, 9), "image_url",
+            rowjson_text(r, 0, 10), "removed_at", rowjson_time(r, 0, 12), "synced_snapshot_id",
+            rowjson_text(r, 0, 11));
         store_rows_free(r);
         if (!es->first && (st = buf_puts(&es->out, ",")) != KT_OK)
             return nomem(err);
@@ -641,9 +575,9 @@ static kt_status csv_rows(store *s, const store_rows *r, buf *b, kt_err *err)
 {
     json_t *artists = NULL, *album_artists = NULL;
     buf au, an, bu, bn;
-    kt_status st = artists_map(s, r, STORE_EXT_URI, 0, &artists, err);
+    kt_status st = rowjson_artists_map(s, r, STORE_EXT_URI, 0, &artists, err);
     if (st == KT_OK)
-        st = artists_map(s, r, STORE_EXT_ALBUM_ID, 1, &album_artists, err);
+        st = rowjson_artists_map(s, r, STORE_EXT_ALBUM_ID, 1, &album_artists, err);
     buf_init(&au, 1 << 20);
     buf_init(&an, 1 << 20);
     buf_init(&bu, 1 << 20);

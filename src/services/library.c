@@ -2,7 +2,7 @@
  *
  * Rows come from store_library.h with documented column layouts; this file
  * turns them into the JSON the API serves. A track's artists are a second
- * lookup per page (store_track_artists, 50 uris per statement) collected
+ * lookup per page (rowjson_artists_map: 50 uris per statement) collected
  * into a uri -> [artists] object, so a page costs a fixed handful of
  * queries whatever its length.
  */
@@ -11,84 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/strset.h"
 #include "core/timeutil.h"
 #include "services/app_priv.h"
-
-#define IN_CHUNK 50
+#include "services/rowjson.h"
 
 static kt_status nomem(kt_err *err)
 {
     return err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
 }
 
-static json_t *str_or_null(const store_rows *r, size_t row, size_t col)
-{
-    const char *s = store_rows_text(r, row, col);
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *int_or_null(const store_rows *r, size_t row, size_t col)
-{
-    return store_rows_is_null(r, row, col) ? json_null() : json_integer(store_rows_int(r, row, col));
-}
-
-static json_t *time_or_null(const store_rows *r, size_t row, size_t col)
-{
-    char iso[32];
-    if (store_rows_is_null(r, row, col))
-        return json_null();
-    time_format_iso8601(store_rows_int(r, row, col), iso);
-    return json_string(iso);
-}
-
 static json_t *page_json(int64_t total, size_t limit, size_t offset, json_t *items)
 {
     return json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "limit", (json_int_t)limit,
                      "offset", (json_int_t)offset, "items", items);
-}
-
-/* uri -> [{id, name}] for the tracks (or albums) in column `col` of r. */
-static kt_status links_map(store *s, const store_rows *r, size_t col, int albums, json_t **out,
-                           kt_err *err)
-{
-    json_t *map = json_object();
-    const char *ids[IN_CHUNK];
-    size_t n = 0, rows = store_rows_count(r);
-    strset *asked = strset_new(); /* a track may be on a page twice: ask once */
-    kt_status st = map && asked ? KT_OK : nomem(err);
-    for (size_t i = 0; i <= rows && st == KT_OK; i++) {
-        const char *id = i < rows ? store_rows_text(r, i, col) : NULL;
-        int fresh = id ? strset_add(asked, id) : 0;
-        if (fresh < 0)
-            st = nomem(err);
-        if (fresh > 0)
-            ids[n++] = id;
-        if (n == 0 || (n < IN_CHUNK && i < rows))
-            continue;
-        store_rows *a = NULL;
-        st = albums ? store_album_artists(s, ids, n, &a, err)
-                    : store_track_artists(s, ids, n, &a, err);
-        for (size_t k = 0; st == KT_OK && k < store_rows_count(a); k++) {
-            const char *key = store_rows_text(a, k, 0);
-            json_t *arr = json_object_get(map, key);
-            if (!arr) {
-                arr = json_array();
-                json_object_set_new(map, key, arr);
-            }
-            json_array_append_new(arr, json_pack("{s:o,s:o}", "id", str_or_null(a, k, 2), "name",
-                                                 str_or_null(a, k, 3)));
-        }
-        store_rows_free(a);
-        n = 0;
-    }
-    strset_free(asked);
-    if (st != KT_OK) {
-        json_decref(map);
-        return st;
-    }
-    *out = map;
-    return KT_OK;
 }
 
 /* A track at columns c.. (STORE_TRACK_NCOLS wide), or null for a null entry. */
@@ -100,40 +35,40 @@ static json_t *track_json(const store_rows *r, size_t row, size_t c, const json_
         return json_null();
     int local = kind && strcmp(kind, "local") == 0, episode = kind && strcmp(kind, "episode") == 0;
     json_t *t = json_pack("{s:s,s:o,s:s,s:o,s:o,s:b,s:o,s:o,s:o}", "uri", uri, "id",
-                          str_or_null(r, row, c + 1), "type", kind ? kind : "track", "name",
-                          str_or_null(r, row, c + 3), "duration_ms", int_or_null(r, row, c + 4),
+                          rowjson_text(r, row, c + 1), "type", kind ? kind : "track", "name",
+                          rowjson_text(r, row, c + 3), "duration_ms", rowjson_int(r, row, c + 4),
                           "explicit", (int)store_rows_int(r, row, c + 5), "disc_number",
-                          int_or_null(r, row, c + 6), "track_number", int_or_null(r, row, c + 7),
-                          "isrc", str_or_null(r, row, c + 8));
+                          rowjson_int(r, row, c + 6), "track_number", rowjson_int(r, row, c + 7),
+                          "isrc", rowjson_text(r, row, c + 8));
     if (!t)
         return NULL;
     if (episode) {
         json_object_set_new(t, "show",
-                            json_pack("{s:o,s:o,s:o}", "id", str_or_null(r, row, c + 14), "name",
-                                      str_or_null(r, row, c + 15), "publisher",
-                                      str_or_null(r, row, c + 16)));
-        json_object_set_new(t, "release_date", str_or_null(r, row, c + 17));
+                            json_pack("{s:o,s:o,s:o}", "id", rowjson_text(r, row, c + 14), "name",
+                                      rowjson_text(r, row, c + 15), "publisher",
+                                      rowjson_text(r, row, c + 16)));
+        json_object_set_new(t, "release_date", rowjson_text(r, row, c + 17));
         json_object_set_new(t, "artists", json_array());
         return t;
     }
     if (local) {
-        json_object_set_new(t, "album", json_pack("{s:n,s:o}", "id", "name",
-                                                  str_or_null(r, row, c + 19)));
+        json_object_set_new(t, "album",
+                            json_pack("{s:n,s:o}", "id", "name", rowjson_text(r, row, c + 19)));
         json_t *arr = json_array();
         if (!store_rows_is_null(r, row, c + 18))
-            json_array_append_new(arr, json_pack("{s:n,s:o}", "id", "name",
-                                                 str_or_null(r, row, c + 18)));
+            json_array_append_new(
+                arr, json_pack("{s:n,s:o}", "id", "name", rowjson_text(r, row, c + 18)));
         json_object_set_new(t, "artists", arr);
         return t;
     }
     json_object_set_new(t, "album",
                         store_rows_is_null(r, row, c + 9)
                             ? json_null()
-                            : json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", str_or_null(r, row, c + 9),
-                                        "name", str_or_null(r, row, c + 10), "album_type",
-                                        str_or_null(r, row, c + 11), "release_date",
-                                        str_or_null(r, row, c + 12), "release_date_precision",
-                                        str_or_null(r, row, c + 13)));
+                            : json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, row, c + 9),
+                                        "name", rowjson_text(r, row, c + 10), "album_type",
+                                        rowjson_text(r, row, c + 11), "release_date",
+                                        rowjson_text(r, row, c + 12), "release_date_precision",
+                                        rowjson_text(r, row, c + 13)));
     json_t *a = json_object_get(artists, uri);
     json_object_set_new(t, "artists", a ? json_deep_copy(a) : json_array());
     return t;
@@ -143,10 +78,10 @@ static json_t *artist_json(const store_rows *r, size_t row, size_t c)
 {
     const char *genres = store_rows_text(r, row, c + 2);
     json_t *g = genres ? json_loads(genres, 0, NULL) : NULL;
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", str_or_null(r, row, c), "name",
-                     str_or_null(r, row, c + 1), "genres", g ? g : json_array(), "image_url",
-                     str_or_null(r, row, c + 3), "followers", int_or_null(r, row, c + 4),
-                     "popularity", int_or_null(r, row, c + 5));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, row, c), "name",
+                     rowjson_text(r, row, c + 1), "genres", g ? g : json_array(), "image_url",
+                     rowjson_text(r, row, c + 3), "followers", rowjson_int(r, row, c + 4),
+                     "popularity", rowjson_int(r, row, c + 5));
 }
 
 /* ---- a read with a borrowed connection ---- */
@@ -184,7 +119,7 @@ typedef struct args {
 static kt_status tracks_items(store *s, const store_rows *r, size_t c, json_t **items, kt_err *err)
 {
     json_t *artists = NULL;
-    kt_status st = links_map(s, r, c, 0, &artists, err);
+    kt_status st = rowjson_artists_map(s, r, c, 0, &artists, err);
     if (st != KT_OK)
         return st;
     json_t *arr = json_array();
@@ -217,7 +152,7 @@ static kt_status read_tracks(store *s, void *ctx, json_t **out, kt_err *err)
         json_t *items = json_array();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "track");
-            json_object_set_new(e, "added_at", time_or_null(r, i, 1));
+            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
             json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
             json_array_append_new(items, e);
         }
@@ -239,11 +174,11 @@ kt_status library_tracks(kt_app *app, int64_t user_id, const char *q, store_sort
 static json_t *album_json(const store_rows *r, size_t i, size_t c, const json_t *artists)
 {
     const char *id = store_rows_text(r, i, c);
-    json_t *al = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", str_or_null(r, i, c), "name",
-                           str_or_null(r, i, c + 1), "album_type", str_or_null(r, i, c + 2),
-                           "release_date", str_or_null(r, i, c + 3), "release_date_precision",
-                           str_or_null(r, i, c + 4), "total_tracks", int_or_null(r, i, c + 5),
-                           "image_url", str_or_null(r, i, c + 6));
+    json_t *al = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, i, c), "name",
+                           rowjson_text(r, i, c + 1), "album_type", rowjson_text(r, i, c + 2),
+                           "release_date", rowjson_text(r, i, c + 3), "release_date_precision",
+                           rowjson_text(r, i, c + 4), "total_tracks", rowjson_int(r, i, c + 5),
+                           "image_url", rowjson_text(r, i, c + 6));
     json_t *a = id ? json_object_get(artists, id) : NULL;
     if (al)
         json_object_set_new(al, "artists", a ? json_deep_copy(a) : json_array());
@@ -267,19 +202,19 @@ static kt_status read_saved(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK && !albums && !shows)
         st = tracks_items(s, r, 2, &objs, err);
     if (st == KT_OK && albums)
-        st = links_map(s, r, 2, 1, &artists, err);
+        st = rowjson_artists_map(s, r, 2, 1, &artists, err);
     if (st == KT_OK) {
         json_t *items = json_array();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *o = albums ? album_json(r, i, 2, artists)
                         : shows
-                            ? json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", str_or_null(r, i, 2),
-                                        "name", str_or_null(r, i, 3), "publisher",
-                                        str_or_null(r, i, 4), "total_episodes",
-                                        int_or_null(r, i, 5), "image_url", str_or_null(r, i, 6))
+                            ? json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, i, 2),
+                                        "name", rowjson_text(r, i, 3), "publisher",
+                                        rowjson_text(r, i, 4), "total_episodes",
+                                        rowjson_int(r, i, 5), "image_url", rowjson_text(r, i, 6))
                             : json_incref(json_array_get(objs, i));
             json_t *e = wrap(o, key);
-            json_object_set_new(e, "added_at", time_or_null(r, i, 1));
+            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
             json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
             json_array_append_new(items, e);
         }
@@ -304,20 +239,20 @@ kt_status library_saved(kt_app *app, int64_t user_id, const char *kind, size_t l
 /* A playlist from columns of store_playlists_list (+ removed_at at 13). */
 static json_t *playlist_json(const store_rows *r, size_t i, int with_removed)
 {
-    json_t *p = json_pack(
-        "{s:o,s:o,s:o,s:{s:o,s:o},s:b,s:o,s:o,s:o,s:o,s:b,s:o}", "id", str_or_null(r, i, 0),
-        "name", str_or_null(r, i, 1), "description", str_or_null(r, i, 2), "owner", "id",
-        str_or_null(r, i, 3), "display_name", str_or_null(r, i, 4), "collaborative",
-        (int)store_rows_int(r, i, 5), "public",
-        store_rows_is_null(r, i, 6) ? json_null() : json_boolean(store_rows_int(r, i, 6)),
-        "snapshot_id", str_or_null(r, i, 7), "items_total", int_or_null(r, i, 8), "image_url",
-        str_or_null(r, i, 9), "items_synced", !store_rows_is_null(r, i, 10),
-        "synced_snapshot_id", str_or_null(r, i, 10));
+    json_t *p =
+        json_pack("{s:o,s:o,s:o,s:{s:o,s:o},s:b,s:o,s:o,s:o,s:o,s:b,s:o}", "id",
+                  rowjson_text(r, i, 0), "name", rowjson_text(r, i, 1), "description",
+                  rowjson_text(r, i, 2), "owner", "id", rowjson_text(r, i, 3), "display_name",
+                  rowjson_text(r, i, 4), "collaborative", (int)store_rows_int(r, i, 5), "public",
+                  store_rows_is_null(r, i, 6) ? json_null() : json_boolean(store_rows_int(r, i, 6)),
+                  "snapshot_id", rowjson_text(r, i, 7), "items_total", rowjson_int(r, i, 8),
+                  "image_url", rowjson_text(r, i, 9), "items_synced", !store_rows_is_null(r, i, 10),
+                  "synced_snapshot_id", rowjson_text(r, i, 10));
     if (p) {
         const char *id = store_rows_text(r, i, 0);
         json_object_set_new(p, "uri", id ? json_sprintf("spotify:playlist:%s", id) : json_null());
         if (with_removed)
-            json_object_set_new(p, "removed_at", time_or_null(r, i, 13));
+            json_object_set_new(p, "removed_at", rowjson_time(r, i, 13));
     }
     return p;
 }
@@ -363,8 +298,8 @@ static kt_status read_playlist(store *s, void *ctx, json_t **out, kt_err *err)
             const char *kind = store_rows_text(r, i, 3 + 2);
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "item");
             json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
-            json_object_set_new(e, "added_at", time_or_null(r, i, 1));
-            json_object_set_new(e, "added_by", str_or_null(r, i, 2));
+            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
+            json_object_set_new(e, "added_by", rowjson_text(r, i, 2));
             json_object_set_new(e, "is_local", json_boolean(kind && strcmp(kind, "local") == 0));
             json_array_append_new(items, e);
         }
@@ -394,10 +329,9 @@ static kt_status read_versions(store *s, void *ctx, json_t **out, kt_err *err)
         return st;
     json_t *items = json_array();
     for (size_t i = 0; i < store_rows_count(r); i++)
-        json_array_append_new(items, json_pack("{s:o,s:o,s:o}", "snapshot_id",
-                                               str_or_null(r, i, 0), "seen_at",
-                                               time_or_null(r, i, 1), "items_total",
-                                               int_or_null(r, i, 2)));
+        json_array_append_new(
+            items, json_pack("{s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 0), "seen_at",
+                             rowjson_time(r, i, 1), "items_total", rowjson_int(r, i, 2)));
     *out = json_pack("{s:s,s:o}", "id", a->id, "items", items);
     store_rows_free(r);
     return KT_OK;
@@ -608,8 +542,8 @@ static kt_status read_plays(store *s, void *ctx, json_t **out, kt_err *err)
         json_t *items = json_array();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "track");
-            json_object_set_new(e, "played_at", time_or_null(r, i, 0));
-            json_object_set_new(e, "context_uri", str_or_null(r, i, 1));
+            json_object_set_new(e, "played_at", rowjson_time(r, i, 0));
+            json_object_set_new(e, "context_uri", rowjson_text(r, i, 1));
             json_array_append_new(items, e);
         }
         *out = page_json(total, a->limit, a->offset, items);
@@ -639,13 +573,12 @@ static kt_status read_runs(store *s, void *ctx, json_t **out, kt_err *err)
     for (size_t i = 0; i < store_rows_count(r); i++)
         json_array_append_new(
             items, json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o}", "id",
-                             (json_int_t)store_rows_int(r, i, 0), "what", str_or_null(r, i, 1),
-                             "started_at", time_or_null(r, i, 2), "finished_at",
-                             time_or_null(r, i, 3), "status", str_or_null(r, i, 4), "requests",
+                             (json_int_t)store_rows_int(r, i, 0), "what", rowjson_text(r, i, 1),
+                             "started_at", rowjson_time(r, i, 2), "finished_at",
+                             rowjson_time(r, i, 3), "status", rowjson_text(r, i, 4), "requests",
                              (json_int_t)store_rows_int(r, i, 5), "added",
                              (json_int_t)store_rows_int(r, i, 6), "removed",
-                             (json_int_t)store_rows_int(r, i, 7), "error",
-                             str_or_null(r, i, 8)));
+                             (json_int_t)store_rows_int(r, i, 7), "error", rowjson_text(r, i, 8)));
     *out = page_json(total, a->limit, a->offset, items);
     store_rows_free(r);
     return KT_OK;

@@ -5,11 +5,23 @@
 # With --fuzz (what `make test` passes) it also sets up and builds the clang
 # libFuzzer directory (build-fuzz, see scripts/fuzz.sh) and runs its 'fuzz'
 # suite briefly (FUZZ_SECONDS, default 10, per harness), counted in the summary.
+# Options --setup NAME, --suite NAME, --no-suite NAME and
+# --timeout-multiplier N are passed on to meson test (make valgrind, make
+# soak, make coverage use them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fuzz=0
-if [ "${1:-}" = "--fuzz" ]; then fuzz=1; shift; fi
-[ $# -ge 1 ] || { echo "usage: run-tests.sh [--fuzz] BUILDDIR..." >&2; exit 2; }
+meson_opts=()
+setup=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --fuzz) fuzz=1; shift;;
+    --setup) setup=$2; meson_opts+=("$1" "$2"); shift 2;;
+    --suite|--no-suite|--timeout-multiplier) meson_opts+=("$1" "$2"); shift 2;;
+    *) break;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: run-tests.sh [--fuzz] [--setup S] [--suite S]... BUILDDIR..." >&2; exit 2; }
 
 # One PostgreSQL server for the whole run, on loopback, in a temporary folder.
 pg_env=$(mktemp)
@@ -27,7 +39,8 @@ status=0
 for dir in "$@"; do
   rm -rf "$dir/junit"; mkdir -p "$dir/junit"
   echo "== meson test -C $dir"
-  if ! meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier 3; then
+  if ! meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
+      ${meson_opts[@]+"${meson_opts[@]}"}; then
     status=1
   fi
 done
@@ -44,5 +57,5 @@ if [ "$fuzz" = 1 ]; then
   fi
   dirs+=("$fuzz_dir")
 fi
-/usr/bin/python3 scripts/test-summary.py "${dirs[@]}" || status=1
+KT_TEST_SETUP=$setup /usr/bin/python3 scripts/test-summary.py "${dirs[@]}" || status=1
 exit $status

@@ -33,7 +33,10 @@ def junit_counts(path):
 def main(dirs):
     passed = failed = skipped = 0
     for d in dirs:
-        log = os.path.join(d, "meson-logs", "testlog.json")
+        # `meson test --setup NAME` logs to testlog-NAME.json (run-tests.sh
+        # says which through KT_TEST_SETUP).
+        setup = os.environ.get("KT_TEST_SETUP")
+        log = os.path.join(d, "meson-logs", f"testlog-{setup}.json" if setup else "testlog.json")
         if not os.path.exists(log):
             print(f"test-summary: {log} missing: the build or test run failed", file=sys.stderr)
             failed += 1

@@ -50,4 +50,21 @@ const char *json_path_str(const json_t *root, const char *dotted);
  * \u0000. On success *out is a new reference (json_decref). */
 kt_status json_parse_bounded(const char *p, size_t n, size_t max_depth, json_t **out, kt_err *err);
 
+/* What json_parse_bounded_opts may leave out of the tree. */
+typedef struct json_parse_opts {
+    /* A member named `drop` is not built into an object that already holds
+     * a member named `if_present` (both NULL: nothing dropped). For
+     * documents that carry the same data twice under an old and a new name
+     * when every reader prefers the new one (Spotify's playlist items send
+     * the track as "item" and again as the deprecated "track"): the
+     * duplicate's syntax is still checked (not its UTF-8: it is never
+     * built). Only a member that comes after `if_present` is dropped. */
+    const char *drop;
+    const char *if_present;
+} json_parse_opts;
+
+/* json_parse_bounded with opts (NULL = none); same contract otherwise. */
+kt_status json_parse_bounded_opts(const char *p, size_t n, size_t max_depth,
+                                  const json_parse_opts *opts, json_t **out, kt_err *err);
+
 #endif

@@ -130,7 +130,14 @@ kt_status spotify_exchange_code(spotify_client *c, const char *code, const char 
  * automatic refresh) and saves it through the hooks. */
 kt_status spotify_refresh_user(spotify_client *c, int64_t user_id, kt_err *err);
 
-/* ---- Web API ---- */
+/* ---- Web API ----
+ *
+ * Bodies are handed over as Spotify sent them but for one thing: in an
+ * object that has an "item" member, a "track" member coming after it is
+ * left out of the tree. Playlist items carry the same track under both
+ * names ("track" is the deprecated one; every reader here uses "item"), and
+ * building it twice was a third of a sync's parse time.
+ */
 
 /* One request. `path` is relative to api_url and starts with '/', query
  * included ("/me/tracks?limit=50&offset=0"). body may be NULL. On success

@@ -468,7 +468,17 @@ static void test_offset_paging_matches_truth(void **state)
         } else {
             owned++;
             assert_int_equal(st, KT_OK);
-            assert_same_ids(items.items, want, NULL);
+            /* the client leaves out the deprecated "track" copy of "item"
+             * (spotify.h, Web API): the truth without it */
+            json_t *lean = json_deep_copy(want);
+            size_t k;
+            json_t *e;
+            json_array_foreach(lean, k, e) {
+                if (json_object_get(e, "item"))
+                    json_object_del(e, "track");
+            }
+            assert_same_ids(items.items, lean, NULL);
+            json_decref(lean);
         }
         json_decref(items.items);
     }

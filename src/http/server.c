@@ -86,8 +86,11 @@
 /* Stack of each connection's thread. The deepest measured use was 40 KiB
  * (pages touched, probed with mincore after every request through the
  * whole integration suite on SQLite and PostgreSQL: sqlite, libpq, curl,
- * jansson, libmicrohttpd's own frames); 512 KiB leaves a wide margin.
- * Sanitizer builds pad every frame, so they get four times as much. */
+ * jansson, libmicrohttpd's own frames; the probe saw a 200 KiB test frame
+ * as 208 KiB); 512 KiB leaves a wide margin. An ASan -O0 build measured the
+ * same on the login/export/ops/history suites, but its frames grow with
+ * sanitizer options, so it gets four times as much (address space only:
+ * untouched stack pages cost no memory). */
 #if defined(__SANITIZE_ADDRESS__)
 #define HTTP_THREAD_STACK ((size_t)2048 * 1024)
 #else

@@ -78,6 +78,18 @@ static int items_push(restore_item **v, size_t *n, size_t *cap, const char *uri,
     return 0;
 }
 
+/* An added_at time: 1 with *ms set for ISO 8601 from 1970 on. Earlier
+ * times are refused: -1 means "unknown" in a restore_item, and no Spotify
+ * library predates 2008, so such a time is a damaged file, not data. */
+static int added_at_parse(const char *s, int64_t *ms)
+{
+    int64_t t = 0;
+    if (time_parse_iso8601(s, &t) != KT_OK || t < 0)
+        return 0;
+    *ms = t;
+    return 1;
+}
+
 /* Moves the parsed pieces of `from` into `into` (a validated file is
  * merged whole, so a failure never leaves half a file behind). */
 static kt_status input_merge(restore_input *into, restore_input *from, const char *name,
@@ -366,11 +378,11 @@ static kt_status csv_records(csv_reader *r, const char *file, restore_item **ite
         if (check_uri_cell(file, line, csv_field(r, (size_t)uri_col), &uri, err) != KT_OK)
             return KT_ERR_INVALID;
         const char *at_cell = at_col >= 0 ? csv_field(r, (size_t)at_col) : "";
-        if (at_cell[0] && time_parse_iso8601(at_cell, &at) != KT_OK) {
+        if (at_cell[0] && !added_at_parse(at_cell, &at)) {
             char v[64];
             shown(at_cell, v);
             return err_set(err, KT_ERR_INVALID, "bad_csv",
-                           "%s line %lld: Added At '%s' is not an ISO 8601 time", file,
+                           "%s line %lld: Added At '%s' is not an ISO 8601 time from 1970 on", file,
                            (long long)line, v);
         }
         if (*n >= max)
@@ -452,10 +464,11 @@ static kt_status json_entry(const char *file, const char *where, size_t idx, con
                            file, where, idx, v);
         }
     }
-    if (at_s && time_parse_iso8601(at_s, &at) != KT_OK) {
+    if (at_s && !added_at_parse(at_s, &at)) {
         shown(at_s, v);
         return err_set(err, KT_ERR_INVALID, "bad_json",
-                       "%s: %s[%zu].added_at '%s' is not an ISO 8601 time", file, where, idx, v);
+                       "%s: %s[%zu].added_at '%s' is not an ISO 8601 time from 1970 on", file,
+                       where, idx, v);
     }
     if (*n >= max)
         return err_set(err, KT_ERR_INVALID, "too_many_items", "%s: %s has more than %zu entries",

@@ -28,10 +28,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 import keeptrack as ktlib  # noqa: E402
 from emulator import Emulator  # noqa: E402
 
-LOAD_SECONDS = int(os.environ.get("SOAK_LOAD_SECONDS", "10"))
+LOAD_SECONDS = int(os.environ.get("SOAK_LOAD_SECONDS", "5" if os.environ.get("KT_SANITIZED") else "10"))
 CONNECTIONS = int(os.environ.get("SOAK_LOAD_CONNECTIONS", "1000"))
-LOAD_RSS_GROWTH_MB = 64
-LOAD_RSS_PEAK_MB = 512
+# ASan's shadow memory and quarantine make its RSS several times larger.
+LOAD_RSS_GROWTH_MB = 256 if os.environ.get("KT_SANITIZED") else 64
+LOAD_RSS_PEAK_MB = 2048 if os.environ.get("KT_SANITIZED") else 512
 ALICE = "alice:liked=300,playlists=4,playlist_items=20-60,followed=30,plays=40"
 KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000"}
 

@@ -14,7 +14,8 @@ at random moments, on SQLite and PostgreSQL.
   orphan queries) and the next complete run is exact (truth, plays counted
   once, one shuffled playlist holding exactly the source).
 
-Sizes: SOAK_SYNCS (default 10) syncs and SOAK_KILLS (default 6) kills per
+Sizes: SOAK_SYNCS (default 10; 4 in the ASan build) syncs and SOAK_KILLS
+(default 6; 3 in the ASan build) kills per
 back-end in `make test`; `make soak` runs 50 and 20. SOAK_SEED picks the
 random moments and mutations (printed on failure).
 """
@@ -35,8 +36,9 @@ import keeptrack as ktlib  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from truth import assert_matches_truth, spotify_item  # noqa: E402
 
-SYNCS = int(os.environ.get("SOAK_SYNCS", "10"))
-KILLS = int(os.environ.get("SOAK_KILLS", "6"))
+SANITIZED = bool(os.environ.get("KT_SANITIZED"))  # the ASan+UBSan build: smaller defaults
+SYNCS = int(os.environ.get("SOAK_SYNCS", "4" if SANITIZED else "10"))
+KILLS = int(os.environ.get("SOAK_KILLS", "3" if SANITIZED else "6"))
 SEED = int(os.environ.get("SOAK_SEED", "1912"))
 
 ALICE = ("alice:liked=400,playlists=6,playlist_items=20-150,followed_playlists=2,albums=6,"

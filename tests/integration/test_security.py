@@ -160,7 +160,7 @@ def test_cross_user_matrix(two):
     # The ids work for their owner (so a 404 below is not just a broken route).
     assert bob.get(f"/api/playlists/{ids['playlist'][0]}").status == 200
     assert bob.get(f"/api/jobs/{ids['job'][0]}").status == 200
-    checked = 0
+    checked = owner_ok = 0
     for method, pattern, flags, _ in ROUTES:
         if not user_scoped(pattern) or "{" not in pattern:
             continue
@@ -173,7 +173,9 @@ def test_cross_user_matrix(two):
             assert r.status in (403, 404), (method, path, r)
             assert not any(m in r.text for m in markers), (method, path, r.text[:300])
             checked += 1
-    assert checked >= 6
+            if method == "GET" and bob.get(path).status == 200:
+                owner_ok += 1  # the same request is B's data for B: the refusal is real
+    assert checked >= 6 and owner_ok >= 4, (checked, owner_ok)
     # Every GET route, with kind values where it takes one: none of B's data.
     for method, pattern, flags, _ in ROUTES:
         if method != "GET" or not pattern.startswith("/api/") or pattern == "/api/auth/callback":

@@ -203,7 +203,9 @@ def connect_refused(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # A connection queued in the backlog while the listener closes is
+        # reset rather than refused: both mean nobody accepts any more.
         return True
 
 

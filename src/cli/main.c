@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(cmd->usage, stdout);
-            fputs("\nOptions (flag / environment variable):\n", stdout);
+            fputc('\n', stdout); /* config_print_help writes its own heading */
             config_print_help(stdout);
             return 0;
         }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_result.h"
 #include "store/store.h"
 
 static double now_s(void)
@@ -74,6 +75,12 @@ static int run(const char *label, const char *url, const char *blob_type, long r
         goto out;
     printf("store_bench %-8s %ld rows in one transaction: %.3f s, %.0f rows/s (%lld rows stored)\n",
            label, rows, secs, (double)rows / secs, (long long)n);
+    {
+        char row[96], fig[64];
+        snprintf(row, sizeof row, "store: %ld-row insert in one transaction, %s", rows, label);
+        snprintf(fig, sizeof fig, "%.0f rows/s", (double)rows / secs);
+        bench_record(row, fig, "", -1);
+    }
     rc = n == rows ? 0 : -1;
 out:
     store_close(s);

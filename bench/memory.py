@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""bench/memory.py - idle and peak memory of `keeptrack serve` (issue 12;
+prints figures, not a test).
+
+Starts spotify-emulator (no added latency: memory, not time, is measured
+here) with the sync benchmark's user (10,000 liked songs, 200 owned
+playlists of 100 items, 500 followed artists) and `keeptrack serve` on
+SQLite in a temporary folder, logs in, and reads the server's memory from
+/proc/PID/status:
+
+  idle   VmRSS once it has started and served the login (nothing running);
+  peak   VmHWM after a full library sync of that user run as a job inside
+         the server (POST /api/sync) while 4 clients keep reading
+         GET /api/library/tracks and GET /api/playlists (each
+         pausing 50 ms between requests).
+
+Target: peak <= 64 MB (issue 5's bound for a sync of this library). Idle
+has no target; it is printed to show the baseline.
+
+Usage: /usr/bin/python3 bench/memory.py [BUILD_DIR]   (BUILD_DIR defaults to build)
+"""
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "pylib"))
+sys.path.insert(0, HERE)
+
+import benchlib  # noqa: E402
+
+USER = ("bench:liked=10000,playlists=200,playlist_items=100,followed=500,"
+        "followed_playlists=0,albums=0,shows=0,episodes=0,plays=0")
+PEAK_TARGET_MB = 64.0
+READERS = 4
+READ_PAUSE_S = 0.05  # each reader's pause between requests: steady load, not a flood
+
+
+def status_mb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise SystemExit(f"no {field} in /proc/{pid}/status")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    os.environ.setdefault("KEEPTRACK_BIN", os.path.join(build, "src", "cli", "keeptrack"))
+    os.environ.setdefault("EMULATOR_BIN", os.path.join(build, "emulator", "spotify-emulator"))
+    import keeptrack as ktlib
+    from emulator import Emulator
+
+    with tempfile.TemporaryDirectory(prefix="kt-bench-mem-") as tmp:
+        emu = Emulator(["--redirect-uri", "any-loopback", "--user", USER, "--threads", "8"]).start()
+        db = ktlib.Database("sqlite", tmp)
+        kt = ktlib.Keeptrack(emu, db, tmp, env={"KEEPTRACK_SPOTIFY_BUDGET": "1000",
+                                                 "KEEPTRACK_LOG_LEVEL": "warn",
+                                                 "KEEPTRACK_JOB_POLL_MS": "50"})
+        kt.start()
+        try:
+            browser = kt.login("bench")
+            pid = kt.proc.pid
+            idle = status_mb(pid, "VmRSS")
+
+            done = threading.Event()
+            reads = [0]
+            errors = []
+
+            def reader():
+                client = kt.client()
+                client.set_cookie(kt.session_cookie, browser.cookie(kt.session_cookie))
+                while not done.is_set():
+                    for path in ("/api/library/tracks?limit=50", "/api/playlists"):
+                        r = client.get(path)
+                        if r.status != 200:
+                            errors.append(f"{path}: {r.status}")
+                            return
+                        reads[0] += 1
+                    done.wait(READ_PAUSE_S)
+
+            threads = [threading.Thread(target=reader) for _ in range(READERS)]
+            t0 = time.monotonic()
+            r = browser.post("/api/sync", json={"what": ["liked", "playlists", "following"]})
+            if r.status != 202:
+                raise SystemExit(f"POST /api/sync answered {r.status}: {r.text[:500]}")
+            job = r.json()["id"]
+            for t in threads:
+                t.start()
+            try:
+                ktlib.wait_until(lambda: browser.get(f"/api/jobs/{job}").json()["state"]
+                                 in ("done", "failed"), 600, interval=0.2, what="the sync job")
+            finally:
+                done.set()
+                for t in threads:
+                    t.join()
+            wall = time.monotonic() - t0
+            state = browser.get(f"/api/jobs/{job}").json()
+            if state["state"] != "done" or errors:
+                raise SystemExit(f"sync job {state} / reader errors {errors[:3]}")
+            peak = status_mb(pid, "VmHWM")
+            after = status_mb(pid, "VmRSS")
+        finally:
+            kt.stop()
+            emu.stop()
+            db.close()
+
+    print("keeptrack serve memory (sqlite): 10,000 liked, 200 playlists x 100 items, "
+          f"500 followed; {READERS} concurrent API readers during the sync")
+    print(f"  idle RSS      {idle:.1f} MB (after start-up and one login)")
+    print(f"  peak RSS      {peak:.1f} MB (VmHWM; sync job {wall:.1f} s, {reads[0]} API reads "
+          f"meanwhile; target <= {PEAK_TARGET_MB:.0f} MB)")
+    print(f"  RSS after     {after:.1f} MB")
+    benchlib.record("serve: idle RSS", f"{idle:.1f} MB")
+    benchlib.record(f"serve: peak RSS (sync job + {READERS} API readers)", f"{peak:.1f} MB",
+                    f"≤ {PEAK_TARGET_MB:.0f} MB", peak <= PEAK_TARGET_MB)
+
+
+if __name__ == "__main__":
+    main()

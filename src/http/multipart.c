@@ -4,9 +4,12 @@
  */
 #include "http/multipart.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "http/router.h"
 
 void http_clean_filename(const char *s, size_t len, char out[HTTP_MULTIPART_MAX_NAME + 1])
 {
@@ -17,8 +20,22 @@ void http_clean_filename(const char *s, size_t len, char out[HTTP_MULTIPART_MAX_
             break;
         }
     size_t n = 0;
-    for (size_t i = 0; i < len && n < HTTP_MULTIPART_MAX_NAME; i++)
+    for (size_t i = 0; i < len && n < HTTP_MULTIPART_MAX_NAME;) {
+        uint32_t cp = 0;
+        size_t u = http_utf8_char(s + i, len - i, &cp);
+        if (u > 1 && cp >= 0xa0) { /* kept whole (not C1 controls), or the name ends */
+            if (n + u > HTTP_MULTIPART_MAX_NAME)
+                break;
+            memcpy(out + n, s + i, u);
+            n += u;
+            i += u;
+            continue;
+        }
+        /* Anything else is one byte: printable ASCII but '"' kept, '_' for the
+         * rest (a bad sequence becomes one '_' a byte). */
         out[n++] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '_';
+        i++;
+    }
     out[n] = '\0';
     if (n == 0)
         snprintf(out, HTTP_MULTIPART_MAX_NAME + 1, "upload");

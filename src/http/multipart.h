@@ -31,9 +31,11 @@ typedef struct http_parts {
     size_t n;
 } http_parts;
 
-/* Copies a file name for reports and keys: base name only (after the last
- * '/' or '\\'), printable ASCII kept, '"' and anything else as '_', at
- * most HTTP_MULTIPART_MAX_NAME bytes; "upload" when nothing is left. */
+/* Copies a file name for reports, keys and (restore) playlist names: base
+ * name only (after the last '/' or '\\'), printable ASCII and well-formed
+ * UTF-8 characters (not C1 controls) kept, '"' and any other byte as '_',
+ * at most HTTP_MULTIPART_MAX_NAME bytes (never cutting a character);
+ * "upload" when nothing is left. The result is valid UTF-8. */
 void http_clean_filename(const char *s, size_t len, char out[HTTP_MULTIPART_MAX_NAME + 1]);
 
 /* The value of parameter `name` in a header value such as

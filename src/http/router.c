@@ -295,32 +295,47 @@ out:
     return st;
 }
 
-int http_utf8_valid(const char *s)
+size_t http_utf8_char(const char *s, size_t avail, uint32_t *cp)
 {
     const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p, need, min, cp;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1, min = 0x80, cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2, min = 0x800, cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3, min = 0x10000, cp = c & 0x07;
-        } else {
+    unsigned need, min;
+    uint32_t v;
+    if (avail == 0)
+        return 0;
+    if (p[0] < 0x80) {
+        v = p[0], need = 0, min = 0;
+    } else if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        need = 1, min = 0x80, v = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        need = 2, min = 0x800, v = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        need = 3, min = 0x10000, v = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (need >= avail)
+        return 0;
+    for (unsigned i = 1; i <= need; i++) {
+        if ((p[i] & 0xc0) != 0x80)
             return 0;
-        }
-        for (unsigned i = 1; i <= need; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0; /* also stops at the NUL */
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    if (cp)
+        *cp = v;
+    return need + 1;
+}
+
+int http_utf8_valid(const char *s)
+{
+    size_t left = strlen(s);
+    while (left > 0) {
+        size_t n = http_utf8_char(s, left, NULL);
+        if (n == 0)
             return 0;
-        p += need + 1;
+        s += n;
+        left -= n;
     }
     return 1;
 }

@@ -20,6 +20,7 @@
 #define KT_HTTP_ROUTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "http/http.h"
@@ -70,6 +71,12 @@ const char *http_match_param(const http_match *m, const char *name);
  * points past U+10FFFF). Used for path segments and query strings, so
  * handlers only ever see text they can store and put into JSON. */
 int http_utf8_valid(const char *s);
+
+/* The length (1..4) of the well-formed UTF-8 character at s, which has
+ * `avail` bytes, with its code point into *cp (when cp is not NULL); 0 for
+ * a byte that does not start one (bad lead or continuation, truncated,
+ * overlong, surrogate, past U+10FFFF). Thread-safe. */
+size_t http_utf8_char(const char *s, size_t avail, uint32_t *cp);
 
 /* Frees the captured parameters; m itself is the caller's. NULL is a no-op. */
 void http_match_free(http_match *m);

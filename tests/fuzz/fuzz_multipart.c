@@ -4,8 +4,9 @@
  * Input: the Content-Type header value up to the first '\n', then the body.
  * Properties checked (multipart.h's promises):
  * - KT_OK gives 1..HTTP_MULTIPART_MAX_PARTS parts, each inside the body, in
- *   order and not overlapping, with a cleaned name (non-empty, printable
- *   ASCII, no '/', '\\' or '"', at most HTTP_MULTIPART_MAX_NAME bytes);
+ *   order and not overlapping, with a cleaned name (non-empty, valid UTF-8
+ *   without control characters, no '/', '\\' or '"', at most
+ *   HTTP_MULTIPART_MAX_NAME bytes);
  * - an error always carries a code and a message;
  * - splitting is deterministic (a second call gives the same parts);
  * - http_header_param returns a range inside the value it was given.
@@ -27,12 +28,33 @@ static void check(int ok, const char *what)
     }
 }
 
+/* The name is non-empty, at most HTTP_MULTIPART_MAX_NAME bytes, and valid
+ * UTF-8 (shortest forms, no surrogates, <= U+10FFFF) with no control
+ * character (C0, DEL, C1), '/', '\\' or '"'. */
 static void check_name(const char *name)
 {
+    const unsigned char *s = (const unsigned char *)name;
     size_t n = strlen(name);
     check(n > 0 && n <= HTTP_MULTIPART_MAX_NAME, "name length");
-    for (size_t i = 0; i < n; i++)
-        check(name[i] >= 0x20 && name[i] < 0x7f && !strchr("/\\\"", name[i]), "name cleaned");
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            check(s[i] >= 0x20 && s[i] < 0x7f && !strchr("/\\\"", s[i]), "name cleaned");
+            i++;
+            continue;
+        }
+        size_t len = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3
+                     : (s[i] & 0xf8) == 0xf0 ? 4 : 0;
+        check(len > 0 && i + len <= n, "name is UTF-8");
+        uint32_t cp = s[i] & (0x7f >> len);
+        for (size_t k = 1; k < len; k++) {
+            check((s[i + k] & 0xc0) == 0x80, "name is UTF-8");
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+        check(cp >= least[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff), "name is UTF-8");
+        check(cp >= 0xa0, "no C1 control in the name");
+        i += len;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,7 @@
 /* test_http_parse.c - unit tests for the HTTP edge's pure parts: the router
  * (matching, specificity, 405 Allow lists, traversal refusal, table
- * validation), the Cookie header parser and the cross-site check. The
+ * validation), the Cookie header parser, the cross-site check and the
+ * cleaning of uploaded file names (multipart.h). The
  * server itself is driven over sockets in test_http_server.c.
  */
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 
 #include "http/cookie.h"
 #include "http/csrf.h"
+#include "http/multipart.h"
 #include "http/router.h"
 
 static void h_noop(http_req *r, void *app)
@@ -349,6 +351,40 @@ static void test_csrf_matrix(void **state)
     assert_false(http_method_is_safe(NULL));
 }
 
+static void test_clean_filename(void **state)
+{
+    (void)state;
+    char out[HTTP_MULTIPART_MAX_NAME + 1];
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"C:\\Users\\me\\liked_songs.csv", "liked_songs.csv"},
+        {"../../etc/passwd", "passwd"},
+        {"a\"b\tc.csv", "a_b_c.csv"},
+        {"\xd0\x9c\xd1\x83\xd0\xbc\xd0\xb8\xd0\xb9 \xd0\xa2\xd1\x80\xd0\xbe\xd0\xbb\xd0\xbb\xd1\x8c.csv",
+         "\xd0\x9c\xd1\x83\xd0\xbc\xd0\xb8\xd0\xb9 \xd0\xa2\xd1\x80\xd0\xbe\xd0\xbb\xd0\xbb\xd1\x8c.csv"},
+        {"M\xc3\xbasica \xf0\x9f\x8e\xb5.csv", "M\xc3\xbasica \xf0\x9f\x8e\xb5.csv"},
+        {"bad\xc3(\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xff\xc2\x85.csv", "bad_(____________.csv"},
+        {"trunc\xe2\x82", "trunc__"},
+        {"dir/", "upload"},
+        {"", "upload"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http_clean_filename(cases[i].in, strlen(cases[i].in), out);
+        assert_string_equal(out, cases[i].want);
+    }
+    /* Truncation keeps whole characters: 199 ASCII bytes then a 2-byte one. */
+    char long_name[256];
+    memset(long_name, 'a', 199);
+    memcpy(long_name + 199, "\xc3\xa9zz", 5);
+    http_clean_filename(long_name, 203, out);
+    assert_int_equal(strlen(out), 199);
+    memcpy(long_name + 198, "\xc3\xa9", 2);
+    http_clean_filename(long_name, 200, out);
+    assert_int_equal(strlen(out), 200);
+    assert_memory_equal(out + 198, "\xc3\xa9", 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_cookie_junk),
         cmocka_unit_test(test_cookie_bounds),
         cmocka_unit_test(test_csrf_matrix),
+        cmocka_unit_test(test_clean_filename),
     };
     return cmocka_run_group_tests_name("http_parse", tests, NULL, NULL);
 }

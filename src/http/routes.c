@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/timeutil.h"
 #include "services/auth.h"
@@ -112,6 +113,22 @@ void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created
     snprintf(loc, sizeof loc, "/api/jobs/%lld", (long long)id);
     http_reply_header(r, "Location", loc);
     http_reply_json(r, 202, body);
+}
+
+int routes_multipart_files(http_req *r, http_parts *out)
+{
+    kt_err err = {0};
+    size_t len = 0;
+    const char *body = http_req_body(r, &len), *ctype = http_req_header(r, "Content-Type");
+    /* The media type ends at its parameters ("; boundary=..."). */
+    size_t tl = ctype ? strcspn(ctype, "; ") : 0;
+    if (!ctype || tl != 19 || strncasecmp(ctype, "multipart/form-data", 19) != 0)
+        return -1;
+    if (http_multipart_split(body, len, ctype, out, &err) != KT_OK) {
+        http_reply_error(r, &err);
+        return 0;
+    }
+    return 1;
 }
 
 int routes_query_int(http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max,

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "http/http.h"
+#include "http/multipart.h"
 #include "services/app.h"
 
 extern const http_route routes_auth[];
@@ -79,6 +80,14 @@ int routes_require_admin(http_req *r, kt_app *app);
  * /api/jobs/{id}. The job is read whoever owns it (a lane may have pointed
  * at another user's or the scheduler's job). */
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created);
+
+/* The file parts of a multipart/form-data request body, for the upload
+ * routes (history import, restore). Returns 1 with *out filled (parts
+ * borrowed from the request body, see http/multipart.h), 0 after replying
+ * 400 naming what is wrong with the body, or -1 with nothing replied when
+ * the request is not multipart/form-data (the route reads the raw body).
+ * *out is large (HTTP_MULTIPART_MAX_PARTS parts): callers allocate it. */
+int routes_multipart_files(http_req *r, http_parts *out);
 
 /* Query parameters shared by the route tables. Each returns 1 with *out
  * set (dflt when the parameter is absent), or 0 after replying 400

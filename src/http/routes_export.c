@@ -7,7 +7,9 @@
  *   POST /api/restore                  the upload as the raw body: a
  *        keeptrack JSON export, one CSV file (?name= gives its file name,
  *        which names the playlist; liked_songs.csv is Liked Songs) or a zip
- *        of CSV/JSON files. Options in the query: playlists=ID|NAME,... ,
+ *        of CSV/JSON files; or multipart/form-data with one or more such
+ *        files (each part's filename names it), restored together as one
+ *        request. Options in the query: playlists=ID|NAME,... ,
  *        mode=new|refill, liked=true|false (default false),
  *        dry_run=true|false. Everything is parsed and checked here: 400
  *        naming the file and line for a bad upload, 413 over
@@ -199,6 +201,46 @@ static void reply_submitted(http_req *r, int64_t restore_id, int64_t job_id, jso
     http_reply_json(r, 202, body);
 }
 
+/* Parses the upload into in: each file part of a multipart body, or the
+ * raw body as one file. Names what it read into source ("upload NAME",
+ * "+N more" for several files). 0 after replying. */
+static int restore_read_upload(http_req *r, restore_input *in, char *source, size_t cap)
+{
+    kt_err err = {0};
+    size_t len = 0;
+    const char *body = http_req_body(r, &len);
+    http_parts *parts = calloc(1, sizeof *parts);
+    kt_status st = KT_OK;
+    if (!parts) {
+        http_reply_error_msg(r, 500, "internal", "out of memory");
+        return 0;
+    }
+    int multipart = routes_multipart_files(r, parts);
+    if (multipart == 0) {
+        free(parts);
+        return 0;
+    }
+    if (multipart == 1) {
+        for (size_t i = 0; i < parts->n && st == KT_OK; i++)
+            st = restore_parse_file(parts->part[i].name, parts->part[i].data, parts->part[i].len,
+                                    in, &err);
+        if (parts->n > 1)
+            snprintf(source, cap, "upload %.200s +%zu more", parts->part[0].name, parts->n - 1);
+        else
+            snprintf(source, cap, "upload %.200s", parts->part[0].name);
+    } else {
+        const char *name = upload_name(r);
+        st = restore_parse_file(name, body, len, in, &err);
+        snprintf(source, cap, "upload %.200s", name);
+    }
+    free(parts);
+    if (st != KT_OK) {
+        http_reply_error(r, &err);
+        return 0;
+    }
+    return 1;
+}
+
 static void restore_handler(http_req *r, void *ctx)
 {
     kt_app *app = ctx;
@@ -207,10 +249,10 @@ static void restore_handler(http_req *r, void *ctx)
     size_t len = 0;
     restore_options o = {0};
     restore_input *in = NULL;
-    const char *body = http_req_body(r, &len);
     char source[256];
     if (!routes_require_user(r, app, &uid))
         return;
+    (void)http_req_body(r, &len);
     if (len > RESTORE_UPLOAD_MAX) {
         http_reply_error_msg(r, 413, "too_large", "restore uploads are limited to %zu bytes",
                              (size_t)RESTORE_UPLOAD_MAX);
@@ -223,17 +265,16 @@ static void restore_handler(http_req *r, void *ctx)
     }
     if (!restore_query(r, &o))
         goto out;
-    const char *name = upload_name(r);
     if ((in = restore_input_new()) == NULL) {
         http_reply_error_msg(r, 500, "internal", "out of memory");
         goto out;
     }
-    if (restore_parse_file(name, body, len, in, &err) != KT_OK ||
-        restore_check(in, &o, &err) != KT_OK) {
+    if (!restore_read_upload(r, in, source, sizeof source))
+        goto out;
+    if (restore_check(in, &o, &err) != KT_OK) {
         http_reply_error(r, &err);
         goto out;
     }
-    snprintf(source, sizeof source, "upload %.200s", name);
     if (restore_submit(app, uid, in, &o, source, &rid, &jid, &err) != KT_OK) {
         http_reply_error(r, &err);
         goto out;

@@ -10,7 +10,7 @@
  *        KEEPTRACK's upload limit (the server), 415 for other body types.
  *   GET  /api/history/imports  the user's imports, newest first.
  *
- * multipart/form-data bodies are split by http/multipart.h.
+ * multipart/form-data bodies are split by routes_multipart_files (http/multipart.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,17 +36,15 @@ static int read_upload(http_req *r, upload *u)
     size_t len = 0;
     const char *body = http_req_body(r, &len), *ctype = http_req_header(r, "Content-Type");
     const char *name = http_req_query(r, "name");
-    kt_err err = {0};
     size_t tl = ctype ? strcspn(ctype, "; ") : 0;
     if (len == 0) {
         http_reply_error_msg(r, 400, "empty_body", "upload the history files as the request body");
         return 0;
     }
-    if (ctype && tl == 19 && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
-        if (http_multipart_split(body, len, ctype, &u->parts, &err) != KT_OK) {
-            http_reply_error(r, &err);
-            return 0;
-        }
+    int multipart = routes_multipart_files(r, &u->parts);
+    if (multipart == 0)
+        return 0;
+    if (multipart == 1) {
         for (size_t i = 0; i < u->parts.n; i++)
             u->in[i] = (history_input){.name = u->parts.part[i].name,
                                        .data = u->parts.part[i].data,

@@ -12,6 +12,8 @@ PostgreSQL against the emulator:
 - a second restore writes nothing (emulator counters), a dry run writes
   nothing and reports the plan;
 - an earlier playlist version restored in place makes the truth equal it;
+- the CSV files uploaded one per part of a multipart/form-data body restore
+  the same; a bad part is a 400 naming it and nothing is written;
 - bad uploads (wrong format, truncated zip, bad CSV row) are 400s naming
   the file and line; over the limit is 413.
 """
@@ -212,6 +214,42 @@ def test_restore_csv_zip_with_cli(env):
     assert r.returncode == 0, r.stderr
     assert set(writes(emu)) <= {"PUT /v1/playlists/{id}/items", "POST /v1/playlists/{id}/items"}
     assert_restored(emu, "dave", truth)
+
+
+def multipart(files, boundary="kt-restore-boundary"):
+    """A multipart/form-data body with one file part per (name, bytes)."""
+    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+             f"filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n".encode() + data + b"\r\n"
+             for name, data in files]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_restore_multipart_csv_files(env):
+    emu, kt, alice = env
+    truth = emu.truth("alice")
+    with zipfile.ZipFile(io.BytesIO(alice.get("/api/export?format=csv").body)) as z:
+        files = [(n, z.read(n)) for n in z.namelist() if n.endswith(".csv")]
+    assert len(files) == len(owned(truth)) + 1  # every owned playlist and liked_songs.csv
+    carol = kt.login("carol")
+    # one bad part among good ones: 400 naming it and its line, nothing written
+    bad = (",".join(HEADER) + "\r\nnot-a-uri" + "," * 18 + "\r\n").encode()
+    body, ctype = multipart(files + [("Broken Mix.csv", bad)])
+    emu.reset_stats()
+    r = upload(carol, body, ctype=ctype)
+    msg = r.json()["error"]["message"]
+    assert r.status == 400 and "Broken Mix.csv line 2" in msg, msg
+    assert writes(emu) == {}
+    body, ctype = multipart(files)
+    r = upload(carol, body, "liked=true", ctype=ctype)
+    assert r.status == 202 and r.json()["playlists"] == len(owned(truth)), r
+    assert r.json()["liked"] == len(truth["liked"])
+    answer = wait_restore(carol, r)
+    assert answer["source"] == f"upload {files[0][0]} +{len(files) - 1} more"
+    assert_restored(emu, "carol", truth)
+    # a multipart body without a file part is refused like any bad body
+    r = upload(carol, b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n",
+               ctype="multipart/form-data; boundary=b")
+    assert r.status == 400 and r.json()["error"]["code"] == "no_file", r
 
 
 def test_restore_earlier_version_in_place(env):

@@ -30,9 +30,12 @@ from emulator import Emulator  # noqa: E402
 
 LOAD_SECONDS = int(os.environ.get("SOAK_LOAD_SECONDS", "5" if os.environ.get("KT_SANITIZED") else "10"))
 CONNECTIONS = int(os.environ.get("SOAK_LOAD_CONNECTIONS", "1000"))
-# ASan's shadow memory and quarantine make its RSS several times larger.
-LOAD_RSS_GROWTH_MB = 256 if os.environ.get("KT_SANITIZED") else 64
-LOAD_RSS_PEAK_MB = 2048 if os.environ.get("KT_SANITIZED") else 512
+# ASan's shadow memory, fake stacks and quarantine make its RSS much larger
+# and keep it after the load (freed memory is quarantined, not returned):
+# there only the peak is bounded, loosely.
+SANITIZED = bool(os.environ.get("KT_SANITIZED"))
+LOAD_RSS_GROWTH_MB = 64
+LOAD_RSS_PEAK_MB = 2048 if SANITIZED else 512
 ALICE = "alice:liked=300,playlists=4,playlist_items=20-60,followed=30,plays=40"
 KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000"}
 
@@ -104,9 +107,10 @@ def test_thousand_connections_no_failures_memory_bounded(env):
     assert not any(errors.values()), text
     assert non2xx == 0, text
     # Connection threads are gone once wrk hangs up; poll until they are.
-    ktlib.wait_until(lambda: rss_kb(pid) - before < LOAD_RSS_GROWTH_MB * 1024, timeout=30,
-                     what=f"RSS back within {LOAD_RSS_GROWTH_MB} MB of {before // 1024} MB "
-                          f"(now {rss_kb(pid) // 1024} MB)")
+    if not SANITIZED:
+        ktlib.wait_until(lambda: rss_kb(pid) - before < LOAD_RSS_GROWTH_MB * 1024, timeout=30,
+                         what=f"RSS back within {LOAD_RSS_GROWTH_MB} MB of {before // 1024} MB "
+                              f"(now {rss_kb(pid) // 1024} MB)")
     assert peak < LOAD_RSS_PEAK_MB * 1024, f"peak RSS {peak // 1024} MB"
     # Still serving, and the data is intact.
     r = browser.get("/api/library/tracks?limit=1")

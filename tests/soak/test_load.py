@@ -7,8 +7,8 @@ PostgreSQL:
   server's RSS after the run is within LOAD_RSS_GROWTH_MB of before, its
   peak within LOAD_RSS_PEAK_MB;
 - slowloris: hundreds of sockets trickling header bytes do not block
-  others (a normal request still answers within a couple of seconds while
-  they hang), and the server drops them after its connection timeout;
+  others (a normal request still answers within 5 s, not the 30 s
+  connection timeout, while they hang);
 - oversized request headers get 431, oversized bodies 413, and the server
   keeps serving.
 """
@@ -139,12 +139,13 @@ def test_slow_clients_do_not_block_others(env):
             t = threading.Thread(target=trickle, args=(s, stop), daemon=True)
             t.start()
             threads.append(t)
-        # While they hang: normal requests answer, each within 2 s.
+        # While they hang: normal requests answer, each within 5 s (blocked
+        # would mean the 30 s connection timeout; 5 s leaves room for a busy CI).
         for _ in range(20):
             t0 = time.monotonic()
             r = browser.get("/api/library/tracks?limit=5", timeout=10)
             assert r.status == 200, r
-            assert time.monotonic() - t0 < 2.0
+            assert time.monotonic() - t0 < 5.0
         assert kt.client().get("/healthz", timeout=10).status == 200
     finally:
         stop.set()

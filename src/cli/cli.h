@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "store/store.h"
+#include "services/app.h"
 #include "store/store_auth.h"
 
 /* How much of the configuration a subcommand needs validated. */
@@ -58,6 +59,14 @@ kt_status cli_find_user(store *s, const char *who, store_user *out, kt_err *err)
  * user_required) when who is NULL and there is not exactly one such user.
  * (cli_user.c) */
 kt_status cli_pick_user(store *s, const char *who, int active_only, int64_t *out, kt_err *err);
+
+/* Opens keeptrack for a command that works for one user: app_open (with
+ * migrations), then cli_pick_user(who, active only). Returns 0 with *app
+ * (app_close) and *uid set, or prints what failed (cli_fail, "keeptrack:
+ * <command>: ..." for the user) and returns 1 with nothing to close.
+ * (cli_user.c) */
+int cli_open_for_user(kt_config *cfg, const char *command, const char *who, kt_app **app,
+                      int64_t *uid);
 
 /* Prints "keeptrack: <context>: <message>" to stderr; returns 1. */
 int cli_fail(const char *context, const kt_err *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "services/app_priv.h"
 #include "store/store_auth.h"
 
 kt_status cli_find_user(store *s, const char *who, store_user *out, kt_err *err)
@@ -58,4 +59,28 @@ kt_status cli_pick_user(store *s, const char *who, int active_only, int64_t *out
                        active_only ? "active " : "");
     *out = id;
     return KT_OK;
+}
+
+int cli_open_for_user(kt_config *cfg, const char *command, const char *who, kt_app **app,
+                      int64_t *uid)
+{
+    kt_err err = {0};
+    kt_app *a = NULL;
+    store *s = NULL;
+    int64_t id = 0;
+    if (app_open(cfg, 1, &a, &err) != KT_OK)
+        return cli_fail("opening keeptrack", &err);
+    if (app_db_get(a, &s, &err) != KT_OK) {
+        app_close(a);
+        return cli_fail("opening the database", &err);
+    }
+    kt_status st = cli_pick_user(s, who, 1, &id, &err);
+    app_db_put(a, s);
+    if (st != KT_OK) {
+        app_close(a);
+        return cli_fail(command, &err);
+    }
+    *app = a;
+    *uid = id;
+    return 0;
 }

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "services/app_priv.h"
 #include "services/export.h"
 
 #define USAGE "usage: keeptrack export [--user USER] [--format json|csv] --out PATH\n"
@@ -66,7 +65,6 @@ int cmd_export(kt_config *cfg, int argc, char **argv)
 {
     const char *who = NULL, *format = "json", *out = NULL;
     kt_app *app = NULL;
-    store *s = NULL;
     kt_err err = {0};
     int64_t uid = 0;
     int fd = -1, rc = 1;
@@ -87,24 +85,14 @@ int cmd_export(kt_config *cfg, int argc, char **argv)
         fputs(out ? "keeptrack: export: --format must be json or csv\n" USAGE : USAGE, stderr);
         return 2;
     }
-    if (app_open(cfg, 1, &app, &err) != KT_OK)
-        return cli_fail("opening keeptrack", &err);
-    if (app_db_get(app, &s, &err) != KT_OK) {
-        rc = cli_fail("opening the database", &err);
-        goto out;
-    }
-    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
-    app_db_put(app, s);
-    if (st != KT_OK) {
-        rc = cli_fail("export", &err);
-        goto out;
-    }
+    if (cli_open_for_user(cfg, "export", who, &app, &uid) != 0)
+        return 1;
     snprintf(tmp, sizeof tmp, "%s.partial", out);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
         fprintf(stderr, "keeptrack: export: cannot create %s: %s\n", tmp, strerror(errno));
         goto out;
     }
-    st = copy_export(app, uid, strcmp(format, "csv") == 0, fd, &err);
+    kt_status st = copy_export(app, uid, strcmp(format, "csv") == 0, fd, &err);
     if (st == KT_OK && (fsync(fd) != 0 || close(fd) != 0))
         st = err_set(&err, KT_ERR_IO, "export_io", "writing %s: %s", tmp, strerror(errno));
     else if (st != KT_OK)

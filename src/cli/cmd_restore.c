@@ -12,7 +12,6 @@
 #include "cli/cli.h"
 #include "core/fsutil.h"
 #include "core/timeutil.h"
-#include "services/app_priv.h"
 #include "services/restore.h"
 
 #define USAGE                                                                               \
@@ -69,7 +68,6 @@ int cmd_restore(kt_config *cfg, int argc, char **argv)
     restore_options o = {0};
     restore_input *in = restore_input_new();
     kt_app *app = NULL;
-    store *s = NULL;
     json_t *report = NULL;
     kt_err err = {0};
     int64_t uid = 0;
@@ -108,18 +106,9 @@ int cmd_restore(kt_config *cfg, int argc, char **argv)
         rc = cli_fail("restore", &err);
         goto out;
     }
-    if (app_open(cfg, 1, &app, &err) != KT_OK) {
-        rc = cli_fail("opening keeptrack", &err);
+    if (cli_open_for_user(cfg, "restore", who, &app, &uid) != 0)
         goto out;
-    }
-    if (app_db_get(app, &s, &err) != KT_OK) {
-        rc = cli_fail("opening the database", &err);
-        goto out;
-    }
-    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
-    app_db_put(app, s);
-    if (st == KT_OK)
-        st = restore_run(app, uid, in, &o, on_progress, NULL, &report, &err);
+    kt_status st = restore_run(app, uid, in, &o, on_progress, NULL, &report, &err);
     if (st == KT_ERR_DEFERRED) {
         char when[32];
         time_format_iso8601(err.retry_at_ms, when);

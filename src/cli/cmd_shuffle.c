@@ -17,7 +17,6 @@
 #include "cli/cli.h"
 #include "core/timeutil.h"
 #include "services/app.h"
-#include "services/app_priv.h"
 #include "services/shuffle.h"
 #include "store/store_auth.h"
 
@@ -63,7 +62,6 @@ int cmd_shuffle(kt_config *cfg, int argc, char **argv)
     shuffle_result res;
     kt_err err = {0};
     kt_app *app = NULL;
-    store *s = NULL;
     int64_t uid = 0;
     for (int i = 1; i < argc; i++) {
         if (opt_value(argc, argv, &i, "--user", &who) ||
@@ -84,20 +82,10 @@ int cmd_shuffle(kt_config *cfg, int argc, char **argv)
         fprintf(stderr, "keeptrack: shuffle: %s\n", err.msg);
         return 2;
     }
-    if (app_open(cfg, 1, &app, &err) != KT_OK)
-        return cli_fail("opening keeptrack", &err);
-    if (app_db_get(app, &s, &err) != KT_OK) {
-        app_close(app);
-        return cli_fail("opening the database", &err);
-    }
-    kt_status st = cli_pick_user(s, who, 1, &uid, &err);
-    app_db_put(app, s);
-    if (st != KT_OK) {
-        app_close(app);
-        return cli_fail("shuffle", &err);
-    }
+    if (cli_open_for_user(cfg, "shuffle", who, &app, &uid) != 0)
+        return 1;
     progress_out p = {.tty = isatty(STDERR_FILENO), .last_ms = -1000000};
-    st = shuffle_run(app, uid, &opt, on_progress, &p, &res, &err);
+    kt_status st = shuffle_run(app, uid, &opt, on_progress, &p, &res, &err);
     if (p.tty)
         fputs("\r\033[K", stderr);
     app_close(app);

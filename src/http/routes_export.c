@@ -16,7 +16,8 @@
  *        RESTORE_UPLOAD_MAX; then 202 {restore_id, job_id, playlists,
  *        liked} and a job (kind "restore") does the work.
  *   GET  /api/restore/{id}             the request: status, options, report.
- *   POST /api/playlists/{id}/versions/{snapshot}/restore
+ *   POST /api/playlists/{id}/versions/restore {snapshot, mode, dry_run}
+ *   POST /api/playlists/{id}/versions/{snapshot}/restore (ids without '/')
  *        {"mode": "new"|"in_place", "dry_run": bool}: restore a stored
  *        version of the playlist; 202 as above.
  */
@@ -331,7 +332,16 @@ static void version_restore_handler(http_req *r, void *ctx)
         http_reply_error_msg(r, 400, "bad_parameter", "dry_run must be true or false");
         goto out;
     }
-    if (restore_version_submit(app, uid, http_req_param(r, "id"), http_req_param(r, "snapshot"),
+    /* Spotify's snapshot ids are base64 and often hold '/', which no path
+     * segment can carry (the router refuses %2F): the body form takes it. */
+    const char *snapshot = http_req_param(r, "snapshot");
+    if (!snapshot)
+        snapshot = json_str(body, "snapshot");
+    if (!snapshot || !*snapshot) {
+        http_reply_error_msg(r, 400, "bad_parameter", "snapshot is required (the version's snapshot_id)");
+        goto out;
+    }
+    if (restore_version_submit(app, uid, http_req_param(r, "id"), snapshot,
                                mode && strcmp(mode, "in_place") == 0, json_is_true(dry), &rid,
                                &jid, &err) != KT_OK) {
         http_reply_error(r, &err);
@@ -346,6 +356,7 @@ const http_route routes_export[] = {
     {"GET", "/api/export", export_handler, 0},
     {"POST", "/api/restore", restore_handler, HTTP_ROUTE_UPLOAD},
     {"GET", "/api/restore/{id}", restore_get_handler, 0},
+    {"POST", "/api/playlists/{id}/versions/restore", version_restore_handler, 0},
     {"POST", "/api/playlists/{id}/versions/{snapshot}/restore", version_restore_handler, 0},
 };
 const size_t routes_export_count = sizeof routes_export / sizeof routes_export[0];

@@ -272,6 +272,33 @@ def test_restore_earlier_version_in_place(env):
                       json={"mode": "sideways"}).status == 400
 
 
+def test_restore_version_whose_snapshot_id_has_a_slash(env):
+    # Snapshot ids are base64: '/' is common and cannot travel in a path
+    # segment, so the version to restore goes in the body.
+    emu, kt, alice = env
+    p = owned(emu.truth("alice"))[0]
+    liked = [e["track"]["uri"] for e in emu.truth("alice")["liked"]]
+    for i in range(24):
+        cur = next(x for x in emu.truth("alice")["playlists"] if x["id"] == p["id"])
+        if "/" in cur["snapshot_id"]:
+            break
+        emu.mutate("alice", op="playlist_add", playlist=p["id"], uris=[liked[i]])
+    else:
+        pytest.fail("no snapshot id with '/' in 24 edits")
+    assert kt.cli("sync", "--user", "1", "playlists").returncode == 0
+    want = addable([entry_uri(e) for e in cur["items"]])
+    emu.mutate("alice", op="playlist_add", playlist=p["id"], uris=[liked[30]])
+    assert kt.cli("sync", "--user", "1", "playlists").returncode == 0
+    r = alice.post(f"/api/playlists/{p['id']}/versions/restore",
+                   json={"snapshot": cur["snapshot_id"], "mode": "in_place"})
+    assert r.status == 202, r
+    wait_restore(alice, r)
+    now = next(x for x in emu.truth("alice")["playlists"] if x["id"] == p["id"])
+    assert [entry_uri(e) for e in now["items"]] == want
+    r = alice.post(f"/api/playlists/{p['id']}/versions/restore", json={"mode": "new"})
+    assert r.status == 400 and "snapshot" in r.json()["error"]["message"]
+
+
 def test_bad_uploads(env):
     emu, kt, alice = env
     zipped = alice.get("/api/export?format=csv").body

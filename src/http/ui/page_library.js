@@ -111,13 +111,14 @@ function diffList(title, cls, entries, names) {
         `${e.position + 1}. ${names.get(e.uri) || e.uri || 'unavailable item'}`))));
 }
 
-// POST /api/playlists/{id}/versions/{snapshot}/restore -> 202 {restore_id,
-// job_id}; the job's progress is shown until it ends.
+// POST /api/playlists/{id}/versions/restore {snapshot, mode} -> 202
+// {restore_id, job_id}; the job's progress is shown until it ends. The
+// snapshot goes in the body: snapshot ids are base64 and may hold '/'.
 async function restoreVersion(ctx, id, snapshot, slot, inPlace) {
   let restore = null;
   const end = await runJob(slot, 'Restore progress', async () => {
-    restore = await api(`/api/playlists/${encodeURIComponent(id)}/versions/${encodeURIComponent(snapshot)}/restore`,
-      {method: 'POST', body: {mode: inPlace ? 'in_place' : 'new'}, signal: ctx.signal});
+    restore = await api(`/api/playlists/${encodeURIComponent(id)}/versions/restore`,
+      {method: 'POST', body: {snapshot, mode: inPlace ? 'in_place' : 'new'}, signal: ctx.signal});
     return api(`/api/jobs/${restore.job_id}`, {signal: ctx.signal});
   }, ctx.signal);
   if (end) {

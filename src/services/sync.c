@@ -4,15 +4,22 @@
  *
  * A run is recorded in sync_runs before anything is fetched ("running") and
  * finished with its status ("done" | "failed" | "deferred"), the requests
- * it spent (spotify_thread_requests: the calls run in this thread), the
- * items added and removed, and the error. Collections run one after the
- * other in a fixed order; each commits on its own, so a failure in one keeps
- * the ones before it and leaves its own previous copy intact. A long rate
+ * it spent (spotify_thread_requests: the calls run in this thread and in
+ * its helper), the items added and removed, and the error. Collections run
+ * one after the other in a fixed order; each commits on its own, so a
+ * failure in one keeps the ones before it and leaves its own previous copy
+ * intact. The followed-artists cursor walk (one page after the other, so
+ * latency-bound) is fetched on a helper thread while the collections before
+ * it run; the run joins it at its turn and writes it there, so every
+ * database write, progress report and error still happens on the run's
+ * thread in the same order. When an earlier collection fails the helper is
+ * told to stop and what it fetched is dropped. A long rate
  * limit (KT_ERR_DEFERRED) or a refused refresh token (KT_ERR_REAUTH) stops
  * the run at once and is returned as is, retry_at_ms included.
  */
 #include "services/sync.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +104,87 @@ static kt_status run_one(sync_ctx *c, unsigned bit, kt_err *err)
     }
 }
 
+/* The followed-artists walk on its own thread (see the top of this file). */
+typedef struct follow_job {
+    sync_ctx c;         /* the helper's own: no progress, own catalog and written set */
+    sync_list list;     /* the walk's result, once joined with st == KT_OK */
+    kt_status st;
+    kt_err err;
+    uint64_t requests;  /* spent by the helper thread */
+    atomic_int stop;
+    pthread_t tid;
+    int running;        /* started and not yet joined */
+} follow_job;
+
+static void *follow_main(void *arg)
+{
+    follow_job *j = arg;
+    uint64_t r0 = spotify_thread_requests();
+    j->st = sync_following_fetch(&j->c, &j->list, &j->err);
+    j->requests = spotify_thread_requests() - r0;
+    return NULL;
+}
+
+/* Starts the walk when following runs after another collection that needs
+ * the network; 0 (run it in turn) when that is pointless or impossible. */
+static int follow_start(follow_job *j, const sync_ctx *c, unsigned what)
+{
+    if (!(what & SYNC_FOLLOWING) ||
+        !(what & (SYNC_LIKED | SYNC_PLAYLISTS | SYNC_ALBUMS | SYNC_SHOWS | SYNC_EPISODES)))
+        return 0;
+    j->c = (sync_ctx){.app = c->app, .user_id = c->user_id, .hold_catalog = 1,
+                      .stop = &j->stop};
+    memcpy(j->c.spotify_id, c->spotify_id, sizeof j->c.spotify_id);
+    err_clear(&j->err);
+    atomic_init(&j->stop, 0);
+    if (!(j->c.written = strset_new()))
+        return 0;
+    if (pthread_create(&j->tid, NULL, follow_main, j) != 0) {
+        LOG_WARN("sync_follow_thread", "could not start a thread: following runs in turn");
+        strset_free(j->c.written);
+        j->c.written = NULL;
+        return 0;
+    }
+    j->running = 1;
+    return 1;
+}
+
+static void follow_join(follow_job *j)
+{
+    if (!j->running)
+        return;
+    pthread_join(j->tid, NULL);
+    j->running = 0;
+}
+
+/* Following's turn: the helper's result written in one transaction. */
+static kt_status follow_finish(follow_job *j, sync_ctx *c, kt_err *err)
+{
+    kt_status st;
+    follow_join(j);
+    if (j->st != KT_OK) {
+        *err = j->err;
+        return j->st;
+    }
+    st = sync_following_write(&j->c, &j->list, err);
+    c->added += j->c.added;
+    c->removed += j->c.removed;
+    c->db_ms += j->c.db_ms;
+    j->c.added = j->c.removed = j->c.db_ms = 0;
+    return st;
+}
+
+/* Stops and frees the helper (any state). */
+static void follow_free(follow_job *j)
+{
+    atomic_store(&j->stop, 1);
+    follow_join(j);
+    sync_list_free(&j->list);
+    sync_cat_clear(&j->c.cat);
+    strset_free(j->c.written);
+    j->c.written = NULL;
+}
+
 /* Reads the user's Spotify id (owner of "own" playlists). */
 static kt_status load_user(sync_ctx *c, kt_err *err)
 {
@@ -147,6 +235,8 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
     store *s = NULL;
     uint64_t req0 = spotify_thread_requests();
     int64_t t0 = time_mono_ms();
+    follow_job fj = {0};
+    int helper = 0;
     kt_status st;
     what &= SYNC_ALL;
     if (!app || what == 0)
@@ -162,15 +252,21 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         st = load_user(&c, err);
     for (size_t k = 0; k < N_SINGLE; k++)
         c.steps += (what & names[k].bits) ? 1 : 0;
+    if (st == KT_OK)
+        helper = follow_start(&fj, &c, what);
     for (size_t k = 0; k < N_SINGLE && st == KT_OK; k++) {
         if (!(what & names[k].bits))
             continue;
         sync_report(&c, "%s", names[k].name);
-        st = run_one(&c, names[k].bits, err);
+        if (helper && names[k].bits == SYNC_FOLLOWING)
+            st = follow_finish(&fj, &c, err);
+        else
+            st = run_one(&c, names[k].bits, err);
         sync_cat_clear(&c.cat);
         c.step++;
     }
-    uint64_t requests = spotify_thread_requests() - req0;
+    follow_free(&fj);
+    uint64_t requests = spotify_thread_requests() - req0 + fj.requests;
     const char *status = st == KT_OK ? "done" : st == KT_ERR_DEFERRED ? "deferred" : "failed";
     if (st == KT_OK)
         sync_report(&c, "done");

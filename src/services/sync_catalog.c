@@ -239,7 +239,7 @@ kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
     size_t pending = cat->n_tracks + cat->n_albums + cat->n_artists + cat->n_shows;
     rows r = {0};
     store *s = NULL;
-    if (pending == 0 || (!force && pending < SYNC_CAT_FLUSH))
+    if (pending == 0 || (!force && (c->hold_catalog || pending < SYNC_CAT_FLUSH)))
         return KT_OK;
     kt_status st = build_rows(cat, &r, err);
     if (st == KT_OK && (st = sync_db(c, &s, err)) == KT_OK) {

@@ -206,6 +206,8 @@ static kt_status follow_page(void *ctx, const json_t *page, kt_err *err)
     size_t i;
     const json_t *it;
     kt_status st = KT_OK;
+    if (w->c->stop && atomic_load(w->c->stop))
+        return err_set(err, KT_ERR_INTERNAL, "cancelled", "the sync run stopped");
     json_array_foreach(json_arr(page, "items"), i, it)
     {
         spotify_artist *a = NULL;
@@ -225,21 +227,39 @@ static kt_status follow_page(void *ctx, const json_t *page, kt_err *err)
     return KT_OK;
 }
 
-kt_status sync_following(sync_ctx *c, kt_err *err)
+kt_status sync_following_fetch(sync_ctx *c, sync_list *list, kt_err *err)
 {
     follow_walk w = {.c = c};
-    saved_kind k = {0, "/me/following", STORE_COLL_FOLLOWED, "followed artists"};
-    saved_walk sw = {.c = c, .k = &k, .catalog = 1};
     kt_status st = spotify_get_all_cursor(c->app->spotify, c->user_id,
                                           "/me/following?type=artist&limit=50", "artists",
                                           follow_page, &w, err);
-    if (st == KT_OK) {
-        sw.list = w.list;
-        st = saved_write(&sw, err);
+    if (st != KT_OK) {
+        err_prefix(err, "followed artists");
+        sync_list_free(&w.list);
+        return st;
     }
+    *list = w.list;
+    return KT_OK;
+}
+
+kt_status sync_following_write(sync_ctx *c, const sync_list *list, kt_err *err)
+{
+    static const saved_kind k = {0, "/me/following", STORE_COLL_FOLLOWED, "followed artists"};
+    saved_walk sw = {.c = c, .k = &k, .catalog = 1, .list = *list};
+    c->hold_catalog = 0;
+    kt_status st = saved_write(&sw, err);
     if (st != KT_OK)
         err_prefix(err, "followed artists");
-    sync_list_free(&w.list);
+    return st;
+}
+
+kt_status sync_following(sync_ctx *c, kt_err *err)
+{
+    sync_list list = {0};
+    kt_status st = sync_following_fetch(c, &list, err);
+    if (st == KT_OK)
+        st = sync_following_write(c, &list, err);
+    sync_list_free(&list);
     return st;
 }
 

@@ -20,6 +20,7 @@
 #ifndef KT_SERVICES_SYNC_INTERNAL_H
 #define KT_SERVICES_SYNC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,8 @@ typedef struct sync_ctx {
     int64_t step, steps;  /* collections done / to do, for progress */
     int64_t db_ms;        /* time spent holding a connection (database work) */
     int64_t db_since;     /* when the current connection was taken (monotonic) */
+    int hold_catalog;     /* 1: queue catalog objects without writing (a fetch-only thread) */
+    const atomic_int *stop; /* set by the run when it failed: a helper thread gives up */
 } sync_ctx;
 
 /* Catalog rows are flushed when this many objects are pending. */
@@ -85,6 +88,14 @@ void sync_list_free(sync_list *l);
 /* Collections. Each adds to c->added / c->removed. */
 kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err);
 kt_status sync_following(sync_ctx *c, kt_err *err);
+/* sync_following in two halves, so the run can walk the cursor pages on a
+ * thread of its own while other collections run: _fetch only calls Spotify
+ * and fills *list (owned by the caller, sync_list_free; written only on
+ * success) and c->cat (set c->hold_catalog so nothing is written from the
+ * thread); _write, on the run's thread after the join, writes the catalog
+ * and replaces the collection in one transaction. */
+kt_status sync_following_fetch(sync_ctx *c, sync_list *list, kt_err *err);
+kt_status sync_following_write(sync_ctx *c, const sync_list *list, kt_err *err);
 kt_status sync_top(sync_ctx *c, kt_err *err);
 kt_status sync_recent(sync_ctx *c, kt_err *err);
 kt_status sync_playlists(sync_ctx *c, kt_err *err);

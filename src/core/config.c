@@ -100,7 +100,8 @@ static const opt options[] = {
     {"log-format", "KEEPTRACK_LOG_FORMAT", "logfmt", OPT_ENUM, 0, 0, "logfmt|json", 0, 0, NULL,
      "Log line format.", F(log_format)},
     {"http-threads", "KEEPTRACK_HTTP_THREADS", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL,
-     "Web server worker threads.", F(http_threads)},
+     "No longer used: the web server runs one thread per connection (up to 1024); kept so existing "
+     "configurations still load.", F(http_threads)},
     {"db-pool", "KEEPTRACK_DB_POOL", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL, "Database connections in the pool.",
      F(db_pool)},
     {"session-days", "KEEPTRACK_SESSION_DAYS", "30", OPT_INT, 1, 3650, NULL, 0, 0, NULL,

@@ -20,13 +20,76 @@ static kt_status nomem(kt_err *err)
     return err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
 }
 
-static json_t *page_json(int64_t total, size_t limit, size_t offset, json_t *items)
+/* ---- a list being built ----
+ * Every append and field set below can fail for lack of memory; a list
+ * remembers the first failure, so a page comes out whole or as
+ * KT_ERR_NOMEM, never silently short or with null holes. */
+
+typedef struct list {
+    json_t *arr;
+    int failed;
+} list;
+
+static list list_new(void)
 {
-    return json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "limit", (json_int_t)limit,
-                     "offset", (json_int_t)offset, "items", items);
+    list l = {json_array(), 0};
+    l.failed = l.arr == NULL;
+    return l;
 }
 
-/* A track at columns c.. (STORE_TRACK_NCOLS wide), or null for a null entry. */
+/* Appends e (the reference is taken); a NULL e marks the list failed. */
+static void list_add(list *l, json_t *e)
+{
+    if (json_array_append_new(l->arr, e) != 0)
+        l->failed = 1;
+}
+
+/* Sets e[key] = v (v's reference is taken); a failure marks the list. */
+static void list_field(list *l, json_t *e, const char *key, json_t *v)
+{
+    if (json_object_set_new(e, key, v) != 0)
+        l->failed = 1;
+}
+
+/* The array (a new reference), or NULL when anything failed; l is spent. */
+static json_t *list_take(list *l)
+{
+    if (!l->failed)
+        return l->arr;
+    json_decref(l->arr);
+    return NULL;
+}
+
+/* {total, limit, offset, items}; NULL when items is NULL or memory runs out. */
+static json_t *page_json(int64_t total, size_t limit, size_t offset, json_t *items)
+{
+    return items ? json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "limit",
+                             (json_int_t)limit, "offset", (json_int_t)offset, "items", items)
+                 : NULL;
+}
+
+/* The page of l as *out: KT_ERR_NOMEM when l or the page failed. */
+static kt_status page_out(list *l, int64_t total, size_t limit, size_t offset, json_t **out,
+                          kt_err *err)
+{
+    json_t *p = page_json(total, limit, offset, list_take(l));
+    if (!p)
+        return nomem(err);
+    *out = p;
+    return KT_OK;
+}
+
+/* o, or NULL (o released) when building it failed somewhere (bad != 0). */
+static json_t *complete(json_t *o, int bad)
+{
+    if (!bad)
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+/* A track at columns c.. (STORE_TRACK_NCOLS wide), or null for a null entry;
+ * NULL when memory runs out. */
 static json_t *track_json(const store_rows *r, size_t row, size_t c, const json_t *artists)
 {
     const char *uri = store_rows_text(r, row, c);
@@ -42,26 +105,27 @@ static json_t *track_json(const store_rows *r, size_t row, size_t c, const json_
                           "isrc", rowjson_text(r, row, c + 8));
     if (!t)
         return NULL;
+    int bad = 0;
     if (episode) {
-        json_object_set_new(t, "show",
+        bad |= json_object_set_new(t, "show",
                             json_pack("{s:o,s:o,s:o}", "id", rowjson_text(r, row, c + 14), "name",
                                       rowjson_text(r, row, c + 15), "publisher",
                                       rowjson_text(r, row, c + 16)));
-        json_object_set_new(t, "release_date", rowjson_text(r, row, c + 17));
-        json_object_set_new(t, "artists", json_array());
-        return t;
+        bad |= json_object_set_new(t, "release_date", rowjson_text(r, row, c + 17));
+        bad |= json_object_set_new(t, "artists", json_array());
+        return complete(t, bad);
     }
     if (local) {
-        json_object_set_new(t, "album",
+        bad |= json_object_set_new(t, "album",
                             json_pack("{s:n,s:o}", "id", "name", rowjson_text(r, row, c + 19)));
         json_t *arr = json_array();
         if (!store_rows_is_null(r, row, c + 18))
-            json_array_append_new(
+            bad |= json_array_append_new(
                 arr, json_pack("{s:n,s:o}", "id", "name", rowjson_text(r, row, c + 18)));
-        json_object_set_new(t, "artists", arr);
-        return t;
+        bad |= json_object_set_new(t, "artists", arr);
+        return complete(t, bad);
     }
-    json_object_set_new(t, "album",
+    bad |= json_object_set_new(t, "album",
                         store_rows_is_null(r, row, c + 9)
                             ? json_null()
                             : json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", rowjson_text(r, row, c + 9),
@@ -70,8 +134,8 @@ static json_t *track_json(const store_rows *r, size_t row, size_t c, const json_
                                         rowjson_text(r, row, c + 12), "release_date_precision",
                                         rowjson_text(r, row, c + 13)));
     json_t *a = json_object_get(artists, uri);
-    json_object_set_new(t, "artists", a ? json_deep_copy(a) : json_array());
-    return t;
+    bad |= json_object_set_new(t, "artists", a ? json_deep_copy(a) : json_array());
+    return complete(t, bad);
 }
 
 static json_t *artist_json(const store_rows *r, size_t row, size_t c)
@@ -122,20 +186,22 @@ static kt_status tracks_items(store *s, const store_rows *r, size_t c, json_t **
     kt_status st = rowjson_artists_map(s, r, c, 0, &artists, err);
     if (st != KT_OK)
         return st;
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < store_rows_count(r); i++)
-        json_array_append_new(arr, track_json(r, i, c, artists));
+    list l = list_new();
+    for (size_t i = 0; i < store_rows_count(r); i++)
+        list_add(&l, track_json(r, i, c, artists));
     json_decref(artists);
+    json_t *arr = list_take(&l);
     if (!arr)
         return nomem(err);
     *items = arr;
     return KT_OK;
 }
 
-/* Adds fields to each element of arr: the element is wrapped as {key: elem}. */
+/* {key: elem} (elem's reference is taken), for the fields added around it;
+ * NULL when elem is NULL (it ran out of memory) or memory runs out. */
 static json_t *wrap(json_t *elem, const char *key)
 {
-    return json_pack("{s:o}", key, elem ? elem : json_null());
+    return elem ? json_pack("{s:o}", key, elem) : NULL;
 }
 
 static kt_status read_tracks(store *s, void *ctx, json_t **out, kt_err *err)
@@ -149,14 +215,14 @@ static kt_status read_tracks(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK)
         st = tracks_items(s, r, 2, &tracks, err);
     if (st == KT_OK) {
-        json_t *items = json_array();
+        list items = list_new();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "track");
-            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
-            json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
-            json_array_append_new(items, e);
+            list_field(&items, e, "added_at", rowjson_time(r, i, 1));
+            list_field(&items, e, "position", json_integer(store_rows_int(r, i, 0)));
+            list_add(&items, e);
         }
-        *out = page_json(total, a->limit, a->offset, items);
+        st = page_out(&items, total, a->limit, a->offset, out, err);
     }
     json_decref(tracks);
     store_rows_free(r);
@@ -180,8 +246,8 @@ static json_t *album_json(const store_rows *r, size_t i, size_t c, const json_t 
                            rowjson_text(r, i, c + 4), "total_tracks", rowjson_int(r, i, c + 5),
                            "image_url", rowjson_text(r, i, c + 6));
     json_t *a = id ? json_object_get(artists, id) : NULL;
-    if (al)
-        json_object_set_new(al, "artists", a ? json_deep_copy(a) : json_array());
+    if (al && json_object_set_new(al, "artists", a ? json_deep_copy(a) : json_array()) != 0)
+        return complete(al, 1);
     return al;
 }
 
@@ -204,7 +270,7 @@ static kt_status read_saved(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK && albums)
         st = rowjson_artists_map(s, r, 2, 1, &artists, err);
     if (st == KT_OK) {
-        json_t *items = json_array();
+        list items = list_new();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *o = albums ? album_json(r, i, 2, artists)
                         : shows
@@ -214,11 +280,11 @@ static kt_status read_saved(store *s, void *ctx, json_t **out, kt_err *err)
                                         rowjson_int(r, i, 5), "image_url", rowjson_text(r, i, 6))
                             : json_incref(json_array_get(objs, i));
             json_t *e = wrap(o, key);
-            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
-            json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
-            json_array_append_new(items, e);
+            list_field(&items, e, "added_at", rowjson_time(r, i, 1));
+            list_field(&items, e, "position", json_integer(store_rows_int(r, i, 0)));
+            list_add(&items, e);
         }
-        *out = page_json(total, a->limit, a->offset, items);
+        st = page_out(&items, total, a->limit, a->offset, out, err);
     }
     json_decref(objs);
     json_decref(artists);
@@ -250,9 +316,11 @@ static json_t *playlist_json(const store_rows *r, size_t i, int with_removed)
                   "synced_snapshot_id", rowjson_text(r, i, 10));
     if (p) {
         const char *id = store_rows_text(r, i, 0);
-        json_object_set_new(p, "uri", id ? json_sprintf("spotify:playlist:%s", id) : json_null());
+        int bad = json_object_set_new(p, "uri", id ? json_sprintf("spotify:playlist:%s", id)
+                                                   : json_null());
         if (with_removed)
-            json_object_set_new(p, "removed_at", rowjson_time(r, i, 13));
+            bad |= json_object_set_new(p, "removed_at", rowjson_time(r, i, 13));
+        p = complete(p, bad);
     }
     return p;
 }
@@ -265,12 +333,12 @@ static kt_status read_playlists(store *s, void *ctx, json_t **out, kt_err *err)
     kt_status st = store_playlists_list(s, a->user_id, a->limit, a->offset, &r, &total, err);
     if (st != KT_OK)
         return st;
-    json_t *items = json_array();
+    list items = list_new();
     for (size_t i = 0; i < store_rows_count(r); i++)
-        json_array_append_new(items, playlist_json(r, i, 0));
-    *out = page_json(total, a->limit, a->offset, items);
+        list_add(&items, playlist_json(r, i, 0));
+    st = page_out(&items, total, a->limit, a->offset, out, err);
     store_rows_free(r);
-    return KT_OK;
+    return st;
 }
 
 kt_status library_playlists(kt_app *app, int64_t user_id, size_t limit, size_t offset,
@@ -293,19 +361,24 @@ static kt_status read_playlist(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK)
         st = tracks_items(s, r, 3, &tracks, err);
     if (st == KT_OK) {
-        json_t *items = json_array();
+        list items = list_new();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             const char *kind = store_rows_text(r, i, 3 + 2);
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "item");
-            json_object_set_new(e, "position", json_integer(store_rows_int(r, i, 0)));
-            json_object_set_new(e, "added_at", rowjson_time(r, i, 1));
-            json_object_set_new(e, "added_by", rowjson_text(r, i, 2));
-            json_object_set_new(e, "is_local", json_boolean(kind && strcmp(kind, "local") == 0));
-            json_array_append_new(items, e);
+            list_field(&items, e, "position", json_integer(store_rows_int(r, i, 0)));
+            list_field(&items, e, "added_at", rowjson_time(r, i, 1));
+            list_field(&items, e, "added_by", rowjson_text(r, i, 2));
+            list_field(&items, e, "is_local", json_boolean(kind && strcmp(kind, "local") == 0));
+            list_add(&items, e);
         }
         json_t *pl = playlist_json(p, 0, 1);
-        json_object_set_new(pl, "items", page_json(total, a->limit, a->offset, items));
-        *out = pl;
+        list_field(&items, pl, "items", page_json(total, a->limit, a->offset, list_take(&items)));
+        if (!pl || items.failed)
+            st = nomem(err);
+        else
+            *out = pl;
+        if (st != KT_OK)
+            json_decref(pl);
     }
     json_decref(tracks);
     store_rows_free(p);
@@ -327,13 +400,17 @@ static kt_status read_versions(store *s, void *ctx, json_t **out, kt_err *err)
     kt_status st = store_playlist_versions(s, a->user_id, a->id, &r, err);
     if (st != KT_OK)
         return st;
-    json_t *items = json_array();
+    list items = list_new();
     for (size_t i = 0; i < store_rows_count(r); i++)
-        json_array_append_new(
-            items, json_pack("{s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 0), "seen_at",
+        list_add(
+            &items, json_pack("{s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 0), "seen_at",
                              rowjson_time(r, i, 1), "items_total", rowjson_int(r, i, 2)));
-    *out = json_pack("{s:s,s:o}", "id", a->id, "items", items);
+    json_t *arr = list_take(&items);
+    json_t *v = arr ? json_pack("{s:s,s:o}", "id", a->id, "items", arr) : NULL;
     store_rows_free(r);
+    if (!v)
+        return nomem(err);
+    *out = v;
     return KT_OK;
 }
 
@@ -378,16 +455,16 @@ static kt_status match(const json_t *a, const json_t *b, unsigned char *mark, kt
 
 static json_t *changes(const json_t *v, const unsigned char *kept)
 {
-    json_t *arr = json_array();
+    list l = list_new();
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e)
     {
         if (!kept[i])
-            json_array_append_new(arr, json_pack("{s:I,s:O}", "position", (json_int_t)i, "uri",
-                                                 json_array_get(e, 0)));
+            list_add(&l, json_pack("{s:I,s:O}", "position", (json_int_t)i, "uri",
+                                   json_array_get(e, 0)));
     }
-    return arr;
+    return list_take(&l);
 }
 
 static kt_status read_diff(store *s, void *ctx, json_t **out, kt_err *err)
@@ -464,12 +541,12 @@ static kt_status read_following(store *s, void *ctx, json_t **out, kt_err *err)
     kt_status st = store_following_page(s, a->user_id, a->limit, a->offset, &r, &total, err);
     if (st != KT_OK)
         return st;
-    json_t *items = json_array();
+    list items = list_new();
     for (size_t i = 0; i < store_rows_count(r); i++)
-        json_array_append_new(items, artist_json(r, i, 1));
-    *out = page_json(total, a->limit, a->offset, items);
+        list_add(&items, artist_json(r, i, 1));
+    st = page_out(&items, total, a->limit, a->offset, out, err);
     store_rows_free(r);
-    return KT_OK;
+    return st;
 }
 
 kt_status library_following(kt_app *app, int64_t user_id, size_t limit, size_t offset,
@@ -496,16 +573,22 @@ static kt_status read_top(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK && is_tracks)
         st = tracks_items(s, r, 1, &tracks, err);
     if (st == KT_OK) {
-        json_t *items = json_array();
+        list items = list_new();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *e = wrap(is_tracks ? json_incref(json_array_get(tracks, i))
                                        : artist_json(r, i, 1),
                              is_tracks ? "track" : "artist");
-            json_object_set_new(e, "rank", json_integer(store_rows_int(r, i, 0)));
-            json_array_append_new(items, e);
+            list_field(&items, e, "rank", json_integer(store_rows_int(r, i, 0)));
+            list_add(&items, e);
         }
-        *out = json_pack("{s:s,s:s,s:s,s:o}", "kind", a->kind, "range", a->range, "day", day,
-                         "items", items);
+        json_t *arr = list_take(&items);
+        json_t *top = arr ? json_pack("{s:s,s:s,s:s,s:o}", "kind", a->kind, "range", a->range,
+                                      "day", day, "items", arr)
+                          : NULL;
+        if (top)
+            *out = top;
+        else
+            st = nomem(err);
     }
     json_decref(tracks);
     store_rows_free(r);
@@ -539,14 +622,14 @@ static kt_status read_plays(store *s, void *ctx, json_t **out, kt_err *err)
     if (st == KT_OK)
         st = tracks_items(s, r, 2, &tracks, err);
     if (st == KT_OK) {
-        json_t *items = json_array();
+        list items = list_new();
         for (size_t i = 0; i < store_rows_count(r); i++) {
             json_t *e = wrap(json_incref(json_array_get(tracks, i)), "track");
-            json_object_set_new(e, "played_at", rowjson_time(r, i, 0));
-            json_object_set_new(e, "context_uri", rowjson_text(r, i, 1));
-            json_array_append_new(items, e);
+            list_field(&items, e, "played_at", rowjson_time(r, i, 0));
+            list_field(&items, e, "context_uri", rowjson_text(r, i, 1));
+            list_add(&items, e);
         }
-        *out = page_json(total, a->limit, a->offset, items);
+        st = page_out(&items, total, a->limit, a->offset, out, err);
     }
     json_decref(tracks);
     store_rows_free(r);
@@ -569,19 +652,19 @@ static kt_status read_runs(store *s, void *ctx, json_t **out, kt_err *err)
     kt_status st = store_sync_runs_page(s, a->user_id, a->limit, a->offset, &r, &total, err);
     if (st != KT_OK)
         return st;
-    json_t *items = json_array();
+    list items = list_new();
     for (size_t i = 0; i < store_rows_count(r); i++)
-        json_array_append_new(
-            items, json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o}", "id",
+        list_add(
+            &items, json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o}", "id",
                              (json_int_t)store_rows_int(r, i, 0), "what", rowjson_text(r, i, 1),
                              "started_at", rowjson_time(r, i, 2), "finished_at",
                              rowjson_time(r, i, 3), "status", rowjson_text(r, i, 4), "requests",
                              (json_int_t)store_rows_int(r, i, 5), "added",
                              (json_int_t)store_rows_int(r, i, 6), "removed",
                              (json_int_t)store_rows_int(r, i, 7), "error", rowjson_text(r, i, 8)));
-    *out = page_json(total, a->limit, a->offset, items);
+    st = page_out(&items, total, a->limit, a->offset, out, err);
     store_rows_free(r);
-    return KT_OK;
+    return st;
 }
 
 kt_status library_sync_runs(kt_app *app, int64_t user_id, size_t limit, size_t offset,

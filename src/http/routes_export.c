@@ -336,11 +336,7 @@ static void version_restore_handler(http_req *r, void *ctx)
      * segment can carry (the router refuses %2F): the body form takes it. */
     const char *snapshot = http_req_param(r, "snapshot");
     if (!snapshot)
-        snapshot = json_str(body, "snapshot");
-    if (!snapshot || !*snapshot) {
-        http_reply_error_msg(r, 400, "bad_parameter", "snapshot is required (the version's snapshot_id)");
-        goto out;
-    }
+        snapshot = json_str(body, "snapshot"); /* NULL: the service answers 400 after the 404 check */
     if (restore_version_submit(app, uid, http_req_param(r, "id"), snapshot,
                                mode && strcmp(mode, "in_place") == 0, json_is_true(dry), &rid,
                                &jid, &err) != KT_OK) {

@@ -693,6 +693,10 @@ static kt_status version_input(store *s, int64_t uid, const char *playlist_id,
     restore_input *in = NULL;
     int64_t seen = 0;
     kt_status st = store_playlist_get(s, uid, playlist_id, &pl, err);
+    /* Checked after the playlist: another user's playlist is a 404 whatever the body. */
+    if (st == KT_OK && (!snapshot_id || !*snapshot_id))
+        st = err_set(err, KT_ERR_INVALID, "bad_parameter",
+                     "snapshot is required (the version's snapshot_id)");
     if (st == KT_OK)
         st = store_playlist_versions(s, uid, playlist_id, &vers, err);
     if (st == KT_OK)

@@ -103,7 +103,8 @@ kt_status restore_submit(kt_app *app, int64_t user_id, const restore_input *in,
 /* Submits the restore of one stored version of the user's playlist:
  * in_place 0 = as a new playlist named "<name> (version of <date>)", 1 =
  * in place (the playlist's contents replaced). KT_ERR_NOT_FOUND for an
- * unknown playlist or snapshot. */
+ * unknown playlist or snapshot; KT_ERR_INVALID when snapshot_id is NULL or
+ * empty (checked after the playlist, so another user's playlist stays a 404). */
 kt_status restore_version_submit(kt_app *app, int64_t user_id, const char *playlist_id,
                                  const char *snapshot_id, int in_place, int dry_run,
                                  int64_t *restore_id, int64_t *job_id, kt_err *err);

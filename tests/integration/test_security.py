@@ -364,6 +364,19 @@ def counts(db):
             for t in ("users", "saved_tracks", "playlists", "playlist_items", "plays")]
 
 
+def request_or_closed(client, method, target):
+    """The server may answer a hostile request line at once (400 for a bad path)
+    and close before the client has sent its body: the client then sees a broken
+    pipe or a reset. That is a refusal, not a failure; None stands for it after
+    one more try."""
+    for _ in range(2):
+        try:
+            return client.request(method, target, json={} if method != "GET" else None)
+        except (BrokenPipeError, ConnectionResetError):
+            continue
+    return None
+
+
 def test_injection_on_every_parameter_is_harmless(two, db):
     emu, kt, alice, bob = two
     pid = alice.get("/api/playlists").json()["items"][0]["id"]
@@ -381,8 +394,8 @@ def test_injection_on_every_parameter_is_harmless(two, db):
             for q in params:  # query parameters
                 targets.append(f"{path}?{q}={encode_payload(p)}")
         for t in targets:
-            r = alice.request(method, t, json={} if method != "GET" else None)
-            assert r.status < 500, (method, t[:200], r)
+            r = request_or_closed(alice, method, t)
+            assert r is None or r.status < 500, (method, t[:200], r)
             sent += 1
     assert sent > 500
     assert alice.get("/api/me").status == 200 and bob.get("/api/me").status == 200

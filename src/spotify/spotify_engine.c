@@ -11,6 +11,12 @@
  * retried with full-jitter exponential backoff, never by sleeping while
  * other transfers wait (the multi poll timeout does the waiting). The first
  * error that is not retried away stops the whole batch.
+ *
+ * A batch of more than one request parses and delivers its bodies on a
+ * second thread (spotify_delivery.c), so this thread starts the next
+ * request the moment a transfer ends instead of after the page has been
+ * parsed and stored; a single request, or a batch whose thread could not
+ * start, does it inline.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -30,6 +36,7 @@ typedef struct engine {
     uint64_t gen;       /* bumped whenever tok changes; 0 = none yet */
     size_t running;
     size_t lowest;      /* lowest index not yet DONE */
+    spotify_delivery *d; /* NULL: bodies are parsed and delivered inline */
 } engine;
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
@@ -259,32 +266,52 @@ static kt_status on_401(engine *e, spotify_req *r, const json_t *body, kt_err *e
     return KT_OK;
 }
 
-static kt_status on_success(engine *e, spotify_req *r, size_t idx, long status, kt_err *err)
+kt_status spotify_req_parse(spotify_req *r, kt_err *err)
 {
-    char tmpl[256];
-    tmpl_of(r, tmpl, sizeof tmpl);
     json_t *j = NULL;
-    if (status != 204 && r->resp.len > 0) {
+    if (r->status != 204 && r->resp.len > 0) {
         /* Playlist items carry the track twice, as "item" and again as the
          * deprecated "track"; every reader prefers "item" (see
          * spotify_parse_playlist_item), so the copy is not built: a third
          * of an items page's parse. */
         static const json_parse_opts lean = {.drop = "track", .if_present = "item"};
-        kt_err perr;
-        if (json_parse_bounded_opts(r->resp.data, r->resp.len, SPOTIFY_JSON_MAX_DEPTH, &lean, &j,
-                                    &perr) != KT_OK) {
-            if (!spotify_retryable(r->method, 500, CURLE_OK))
-                return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
-                               "%s answered %ld with a malformed body", tmpl, status);
-            return retry_later(e, r, "malformed JSON body", err);
-        }
+        kt_status st = json_parse_bounded_opts(r->resp.data, r->resp.len, SPOTIFY_JSON_MAX_DEPTH,
+                                               &lean, &j, err);
+        if (st != KT_OK)
+            return st;
     }
     buf_free(&r->resp);
+    r->json = j;
+    return KT_OK;
+}
+
+/* A 2xx body that did not parse: retried like a 5xx when that is safe. */
+static kt_status on_malformed(engine *e, spotify_req *r, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
+    if (!spotify_retryable(r->method, 500, CURLE_OK))
+        return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                       "%s answered %ld with a malformed body", tmpl, r->status);
+    return retry_later(e, r, "malformed JSON body", err);
+}
+
+static kt_status on_success(engine *e, spotify_req *r, size_t idx, long status, kt_err *err)
+{
+    char tmpl[256];
+    tmpl_of(r, tmpl, sizeof tmpl);
     if (spotify_endpoint_extended_only(tmpl))
         spotify_learn_mode(e->c, SPOTIFY_MODE_EXTENDED);
-    r->json = j;
     r->status = status;
+    if (e->d) {
+        r->state = SPOTIFY_REQ_QUEUED;
+        return spotify_delivery_push(e->d, idx, err);
+    }
+    kt_err perr;
+    if (spotify_req_parse(r, &perr) != KT_OK)
+        return on_malformed(e, r, err);
     r->state = SPOTIFY_REQ_DONE;
+    r->ready = 1;
     return e->b->on_done ? e->b->on_done(e->b->ctx, idx, err) : KT_OK;
 }
 
@@ -367,6 +394,12 @@ static kt_status start_ready(engine *e, long *wait_ms, kt_err *err)
     return KT_OK;
 }
 
+static void advance_lowest(engine *e)
+{
+    while (e->lowest < e->b->n && e->b->reqs[e->lowest].state == SPOTIFY_REQ_DONE)
+        e->lowest++;
+}
+
 /* Handles every finished transfer; *finished counts them. */
 static kt_status drain_done(engine *e, int *finished, kt_err *err)
 {
@@ -385,9 +418,26 @@ static kt_status drain_done(engine *e, int *finished, kt_err *err)
         if (st != KT_OK)
             return st;
     }
-    while (e->lowest < e->b->n && e->b->reqs[e->lowest].state == SPOTIFY_REQ_DONE)
-        e->lowest++;
+    advance_lowest(e);
     return KT_OK;
+}
+
+/* Takes the delivery thread's reports: delivered requests are done, a
+ * malformed body is retried or fails the batch, as does on_done's error. */
+static kt_status take_reports(engine *e, kt_err *err)
+{
+    size_t idx;
+    spotify_delivery_outcome outcome;
+    kt_status st = spotify_delivery_status(e->d, err);
+    while (st == KT_OK && spotify_delivery_next(e->d, &idx, &outcome)) {
+        spotify_req *r = &e->b->reqs[idx];
+        if (outcome == SPOTIFY_DELIVERED)
+            r->state = SPOTIFY_REQ_DONE;
+        else
+            st = on_malformed(e, r, err);
+    }
+    advance_lowest(e);
+    return st;
 }
 
 kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
@@ -402,8 +452,14 @@ kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
     e.multi = spotify_multi_acquire(b->c);
     if (!e.multi)
         return err_set(err, KT_ERR_NOMEM, NULL, "curl_multi_init failed");
+    if (b->n > 1)
+        e.d = spotify_delivery_start(b, e.multi);
     while (e.lowest < b->n) {
         long wait_ms = 1000;
+        if (e.d && (st = take_reports(&e, err)) != KT_OK)
+            goto out;
+        if (e.lowest >= b->n)
+            break;
         if ((st = start_ready(&e, &wait_ms, err)) != KT_OK)
             goto out;
         int still = 0;
@@ -429,6 +485,7 @@ kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
         }
     }
 out:
+    spotify_delivery_stop(e.d);
     for (size_t i = 0; i < b->n; i++)
         if (b->reqs[i].easy)
             req_release_transfer(&e, &b->reqs[i]);

@@ -8,6 +8,7 @@
  * Files:  spotify_client.c  client life cycle, budget, mode, accounting
  *         spotify_auth.c    accounts service: tokens, refresh, single-flight
  *         spotify_engine.c  the libcurl multi engine (retries, 429, 401)
+ *         spotify_delivery.c a batch's second thread: parse bodies, run on_done
  *         spotify_paging.c  spotify_request/get/get_many and paging
  *         spotify_rules.c   pure rules: templates, backoff, error classes
  */
@@ -131,7 +132,9 @@ kt_status spotify_token_get(spotify_client *c, int64_t user_id, const char *stal
 
 /* ---- spotify_engine.c ---- */
 
-enum { SPOTIFY_REQ_PENDING = 0, SPOTIFY_REQ_RUNNING, SPOTIFY_REQ_DONE };
+/* QUEUED: the transfer ended with 2xx and the body waits for the delivery
+ * thread (see spotify_delivery.c); DONE: parsed and handed to on_done. */
+enum { SPOTIFY_REQ_PENDING = 0, SPOTIFY_REQ_RUNNING, SPOTIFY_REQ_QUEUED, SPOTIFY_REQ_DONE };
 
 /* One Web API request in a batch. The caller fills method/path/body; the
  * engine fills status/json. */
@@ -141,6 +144,10 @@ typedef struct spotify_req {
     char *body;         /* owned, may be NULL: JSON text */
     long status;        /* out: the final 2xx status */
     json_t *json;       /* out: parsed body (NULL when empty); owned by the req */
+    /* Set to 1 just before on_done(idx) by the thread that runs on_done,
+     * which alone reads it: callers that deliver in order look at their
+     * other requests' `ready`, never at `state` (the engine's). */
+    int ready;
 
     /* engine state */
     int state;
@@ -165,7 +172,9 @@ typedef struct spotify_batch {
     /* Request i starts only while i < (lowest unfinished index) + max_ahead:
      * bounds how many out-of-order results wait for delivery. 0 = n. */
     size_t max_ahead;
-    /* Called as each request completes (any order); may take r->json. */
+    /* Called as each request completes (any order); may take r->json. Runs
+     * on the batch's delivery thread when it has one (n > 1), so it must
+     * not call the engine back; calls are never concurrent. */
     kt_status (*on_done)(void *ctx, size_t idx, kt_err *err);
     void *ctx;
 } spotify_batch;
@@ -177,6 +186,41 @@ kt_status spotify_batch_run(spotify_batch *b, kt_err *err);
 
 /* Frees the reqs' owned members (not the array). */
 void spotify_reqs_clear(spotify_req *reqs, size_t n);
+
+/* Parses r->resp (a 2xx body; empty or 204: no JSON) into r->json and frees
+ * r->resp. On a malformed body returns an error and leaves r->resp alone. */
+kt_status spotify_req_parse(spotify_req *r, kt_err *err);
+
+/* ---- spotify_delivery.c ---- */
+
+typedef struct spotify_delivery spotify_delivery;
+
+typedef enum spotify_delivery_outcome {
+    SPOTIFY_DELIVERED = 1, /* parsed, on_done ran and returned KT_OK */
+    SPOTIFY_MALFORMED      /* the body did not parse: the engine retries or fails it */
+} spotify_delivery_outcome;
+
+/* Starts the delivery thread of batch b, whose engine waits on `multi`
+ * (woken with curl_multi_wakeup whenever a report is ready). NULL when no
+ * thread could be started: the engine then parses and delivers inline. */
+spotify_delivery *spotify_delivery_start(spotify_batch *b, CURLM *multi);
+
+/* Hands request idx (a finished 2xx transfer) to the thread. From here
+ * until idx is reported back the engine must not touch r->resp, r->json
+ * or r->ready. KT_ERR_INTERNAL only if idx was pushed twice (a bug). */
+kt_status spotify_delivery_push(spotify_delivery *d, size_t idx, kt_err *err);
+
+/* Takes the next report: 1 with *idx and *outcome set, 0 when none is
+ * waiting. */
+int spotify_delivery_next(spotify_delivery *d, size_t *idx, spotify_delivery_outcome *outcome);
+
+/* KT_OK while on_done has not failed; otherwise its status, with its error
+ * copied into err. The thread stops delivering after a failure. */
+kt_status spotify_delivery_status(spotify_delivery *d, kt_err *err);
+
+/* Stops the thread (after the on_done call in progress, if any), joins it
+ * and frees d. Requests still queued are left as they are. NULL is a no-op. */
+void spotify_delivery_stop(spotify_delivery *d);
 
 /* ---- spotify_rules.c (pure) ---- */
 

@@ -156,7 +156,7 @@ static kt_status offset_on_done(void *ctx, size_t idx, kt_err *err)
 {
     offset_walk *w = ctx;
     (void)idx;
-    while (w->next < w->n && w->reqs[w->next].state == SPOTIFY_REQ_DONE) {
+    while (w->next < w->n && w->reqs[w->next].ready) {
         spotify_req *r = &w->reqs[w->next];
         kt_status st = deliver(r->json, w->wrap_key, w->path, w->fn, w->ctx, err);
         json_decref(r->json);
@@ -180,7 +180,7 @@ static kt_status each_on_done(void *ctx, size_t idx, kt_err *err)
 {
     each_walk *w = ctx;
     (void)idx;
-    while (w->next < w->n && w->reqs[w->next].state == SPOTIFY_REQ_DONE) {
+    while (w->next < w->n && w->reqs[w->next].ready) {
         spotify_req *r = &w->reqs[w->next];
         kt_status st = w->fn(w->ctx, w->next, r->json, err);
         json_decref(r->json);

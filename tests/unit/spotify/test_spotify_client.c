@@ -898,6 +898,74 @@ static void test_bad_bodies_and_transport(void **state)
     fx_stop(&f);
 }
 
+/* spotify_get_each collector: every body's items, checking order. */
+typedef struct each_col {
+    json_t *items;
+    size_t next; /* the index the next body must have */
+    size_t stop_at; /* fail on this index (0: never) */
+} each_col;
+
+static kt_status each_collect(void *ctx, size_t idx, const json_t *body, kt_err *err)
+{
+    each_col *c = ctx;
+    if (idx != c->next)
+        return err_set(err, KT_ERR_INTERNAL, NULL, "body %zu delivered before %zu", idx, c->next);
+    if (c->stop_at && idx == c->stop_at)
+        return err_set(err, KT_ERR_INVALID, "stopped", "stopped at body %zu", idx);
+    c->next++;
+    json_array_extend(c->items, json_object_get(body, "items"));
+    return KT_OK;
+}
+
+/* A batch parses its bodies on a second thread (spotify_delivery.c): bodies
+ * that do not parse there go back to the engine and are retried, the rest
+ * still arrive in order, and an error from the callback ends the batch. */
+static void test_batch_delivery_thread(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL);
+    json_t *truth = ctl(&f.em, "GET", "/__emulator/users/alice/truth", NULL);
+    const json_t *liked = json_object_get(truth, "liked");
+    const char *paths[5];
+    char bufs[5][64];
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "/me/tracks?limit=50&offset=%zu", i * 50);
+        paths[i] = bufs[i];
+    }
+    /* The first three answers (all in flight together) are malformed. */
+    ctl_do(&f.em, "/__emulator/faults",
+           "{\"malformed_rate\":1,\"only\":\"GET /v1/me/tracks\",\"count\":3}");
+    each_col col = {json_array(), 0, 0};
+    kt_err err;
+    if (spotify_get_each(f.c, 1, paths, 5, each_collect, &col, &err) != KT_OK)
+        fail_msg("get_each: %s", err.msg);
+    assert_int_equal(col.next, 5);
+    assert_same_ids(col.items, liked, NULL);
+    assert_int_equal(stat_count(&f.em, "GET /v1/me/tracks", NULL), 5 + 3);
+    json_decref(col.items);
+
+    /* The callback's error ends the batch and comes back as it was. */
+    ctl_do(&f.em, "/__emulator/faults", "{\"reset\":true}");
+    col = (each_col){json_array(), 0, 2};
+    assert_int_equal(spotify_get_each(f.c, 1, paths, 5, each_collect, &col, &err), KT_ERR_INVALID);
+    assert_string_equal(err.code, "stopped");
+    assert_int_equal(col.next, 2);
+    json_decref(col.items);
+
+    /* Malformed every time: the batch fails naming the endpoint. */
+    ctl_do(&f.em, "/__emulator/faults",
+           "{\"malformed_rate\":1,\"only\":\"GET /v1/me/tracks\",\"count\":1000}");
+    col = (each_col){json_array(), 0, 0};
+    assert_int_equal(spotify_get_each(f.c, 1, paths, 5, each_collect, &col, &err), KT_ERR_UPSTREAM);
+    assert_non_null(strstr(err.msg, "GET /me/tracks"));
+    assert_non_null(strstr(err.msg, "malformed"));
+    assert_int_equal(col.next, 0);
+    json_decref(col.items);
+    json_decref(truth);
+    fx_stop(&f);
+}
+
 static void test_response_size_cap(void **state)
 {
     (void)state;
@@ -1027,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_quota_exceeded_deferred),
         cmocka_unit_test(test_5xx_retried_then_reported),
         cmocka_unit_test(test_bad_bodies_and_transport),
+        cmocka_unit_test(test_batch_delivery_thread),
         cmocka_unit_test(test_response_size_cap),
         cmocka_unit_test(test_mode_development),
         cmocka_unit_test(test_mode_extended),

@@ -212,6 +212,7 @@ kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hook
     pthread_cond_init(&c->tok_cv, NULL);
     pthread_mutex_init(&c->stats_mu, NULL);
     pthread_mutex_init(&c->pool_mu, NULL);
+    pthread_mutex_init(&c->flight_mu, NULL);
     atomic_init(&c->mode, SPOTIFY_MODE_UNKNOWN);
     atomic_init(&c->total_requests, 0);
 
@@ -247,6 +248,7 @@ void spotify_client_free(spotify_client *c)
     for (size_t i = 0; i < c->pool_n; i++)
         curl_multi_cleanup(c->pool[i]);
     pthread_mutex_destroy(&c->pool_mu);
+    pthread_mutex_destroy(&c->flight_mu);
     if (c->share)
         curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)

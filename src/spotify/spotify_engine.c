@@ -1,7 +1,8 @@
 /* spotify_engine.c - the request engine: a batch of Web API requests run on
  * one libcurl multi handle in the calling thread.
  *
- * At most `concurrency` transfers are in flight; each start takes a token
+ * At most `concurrency` transfers of a user are in flight, counted across
+ * the user's batches on other threads (spotify_flight.c); each start takes a token
  * from the request budget and a fresh-enough access token. Completions are
  * classified: 2xx bodies are parsed (bounded depth); 401 refreshes the
  * token once (single-flight, see spotify_auth.c) and retries that request
@@ -37,6 +38,7 @@ typedef struct engine {
     size_t running;
     size_t lowest;      /* lowest index not yet DONE */
     spotify_delivery *d; /* NULL: bodies are parsed and delivered inline */
+    spotify_flight *f;   /* the user's shared in-flight slots; NULL: own limit only */
 } engine;
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
@@ -85,6 +87,8 @@ static void req_release_transfer(engine *e, spotify_req *r)
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
         e->running--;
+        if (e->f)
+            spotify_flight_give(e->f);
     }
     free_headers(r->headers);
     r->headers = NULL;
@@ -381,15 +385,22 @@ static kt_status start_ready(engine *e, long *wait_ms, kt_err *err)
                 *wait_ms = (long)(r->not_before_ms - now);
             continue;
         }
+        if (e->f && !spotify_flight_take(e->f))
+            break; /* the user's other batches hold every slot: woken on release */
         int64_t w = spotify_budget_take(e->c);
         if (w > 0) {
+            if (e->f)
+                spotify_flight_give(e->f);
             if (w < *wait_ms)
                 *wait_ms = (long)w;
             break;
         }
         kt_status st = start_req(e, r, err);
-        if (st != KT_OK)
+        if (st != KT_OK) {
+            if (e->f)
+                spotify_flight_give(e->f);
             return st;
+        }
     }
     return KT_OK;
 }
@@ -452,6 +463,7 @@ kt_status spotify_batch_run(spotify_batch *b, kt_err *err)
     e.multi = spotify_multi_acquire(b->c);
     if (!e.multi)
         return err_set(err, KT_ERR_NOMEM, NULL, "curl_multi_init failed");
+    e.f = spotify_flight_join(b->c, b->user_id, e.multi);
     if (b->n > 1)
         e.d = spotify_delivery_start(b, e.multi);
     while (e.lowest < b->n) {
@@ -489,6 +501,7 @@ out:
     for (size_t i = 0; i < b->n; i++)
         if (b->reqs[i].easy)
             req_release_transfer(&e, &b->reqs[i]);
+    spotify_flight_leave(e.f);
     spotify_tokens_wipe(&e.tok);
     spotify_multi_release(b->c, e.multi);
     return st;

@@ -9,6 +9,7 @@
  *         spotify_auth.c    accounts service: tokens, refresh, single-flight
  *         spotify_engine.c  the libcurl multi engine (retries, 429, 401)
  *         spotify_delivery.c a batch's second thread: parse bodies, run on_done
+ *         spotify_flight.c  requests in flight per user across batches
  *         spotify_paging.c  spotify_request/get/get_many and paging
  *         spotify_rules.c   pure rules: templates, backoff, error classes
  */
@@ -80,6 +81,10 @@ struct spotify_client {
     spotify_user_gate *gates;
     spotify_tokens app_token; /* client-credentials token, guarded by tok_mu */
     int app_busy;
+
+    /* Requests in flight per user, across batches (spotify_flight.c). */
+    pthread_mutex_t flight_mu;
+    struct flight_group *flight_groups;
 
     atomic_int mode; /* spotify_mode */
 
@@ -190,6 +195,28 @@ void spotify_reqs_clear(spotify_req *reqs, size_t n);
 /* Parses r->resp (a 2xx body; empty or 204: no JSON) into r->json and frees
  * r->resp. On a malformed body returns an error and leaves r->resp alone. */
 kt_status spotify_req_parse(spotify_req *r, kt_err *err);
+
+/* ---- spotify_flight.c ---- */
+
+/* One batch's membership of its user's group: every batch of a user shares
+ * the client's `concurrency` slots. */
+typedef struct spotify_flight spotify_flight;
+
+/* Joins user_id's group; `multi` is the batch's handle, woken with
+ * curl_multi_wakeup when a slot it was refused frees up. NULL when out of
+ * memory (the batch then keeps to its own limit alone). */
+spotify_flight *spotify_flight_join(spotify_client *c, int64_t user_id, CURLM *multi);
+
+/* 1: a slot is taken for one request; 0: the user is at its limit (the
+ * batch is woken when a slot frees). */
+int spotify_flight_take(spotify_flight *f);
+
+/* Gives one slot back and wakes the user's starved batches. */
+void spotify_flight_give(spotify_flight *f);
+
+/* Gives back every slot still held, leaves the group and frees f. NULL is a
+ * no-op. */
+void spotify_flight_leave(spotify_flight *f);
 
 /* ---- spotify_delivery.c ---- */
 

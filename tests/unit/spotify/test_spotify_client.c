@@ -966,6 +966,77 @@ static void test_batch_delivery_thread(void **state)
     fx_stop(&f);
 }
 
+typedef struct each_thread {
+    spotify_client *c;
+    const char *const *paths;
+    size_t n;
+    each_col col;
+    kt_status st;
+    kt_err err;
+} each_thread;
+
+static void *each_thread_main(void *arg)
+{
+    each_thread *t = arg;
+    t->st = spotify_get_each(t->c, 1, t->paths, t->n, each_collect, &t->col, &t->err);
+    return NULL;
+}
+
+/* Most requests in flight at once, from the emulator's log: each request
+ * occupied [t - latency, t] there (shrunk by 1 ms against clock noise). */
+static int max_in_flight(const double *t, size_t n, double latency_ms)
+{
+    int best = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = 0;
+        double at = t[i] - latency_ms + 1.0; /* the start of request i */
+        for (size_t j = 0; j < n; j++)
+            k += t[j] - latency_ms + 1.0 <= at && at < t[j] - 1.0;
+        best = k > best ? k : best;
+    }
+    return best;
+}
+
+/* The concurrency limit is per user, not per batch: two threads walking the
+ * same user's pages at once keep to it together, and still get everything. */
+static void test_user_concurrency_shared_across_batches(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL); /* concurrency 4 */
+    json_t *truth = ctl(&f.em, "GET", "/__emulator/users/alice/truth", NULL);
+    json_t *want = json_array();
+    for (size_t i = 0; i < 200; i++)
+        json_array_append(want, json_array_get(json_object_get(truth, "liked"), i));
+    char bufs[10][64];
+    const char *paths[10];
+    for (size_t i = 0; i < 10; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "/me/tracks?limit=20&offset=%zu", i * 20);
+        paths[i] = bufs[i];
+    }
+    ctl_do(&f.em, "/__emulator/faults", "{\"latency_ms\":100}");
+    each_thread t[2];
+    pthread_t tid[2];
+    for (int i = 0; i < 2; i++) {
+        t[i] = (each_thread){.c = f.c, .paths = paths, .n = 10, .col = {json_array(), 0, 0}};
+        assert_int_equal(pthread_create(&tid[i], NULL, each_thread_main, &t[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(tid[i], NULL);
+        if (t[i].st != KT_OK)
+            fail_msg("thread %d: %s", i, t[i].err.msg);
+        assert_same_ids(t[i].col.items, want, NULL);
+        json_decref(t[i].col.items);
+    }
+    double times[32];
+    size_t n = request_times(&f.em, "GET /v1/me/tracks", times, 32);
+    assert_int_equal(n, 20);
+    assert_int_equal(max_in_flight(times, n, 100.0), 4);
+    json_decref(want);
+    json_decref(truth);
+    fx_stop(&f);
+}
+
 static void test_response_size_cap(void **state)
 {
     (void)state;
@@ -1096,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_5xx_retried_then_reported),
         cmocka_unit_test(test_bad_bodies_and_transport),
         cmocka_unit_test(test_batch_delivery_thread),
+        cmocka_unit_test(test_user_concurrency_shared_across_batches),
         cmocka_unit_test(test_response_size_cap),
         cmocka_unit_test(test_mode_development),
         cmocka_unit_test(test_mode_extended),

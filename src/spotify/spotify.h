@@ -3,9 +3,12 @@
  * One request engine on libcurl multi: keep-alive connections (HTTP/2 over
  * TLS where offered) held by a pool of multi handles that calls borrow, DNS
  * and TLS sessions shared by all threads (curl share interface), at most
- * `concurrency` requests in flight per call, a per-app request budget
- * (token bucket or a hook), response size caps and timeouts. Every call runs its transfers in the calling thread; no thread
- * is ever put to sleep for a long Retry-After: a long 429 or QUOTA_EXCEEDED
+ * `concurrency` requests in flight per user (shared by all of that user's
+ * calls running at once), a per-app request budget (token bucket or a
+ * hook), response size caps and timeouts. Every call runs its transfers in
+ * the calling thread (a call of several requests parses and delivers the
+ * answers on a second thread of its own); no thread is ever put to sleep
+ * for a long Retry-After: a long 429 or QUOTA_EXCEEDED
  * returns KT_ERR_DEFERRED with err->retry_at_ms so the caller (the job
  * queue) resumes later.
  *
@@ -54,7 +57,7 @@ typedef struct spotify_config {
     const char *api_url;        /* e.g. "https://api.spotify.com/v1" (no trailing slash) */
     const char *client_id;      /* required */
     const char *client_secret;  /* NULL: public client, PKCE only */
-    int concurrency;            /* requests in flight per call; 0 = 8 */
+    int concurrency;            /* requests in flight per user, across threads; 0 = 8 */
     double budget_per_sec;      /* app-wide request budget; 0 = unlimited */
     int budget_burst;           /* bucket size; 0 = max(1, budget_per_sec) */
     size_t max_response_bytes;  /* 0 = 16 MiB */
@@ -160,7 +163,10 @@ kt_status spotify_get_many(spotify_client *c, int64_t user_id, const char *const
                            json_t **outs, kt_err *err);
 
 /* Called with each body of spotify_get_each, in index order; `body` is
- * borrowed (freed after the call). Return non-KT_OK to stop. */
+ * borrowed (freed after the call). Return non-KT_OK to stop. This and
+ * spotify_page_fn may run on a thread the call starts for parsing (never
+ * two at once, and the call returns only after the last one): they may use
+ * the store, but not thread-local state of the caller. */
 typedef kt_status (*spotify_each_fn)(void *ctx, size_t idx, const json_t *body, kt_err *err);
 
 /* Like spotify_get_many, but hands each body to fn in index order as soon

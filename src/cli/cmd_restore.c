@@ -108,7 +108,7 @@ int cmd_restore(kt_config *cfg, int argc, char **argv)
     }
     if (cli_open_for_user(cfg, "restore", who, &app, &uid) != 0)
         goto out;
-    kt_status st = restore_run(app, uid, in, &o, on_progress, NULL, &report, &err);
+    kt_status st = restore_run(app, uid, 0, in, &o, on_progress, NULL, &report, &err);
     if (st == KT_ERR_DEFERRED) {
         char when[32];
         time_format_iso8601(err.retry_at_ms, when);

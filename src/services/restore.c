@@ -264,7 +264,7 @@ static kt_status stored_items(kt_app *app, int64_t uid, const char *id, char ***
 
 static void free_strs(char **v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
 }
@@ -276,6 +276,10 @@ static const char *const action_names[] = {"skipped", "unchanged", "create", "re
 
 typedef struct pl_plan {
     const restore_playlist *src;
+    size_t index;        /* of src in the input */
+    const char *made;    /* the playlist this restore created for src before it was
+                          * interrupted (NULL: none), borrowed */
+    int resumed;         /* filling `made` again instead of creating */
     action act;
     const char *target; /* borrowed from the account; NULL for create */
     char created[80];
@@ -330,7 +334,15 @@ static kt_status plan_playlist(kt_app *app, int64_t uid, const account *a,
             p->unavailable++;
     }
     const current_pl *match = NULL;
-    if (o->mode == RESTORE_MODE_REFILL) {
+    /* Resuming: the playlist created before the interruption is the target
+     * (still there and ours), whatever the mode; filled from the start. */
+    for (size_t i = 0; p->made && i < a->n && !match; i++)
+        if (a->pls[i].writable && strcmp(a->pls[i].id, p->made) == 0)
+            match = &a->pls[i];
+    if (match) {
+        p->resumed = 1;
+        snprintf(p->created, sizeof p->created, "%s", match->id);
+    } else if (o->mode == RESTORE_MODE_REFILL) {
         for (size_t i = 0; src->id && i < a->n && !match; i++)
             if (a->pls[i].writable && strcmp(a->pls[i].id, src->id) == 0)
                 match = &a->pls[i];
@@ -415,6 +427,7 @@ static int64_t plan_writes(const pl_plan *p, size_t n, const liked_plan *lp)
 typedef struct writer {
     kt_app *app;
     int64_t uid;
+    int64_t restore_id; /* > 0: created playlists are recorded for a resume */
     int64_t done, total;
     restore_progress_fn progress;
     void *ctx;
@@ -493,6 +506,26 @@ static kt_status create_playlist(writer *w, const restore_playlist *src, char id
     return st;
 }
 
+/* Records that this restore created `id` for p, before anything is put in
+ * it: a job interrupted from here on fills it when it resumes. A failure to
+ * record is logged, not fatal (the resume would then create another). */
+static void record_made(writer *w, const pl_plan *p, const char *id)
+{
+    store *s = NULL;
+    kt_err e = {0};
+    if (w->restore_id <= 0)
+        return;
+    kt_status st = app_db_get(w->app, &s, &e);
+    if (st == KT_OK) {
+        st = store_restore_created_put(s, w->restore_id, (int64_t)p->index, id, time_now_ms(),
+                                       &e);
+        app_db_put(w->app, s);
+    }
+    if (st != KT_OK)
+        LOG_WARN("restore_record_failed", "restore=%lld playlist=%s error=%s",
+                 (long long)w->restore_id, id, e.msg);
+}
+
 /* Removes (unfollows) a playlist this restore made but could not fill. */
 static void remove_made(writer *w, const char *id, kt_err *err)
 {
@@ -514,6 +547,7 @@ static kt_status apply_playlist(writer *w, pl_plan *p, kt_err *err)
     kt_status st = create_playlist(w, p->src, p->created, err);
     if (st != KT_OK)
         return st;
+    record_made(w, p, p->created);
     if ((st = fill(w, p->created, p, 0, err)) != KT_OK && st != KT_ERR_DEFERRED &&
         st != KT_ERR_REAUTH) {
         remove_made(w, p->created, err);
@@ -554,8 +588,10 @@ static json_t *playlist_report(const pl_plan *p)
             json_array_size(local) < RESTORE_REPORT_LOCAL_MAX)
             json_array_append_new(local, json_string(p->src->items[i].uri));
     const char *target = p->created[0] ? p->created : p->target;
+    /* A resumed restore finishes the playlist it created: still a create. */
+    const char *act = p->resumed ? action_names[A_CREATE] : action_names[p->act];
     return json_pack("{s:s,s:s?,s:s,s:s?,s:I,s:o*,s:I,s:I,s:s?}", "name", p->src->name,
-                     "source_id", p->src->id, "action", action_names[p->act], "target_id", target,
+                     "source_id", p->src->id, "action", act, "target_id", target,
                      "items", (json_int_t)p->n, "local_files", local, "local_count",
                      (json_int_t)p->local, "unavailable", (json_int_t)p->unavailable, "reason",
                      p->reason);
@@ -582,16 +618,45 @@ static json_t *report_json(const restore_options *o, const pl_plan *p, size_t n,
 
 /* ---- run ---- */
 
-kt_status restore_run(kt_app *app, int64_t user_id, const restore_input *in,
+/* made[i] = the playlist restore_id created for input playlist i (NULL: none). */
+static kt_status load_made(kt_app *app, int64_t restore_id, size_t n, char ***out, kt_err *err)
+{
+    store *s = NULL;
+    store_rows *r = NULL;
+    char **made = calloc(n ? n : 1, sizeof *made);
+    kt_status st = made ? KT_OK : nomem(err);
+    if (st == KT_OK && restore_id > 0 && (st = app_db_get(app, &s, err)) == KT_OK) {
+        st = store_restore_created_list(s, restore_id, &r, err);
+        app_db_put(app, s);
+    }
+    for (size_t i = 0; st == KT_OK && i < store_rows_count(r); i++) {
+        int64_t k = store_rows_int(r, i, 0);
+        if (k < 0 || (uint64_t)k >= n || made[k])
+            continue; /* not an index of this input: ignored */
+        if (!(made[k] = strdup(store_rows_text(r, i, 1))))
+            st = nomem(err);
+    }
+    store_rows_free(r);
+    if (st != KT_OK) {
+        free_strs(made, n);
+        made = NULL;
+    }
+    *out = made;
+    return st;
+}
+
+kt_status restore_run(kt_app *app, int64_t user_id, int64_t restore_id, const restore_input *in,
                       const restore_options *o, restore_progress_fn progress, void *progress_ctx,
                       json_t **report, kt_err *err)
 {
     account a = {0};
     pl_plan *plans = NULL;
+    char **made = NULL;
     liked_plan lp = {0};
     size_t n = 0;
     int want_liked = o->liked && in->has_liked;
-    writer w = {.app = app, .uid = user_id, .progress = progress, .ctx = progress_ctx};
+    writer w = {.app = app, .uid = user_id, .restore_id = restore_id, .progress = progress,
+                .ctx = progress_ctx};
     json_t *rep = NULL;
     kt_status st = restore_check(in, o, err);
     if (st != KT_OK)
@@ -602,7 +667,8 @@ kt_status restore_run(kt_app *app, int64_t user_id, const restore_input *in,
         err_prefix(err, "reading the account before the restore");
         return st;
     }
-    if ((st = load_account(app, user_id, want_liked, &a, err)) != KT_OK)
+    if ((st = load_account(app, user_id, want_liked, &a, err)) != KT_OK ||
+        (st = load_made(app, restore_id, in->n_playlists, &made, err)) != KT_OK)
         goto out;
     if ((plans = calloc(in->n_playlists ? in->n_playlists : 1, sizeof *plans)) == NULL) {
         st = nomem(err);
@@ -610,7 +676,7 @@ kt_status restore_run(kt_app *app, int64_t user_id, const restore_input *in,
     }
     for (size_t i = 0; i < in->n_playlists && st == KT_OK; i++)
         if (selected(o, &in->playlists[i])) {
-            plans[n].src = &in->playlists[i];
+            plans[n] = (pl_plan){.src = &in->playlists[i], .index = i, .made = made[i]};
             st = plan_playlist(app, user_id, &a, o, &plans[n++], err);
         }
     if (st == KT_OK && want_liked)
@@ -638,6 +704,7 @@ out:
     for (size_t i = 0; plans && i < n; i++)
         free(plans[i].uris);
     free(plans);
+    free_strs(made, in->n_playlists);
     free(lp.uris);
     account_free(&a);
     return st;
@@ -830,7 +897,7 @@ kt_status restore_job(kt_app *app, int64_t user_id, int64_t restore_id,
         (st = restore_parse_json("restore input", input, strlen(input), in, err)) != KT_OK)
         st = KT_ERR_INVALID;
     else
-        st = restore_run(app, user_id, in, &o, progress, progress_ctx, &rep, err);
+        st = restore_run(app, user_id, restore_id, in, &o, progress, progress_ctx, &rep, err);
     if (st == KT_OK) {
         text = json_dumps(rep, JSON_COMPACT);
         finish(app, restore_id, STORE_RESTORE_DONE, text, NULL);

@@ -89,8 +89,13 @@ typedef void (*restore_progress_fn)(void *ctx, int64_t done, int64_t total, cons
  * "unavailable"} (when asked), "writes": requests that write (or would)}.
  * Errors: those of the sync and of Spotify (KT_ERR_DEFERRED, KT_ERR_REAUTH,
  * KT_ERR_UPSTREAM...), KT_ERR_INVALID from restore_check, KT_ERR_NOT_FOUND
- * when an in-place version restore's playlist is gone. */
-kt_status restore_run(kt_app *app, int64_t user_id, const restore_input *in,
+ * when an in-place version restore's playlist is gone.
+ * restore_id > 0 (a stored request, restore_job) records every playlist the
+ * run creates as soon as Spotify answers the create; when the same request
+ * runs again after a deferral or a crash, those playlists are filled again
+ * from the start instead of created twice (reported as "create"). 0: not
+ * recorded (the CLI, whose rerun is a new restore). */
+kt_status restore_run(kt_app *app, int64_t user_id, int64_t restore_id, const restore_input *in,
                       const restore_options *o, restore_progress_fn progress, void *progress_ctx,
                       json_t **report, kt_err *err);
 

@@ -442,6 +442,19 @@
     "  finished_at BIGINT);\n" \
     "CREATE INDEX restores_user ON restores(user_id, id);\n"
 
+/* Migration 10: the playlists a restore has created, by the index of the
+ * source playlist in its input, written as soon as Spotify answers the
+ * create. A restore job deferred (quota, long 429) or interrupted after a
+ * create fills that playlist when it resumes instead of creating a second
+ * one. */
+#define RESTORE_CREATED_SCHEMA \
+    "CREATE TABLE restore_playlists (\n" \
+    "  restore_id BIGINT NOT NULL REFERENCES restores(id) ON DELETE CASCADE,\n" \
+    "  source_index BIGINT NOT NULL,\n" \
+    "  playlist_id TEXT NOT NULL,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (restore_id, source_index));\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -501,6 +514,8 @@ static const migration migrations[] = {
      BUDGET_SCHEMA},
     {8, "stats: artist details time, audio features, tracker points", STATS_SCHEMA},
     {9, "restores: restore requests into Spotify (input, options, report)", RESTORE_SCHEMA},
+    {10, "restore_playlists: playlists a restore created, so a resumed job reuses them",
+     RESTORE_CREATED_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

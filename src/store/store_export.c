@@ -182,3 +182,26 @@ kt_status store_restore_input(store *s, int64_t id, char **out, kt_err *err)
         *out = copy;
     return st;
 }
+
+kt_status store_restore_created_put(store *s, int64_t id, int64_t source_index,
+                                    const char *playlist_id, int64_t now_ms, kt_err *err)
+{
+    if (!playlist_id || !*playlist_id)
+        return err_set(err, KT_ERR_INVALID, NULL, "a created playlist needs its id");
+    store_param p[] = {SP_INT(id), SP_INT(source_index), SP_TEXT(playlist_id), SP_INT(now_ms)};
+    return store_exec(s,
+                      "INSERT INTO restore_playlists (restore_id, source_index, playlist_id, "
+                      "created_at) VALUES (?, ?, ?, ?) ON CONFLICT (restore_id, source_index) "
+                      "DO UPDATE SET playlist_id = excluded.playlist_id, "
+                      "created_at = excluded.created_at",
+                      p, 4, NULL, err);
+}
+
+kt_status store_restore_created_list(store *s, int64_t id, store_rows **out, kt_err *err)
+{
+    store_param p[] = {SP_INT(id)};
+    return store_query(s,
+                       "SELECT source_index, playlist_id FROM restore_playlists "
+                       "WHERE restore_id = ? ORDER BY source_index",
+                       p, 1, out, err);
+}

@@ -125,4 +125,14 @@ kt_status store_restore_get(store *s, int64_t user_id, int64_t id, store_rows **
  * request does not exist. */
 kt_status store_restore_input(store *s, int64_t id, char **out, kt_err *err);
 
+/* Remembers that restore `id` created Spotify playlist `playlist_id` for
+ * the source playlist at `source_index` of its input (replacing an earlier
+ * record for that index). */
+kt_status store_restore_created_put(store *s, int64_t id, int64_t source_index,
+                                    const char *playlist_id, int64_t now_ms, kt_err *err);
+
+/* The playlists restore `id` created: columns source_index, playlist_id,
+ * ordered by source_index. */
+kt_status store_restore_created_list(store *s, int64_t id, store_rows **out, kt_err *err);
+
 #endif

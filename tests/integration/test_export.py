@@ -12,6 +12,8 @@ PostgreSQL against the emulator:
 - a second restore writes nothing (emulator counters), a dry run writes
   nothing and reports the plan;
 - an earlier playlist version restored in place makes the truth equal it;
+- a restore job deferred by QUOTA_EXCEEDED right after creating a playlist
+  fills that same playlist when it resumes: no second playlist;
 - the CSV files uploaded one per part of a multipart/form-data body restore
   the same; a bad part is a 400 naming it and nothing is written;
 - bad uploads (wrong format, truncated zip, bad CSV row) are 400s naming
@@ -34,7 +36,9 @@ ALICE = ("alice:liked=60,playlists=4,playlist_items=20-130,followed_playlists=1,
          "shows=1,episodes=2,followed=5,plays=10")
 EMPTY = dict(liked=0, playlists=0, followed_playlists=0, albums=0, shows=0, episodes=0,
              followed=0, plays=0)
-KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000"}
+# Deferred jobs (QUOTA_EXCEEDED) come back within 3 s instead of Spotify's hour.
+KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_JOB_MAX_DEFER_S": "3",
+          "KEEPTRACK_JOB_POLL_MS": "50"}
 HEADER = ["Track URI", "Track Name", "Artist URI(s)", "Artist Name(s)", "Album URI",
           "Album Name", "Album Artist URI(s)", "Album Artist Name(s)", "Album Release Date",
           "Album Image URL", "Disc Number", "Track Number", "Track Duration (ms)",
@@ -189,6 +193,27 @@ def test_restore_into_empty_account(env):
     assert {p["action"] for p in rep["playlists"]} <= {"unchanged", "skipped"}
     assert rep["liked"]["to_save"] == 0 and rep["writes"] == 0
     assert_restored(emu, "carol", truth)
+
+
+def test_restore_deferred_after_a_create_resumes_into_the_same_playlist(env):
+    emu, kt, alice = env
+    truth = emu.truth("alice")
+    exp = alice.get("/api/export?format=json").body
+    carol = kt.login("carol")
+    # The first fill after the first create hits the quota: the job defers
+    # with one empty playlist made, then resumes (deferrals capped at 3 s).
+    emu.set_faults(quota_exceeded=True, only="POST /v1/playlists/{id}/items", count=1)
+    emu.reset_stats()
+    answer = wait_restore(carol, upload(carol, exp))
+    assert answer["status"] == "done", answer
+    creates = emu.stats()["endpoints"]["POST /v1/me/playlists"]["count"]
+    assert creates == len(owned(truth))  # once per playlist, none again on resume
+    assert len(emu.truth("carol")["playlists"]) == len(owned(truth))
+    assert_restored(emu, "carol", dict(truth, liked=[]))
+    made = [p for p in answer["report"]["playlists"] if p["action"] != "skipped"]
+    assert {p["action"] for p in made} == {"create"}
+    assert sorted(p["target_id"] for p in made) == sorted(
+        p["id"] for p in emu.truth("carol")["playlists"])
 
 
 def test_restore_csv_zip_with_cli(env):

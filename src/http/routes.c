@@ -91,6 +91,14 @@ int routes_require_user(http_req *r, kt_app *app, int64_t *user_id)
     return 1;
 }
 
+void routes_reply_result(http_req *r, kt_status st, json_t **body, const kt_err *err)
+{
+    if (st == KT_OK)
+        http_reply_json(r, 200, *body);
+    else
+        http_reply_error(r, err);
+}
+
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created)
 {
     kt_err err = {0};

@@ -98,6 +98,13 @@ int routes_query_int(http_req *r, const char *name, int64_t dflt, int64_t min, i
                      int64_t *out);
 int routes_query_time(http_req *r, const char *name, int64_t dflt, int64_t *out);
 
+/* Replies 200 with *body (taken) when st is KT_OK, else the error as JSON.
+ * Takes a pointer, not the value: callers write
+ * routes_reply_result(r, service(..., &out, &err), &out, &err), and the
+ * service must have run before *body is read (argument evaluation order is
+ * unspecified). */
+void routes_reply_result(http_req *r, kt_status st, json_t **body, const kt_err *err);
+
 /* Replies 200 with the /api/me body of the user (see routes_me.c). */
 void routes_reply_me(http_req *r, kt_app *app, int64_t user_id);
 

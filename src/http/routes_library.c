@@ -43,17 +43,6 @@ static int query_page(http_req *r, size_t *limit, size_t *offset)
     return 1;
 }
 
-/* Replies with *body (taken) or the error. Takes a pointer, not the value:
- * callers write reply(r, service(..., &out, &err), &out, &err), and the
- * service must have run before *body is read. */
-static void reply(http_req *r, kt_status st, json_t **body, const kt_err *err)
-{
-    if (st == KT_OK)
-        http_reply_json(r, 200, *body);
-    else
-        http_reply_error(r, err);
-}
-
 static void runs_handler(http_req *r, void *app)
 {
     int64_t uid = 0;
@@ -62,7 +51,7 @@ static void runs_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset))
         return;
-    reply(r, library_sync_runs(app, uid, limit, offset, &out, &err), &out, &err);
+    routes_reply_result(r, library_sync_runs(app, uid, limit, offset, &out, &err), &out, &err);
 }
 
 static void tracks_handler(http_req *r, void *app)
@@ -94,7 +83,8 @@ static void tracks_handler(http_req *r, void *app)
     store_sort s = sort ? (store_sort)k : STORE_SORT_ADDED_AT;
     /* Newest first by default for added_at, A-Z for the names. */
     int desc = order ? strcmp(order, "desc") == 0 : s == STORE_SORT_ADDED_AT;
-    reply(r, library_tracks(app, uid, q, s, desc, limit, offset, &out, &err), &out, &err);
+    routes_reply_result(r, library_tracks(app, uid, q, s, desc, limit, offset, &out, &err), &out,
+                        &err);
 }
 
 static void saved_handler(http_req *r, void *app)
@@ -105,8 +95,9 @@ static void saved_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset))
         return;
-    reply(r, library_saved(app, uid, http_req_param(r, "kind"), limit, offset, &out, &err), &out,
-          &err);
+    routes_reply_result(
+        r, library_saved(app, uid, http_req_param(r, "kind"), limit, offset, &out, &err), &out,
+        &err);
 }
 
 static void playlists_handler(http_req *r, void *app)
@@ -117,7 +108,7 @@ static void playlists_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset))
         return;
-    reply(r, library_playlists(app, uid, limit, offset, &out, &err), &out, &err);
+    routes_reply_result(r, library_playlists(app, uid, limit, offset, &out, &err), &out, &err);
 }
 
 static void playlist_handler(http_req *r, void *app)
@@ -128,8 +119,9 @@ static void playlist_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset))
         return;
-    reply(r, library_playlist(app, uid, http_req_param(r, "id"), limit, offset, &out, &err), &out,
-          &err);
+    routes_reply_result(
+        r, library_playlist(app, uid, http_req_param(r, "id"), limit, offset, &out, &err), &out,
+        &err);
 }
 
 static void versions_handler(http_req *r, void *app)
@@ -139,8 +131,8 @@ static void versions_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r, library_playlist_versions(app, uid, http_req_param(r, "id"), &out, &err), &out,
-          &err);
+    routes_reply_result(r, library_playlist_versions(app, uid, http_req_param(r, "id"), &out, &err),
+                        &out, &err);
 }
 
 static void diff_handler(http_req *r, void *app)
@@ -150,10 +142,11 @@ static void diff_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r,
-          library_playlist_diff(app, uid, http_req_param(r, "id"), http_req_query(r, "from"),
-                                http_req_query(r, "to"), &out, &err),
-          &out, &err);
+    routes_reply_result(r,
+                        library_playlist_diff(app, uid, http_req_param(r, "id"),
+                                              http_req_query(r, "from"), http_req_query(r, "to"),
+                                              &out, &err),
+                        &out, &err);
 }
 
 static void following_handler(http_req *r, void *app)
@@ -164,7 +157,7 @@ static void following_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset))
         return;
-    reply(r, library_following(app, uid, limit, offset, &out, &err), &out, &err);
+    routes_reply_result(r, library_following(app, uid, limit, offset, &out, &err), &out, &err);
 }
 
 static void top_handler(http_req *r, void *app)
@@ -175,10 +168,11 @@ static void top_handler(http_req *r, void *app)
     const char *range = http_req_query(r, "range");
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r,
-          library_top(app, uid, http_req_param(r, "kind"), range ? range : "medium_term",
-                      http_req_query(r, "day"), &out, &err),
-          &out, &err);
+    routes_reply_result(r,
+                        library_top(app, uid, http_req_param(r, "kind"),
+                                    range ? range : "medium_term", http_req_query(r, "day"), &out,
+                                    &err),
+                        &out, &err);
 }
 
 static void plays_handler(http_req *r, void *app)
@@ -190,7 +184,8 @@ static void plays_handler(http_req *r, void *app)
     if (!routes_require_user(r, app, &uid) || !query_page(r, &limit, &offset) ||
         !routes_query_time(r, "from", 0, &from) || !routes_query_time(r, "to", INT64_MAX, &to))
         return;
-    reply(r, library_plays(app, uid, from, to, limit, offset, &out, &err), &out, &err);
+    routes_reply_result(r, library_plays(app, uid, from, to, limit, offset, &out, &err), &out,
+                        &err);
 }
 
 const http_route routes_library[] = {

@@ -24,15 +24,6 @@
 #include "services/jobs.h"
 #include "services/stats.h"
 
-/* Replies with *body (taken) or the error; see routes_library.c. */
-static void reply(http_req *r, kt_status st, json_t **body, const kt_err *err)
-{
-    if (st == KT_OK)
-        http_reply_json(r, 200, *body);
-    else
-        http_reply_error(r, err);
-}
-
 static void library_handler(http_req *r, void *app)
 {
     int64_t uid = 0;
@@ -40,7 +31,7 @@ static void library_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r, stats_library(app, uid, &out, &err), &out, &err);
+    routes_reply_result(r, stats_library(app, uid, &out, &err), &out, &err);
 }
 
 static void listening_handler(http_req *r, void *app)
@@ -49,9 +40,10 @@ static void listening_handler(http_req *r, void *app)
     kt_err err = {0};
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid) || !routes_query_time(r, "from", 0, &from) ||
-        !routes_query_time(r, "to", INT64_MAX, &to) || !routes_query_int(r, "limit", 10, 1, 100, &limit))
+        !routes_query_time(r, "to", INT64_MAX, &to) ||
+        !routes_query_int(r, "limit", 10, 1, 100, &limit))
         return;
-    reply(r, stats_listening(app, uid, from, to, (int)limit, &out, &err), &out, &err);
+    routes_reply_result(r, stats_listening(app, uid, from, to, (int)limit, &out, &err), &out, &err);
 }
 
 static void tracker_handler(http_req *r, void *app)
@@ -61,10 +53,11 @@ static void tracker_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r,
-          stats_tracker(app, uid, http_req_query(r, "name"), http_req_query(r, "from"),
-                        http_req_query(r, "to"), time_now_ms(), &out, &err),
-          &out, &err);
+    routes_reply_result(r,
+                        stats_tracker(app, uid, http_req_query(r, "name"),
+                                      http_req_query(r, "from"), http_req_query(r, "to"),
+                                      time_now_ms(), &out, &err),
+                        &out, &err);
 }
 
 static void movement_handler(http_req *r, void *app)
@@ -75,10 +68,11 @@ static void movement_handler(http_req *r, void *app)
     const char *range = http_req_query(r, "range");
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r,
-          stats_top_movement(app, uid, range ? range : "medium_term", http_req_query(r, "kind"),
-                             http_req_query(r, "from"), http_req_query(r, "to"), &out, &err),
-          &out, &err);
+    routes_reply_result(r,
+                        stats_top_movement(app, uid, range ? range : "medium_term",
+                                           http_req_query(r, "kind"), http_req_query(r, "from"),
+                                           http_req_query(r, "to"), &out, &err),
+                        &out, &err);
 }
 
 static void aggregate_handler(http_req *r, void *app)
@@ -88,7 +82,7 @@ static void aggregate_handler(http_req *r, void *app)
     json_t *out = NULL;
     if (!routes_require_user(r, app, &uid))
         return;
-    reply(r, stats_aggregate(app, uid, time_now_ms(), &out, &err), &out, &err);
+    routes_reply_result(r, stats_aggregate(app, uid, time_now_ms(), &out, &err), &out, &err);
 }
 
 static void refresh_handler(http_req *r, void *app)

@@ -654,7 +654,8 @@ static kt_status parse_zip(const char *name, const char *data, size_t len, resto
             (!ends_with_ci(b, ".csv") && !ends_with_ci(b, ".json")))
             continue; /* directories, resource forks and other files */
         snprintf(label, sizeof label, "%.150s:%.200s", name, zs.name);
-        if (zs.size > RESTORE_MAX_FILE_BYTES || total + zs.size > RESTORE_MAX_TOTAL_BYTES) {
+        if (zs.size > RESTORE_MAX_FILE_BYTES ||
+            in->parsed_bytes + total + zs.size > RESTORE_MAX_TOTAL_BYTES) {
             st = err_set(err, KT_ERR_TOO_LARGE, "too_large",
                          "%s: larger than the limit of %zu bytes (per file) / %zu (all files)",
                          label, RESTORE_MAX_FILE_BYTES, RESTORE_MAX_TOTAL_BYTES);
@@ -669,8 +670,8 @@ static kt_status parse_zip(const char *name, const char *data, size_t len, resto
     if (st == KT_OK && used == 0)
         st = err_set(err, KT_ERR_INVALID, "bad_upload", "%s: the archive holds no .csv or .json file",
                      name);
-    if (st == KT_OK)
-        st = input_merge(in, all, name, err);
+    if (st == KT_OK && (st = input_merge(in, all, name, err)) == KT_OK)
+        in->parsed_bytes += total;
 out:
     if (za)
         zip_discard(za);
@@ -704,13 +705,20 @@ kt_status restore_parse_file(const char *name, const char *data, size_t len, res
         return err_set(err, KT_ERR_INVALID, "bad_upload", "%s: the file is empty", label);
     if (len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0)
         return parse_zip(label, data, len, in, err);
+    if (in->parsed_bytes + len > RESTORE_MAX_TOTAL_BYTES)
+        return err_set(err, KT_ERR_TOO_LARGE, "too_large",
+                       "%s: the files of this upload are larger than the limit of %zu bytes "
+                       "together", label, RESTORE_MAX_TOTAL_BYTES);
     if (len >= 2 && memcmp(data, "PK", 2) == 0)
         return err_set(err, KT_ERR_INVALID, "bad_zip", "%s: not a readable zip archive", label);
     if (memchr(data, '\0', len))
         return err_set(err, KT_ERR_INVALID, "bad_format",
                        "%s: not a keeptrack JSON export, an Exportify CSV file or a zip of them",
                        label);
-    return parse_one(label, base_name(label), data, len, in, err);
+    kt_status st = parse_one(label, base_name(label), data, len, in, err);
+    if (st == KT_OK)
+        in->parsed_bytes += len;
+    return st;
 }
 
 /* ---- the normalized form ---- */

@@ -31,7 +31,7 @@
 
 /* Bounds on uploads (beyond these an upload is refused, not cut). */
 #define RESTORE_MAX_FILE_BYTES ((size_t)64 << 20) /* one file or one zip member */
-#define RESTORE_MAX_TOTAL_BYTES ((size_t)256 << 20) /* inflated zip members together */
+#define RESTORE_MAX_TOTAL_BYTES ((size_t)256 << 20) /* every file (inflated) of one upload */
 #define RESTORE_MAX_ZIP_ENTRIES 5000
 #define RESTORE_MAX_PLAYLISTS 5000
 #define RESTORE_MAX_ITEMS 11000      /* Spotify's playlist size limit */
@@ -64,6 +64,10 @@ typedef struct restore_input {
     int has_liked;      /* Liked Songs were in the upload */
     restore_item *liked; /* newest first */
     size_t n_liked, cap_liked;
+    /* Bytes read into this input so far (plain files and inflated zip
+     * members): restore_parse_file keeps it under RESTORE_MAX_TOTAL_BYTES
+     * across every file of one upload, not per file. */
+    size_t parsed_bytes;
 } restore_input;
 
 /* A new empty input (calloc'd); NULL when memory runs out. */

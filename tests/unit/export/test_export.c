@@ -1,7 +1,8 @@
 /* test_export.c - the CSV writers of export.c and the parsers of
  * restore_parse.c: exact header, RFC 4180 quoting round trips through the
  * parser, hostile rows (named file and line), JSON export format checks,
- * the normalized form round trip, safe unique file names, zip members.
+ * the normalized form round trip, safe unique file names, zip members, the
+ * size limit across every file of one upload.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
+#include <zip.h>
 
 #include "services/export.h"
 #include "services/restore_parse.h"
@@ -192,6 +195,60 @@ static void test_not_a_zip(void **state)
     restore_input_free(in);
 }
 
+/* A zip holding one member (name, text), read back into a malloc'd buffer. */
+static char *make_zip(const char *member, const char *text, size_t *len)
+{
+    char path[] = "/tmp/kt-test-zip-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    int zerr = 0;
+    zip_t *z = zip_open(path, ZIP_TRUNCATE, &zerr);
+    assert_non_null(z);
+    zip_source_t *src = zip_source_buffer(z, text, strlen(text), 0);
+    assert_non_null(src);
+    assert_true(zip_file_add(z, member, src, ZIP_FL_ENC_UTF_8) >= 0);
+    assert_int_equal(zip_close(z), 0);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *bytes = malloc(1 << 16);
+    assert_non_null(bytes);
+    *len = fread(bytes, 1, 1 << 16, f);
+    assert_true(*len > 0);
+    fclose(f);
+    unlink(path);
+    return bytes;
+}
+
+/* RESTORE_MAX_TOTAL_BYTES holds for the whole upload (every part of a
+ * multipart body, zips counted inflated), not for each file alone. */
+static void test_upload_total_limit(void **state)
+{
+    (void)state;
+    const char *csv = "Track URI\n" T1 "\n";
+    size_t zlen = 0;
+    char *zip = make_zip("Road Trip.csv", csv, &zlen);
+    restore_input *in = restore_input_new();
+    kt_err err = {0};
+    assert_int_equal(restore_parse_file("Mix.csv", csv, strlen(csv), in, &err), KT_OK);
+    assert_int_equal(in->parsed_bytes, strlen(csv));
+    assert_int_equal(restore_parse_file("a.zip", zip, zlen, in, &err), KT_OK);
+    assert_int_equal(in->parsed_bytes, 2 * strlen(csv)); /* the member, inflated */
+    assert_int_equal(in->n_playlists, 2);
+    /* As if earlier parts had used the budget up to one byte short of a file. */
+    in->parsed_bytes = RESTORE_MAX_TOTAL_BYTES - strlen(csv) + 1;
+    assert_int_equal(restore_parse_file("More.csv", csv, strlen(csv), in, &err), KT_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.msg, "More.csv"));
+    assert_int_equal(restore_parse_file("b.zip", zip, zlen, in, &err), KT_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.msg, "b.zip:Road Trip.csv"));
+    assert_int_equal(in->n_playlists, 2); /* nothing added by the refused files */
+    in->parsed_bytes = RESTORE_MAX_TOTAL_BYTES - strlen(csv);
+    assert_int_equal(restore_parse_file("Last.csv", csv, strlen(csv), in, &err), KT_OK);
+    assert_int_equal(in->parsed_bytes, RESTORE_MAX_TOTAL_BYTES);
+    restore_input_free(in);
+    free(zip);
+}
+
 static void test_file_names(void **state)
 {
     (void)state;
@@ -229,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_bom_crlf_blank_lines_liked),
         cmocka_unit_test(test_json_export),
         cmocka_unit_test(test_not_a_zip),
+        cmocka_unit_test(test_upload_total_limit),
         cmocka_unit_test(test_file_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

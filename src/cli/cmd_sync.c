@@ -76,7 +76,7 @@ static int sync_user(kt_app *app, const store_user *u, unsigned what)
     char who[160];
     snprintf(who, sizeof who, "%s", u->display_name ? u->display_name : u->account_id);
     progress_out p = {.who = who, .tty = isatty(STDERR_FILENO), .last_step = -1};
-    kt_status st = sync_run(app, u->id, what, on_progress, &p, &err);
+    kt_status st = sync_run(app, u->id, what, on_progress, NULL, &p, &err);
     if (p.tty)
         fputs("\r\033[K", stderr);
     print_summary(app, u);

@@ -26,7 +26,15 @@ static void sync_progress(void *ctx, int64_t done, int64_t total, const char *ms
     jobs_ctx_progress(ctx, done, total, msg);
 }
 
-/* Job kind "sync": params {"what":"liked,playlists"} (sync_parse_what). */
+static int sync_stopping(void *ctx)
+{
+    return jobs_ctx_stopping(ctx);
+}
+
+/* Job kind "sync": params {"what":"liked,playlists"} (sync_parse_what). A
+ * run stopped by shutdown (or a lost lease) gives the job back: the
+ * collections it finished stay committed, the next run re-checks them
+ * incrementally. */
 static kt_status run_sync(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
 {
     const char *params = jobs_ctx_params(job);
@@ -45,7 +53,10 @@ static kt_status run_sync(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     if (jobs_ctx_user(job) <= 0)
         return err_set(err, KT_ERR_INVALID, "bad_job", "sync job %lld has no user",
                        (long long)jobs_ctx_id(job));
-    return sync_run(app, jobs_ctx_user(job), what, sync_progress, job, err);
+    st = sync_run(app, jobs_ctx_user(job), what, sync_progress, sync_stopping, job, err);
+    if (st == KT_ERR_CONFLICT && strcmp(err->code, SYNC_CODE_STOPPED) == 0)
+        return jobs_release(job, err);
+    return st;
 }
 
 /* Job kind "backup": backup_run on a pooled connection. A failed off-site

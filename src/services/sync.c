@@ -3,17 +3,21 @@
  * the work).
  *
  * A run is recorded in sync_runs before anything is fetched ("running") and
- * finished with its status ("done" | "failed" | "deferred"), the requests
+ * finished with its status ("done" | "failed" | "deferred" | "stopped"), the requests
  * it spent (spotify_thread_requests: the calls run in this thread and in
  * its helper), the items added and removed, and the error. Collections run
  * one after the other in a fixed order; each commits on its own, so a
  * failure in one keeps the ones before it and leaves its own previous copy
  * intact. The followed-artists cursor walk (one page after the other, so
  * latency-bound) is fetched on a helper thread while the collections before
- * it run; the run joins it at its turn and writes it there, so every
- * database write, progress report and error still happens on the run's
- * thread in the same order. When an earlier collection fails the helper is
- * told to stop and what it fetched is dropped. A long rate
+ * it run; the run joins it at its turn and writes it there, so the
+ * collections are still written and reported in the same order. (Page
+ * callbacks, catalog writes and progress reports may run on the thread a
+ * Spotify call parses on, spotify_delivery.c: one at a time, while the run's
+ * thread waits for the call.) When an earlier collection fails the helper
+ * is told to stop and what it fetched is dropped. The stopping hook is asked
+ * before each collection and each page: a stop ends the run with
+ * KT_ERR_CONFLICT (SYNC_CODE_STOPPED), recorded as "stopped". A long rate
  * limit (KT_ERR_DEFERRED) or a refused refresh token (KT_ERR_REAUTH) stops
  * the run at once and is returned as is, retry_at_ms included.
  */
@@ -133,7 +137,8 @@ static int follow_start(follow_job *j, const sync_ctx *c, unsigned what)
         !(what & (SYNC_LIKED | SYNC_PLAYLISTS | SYNC_ALBUMS | SYNC_SHOWS | SYNC_EPISODES)))
         return 0;
     j->c = (sync_ctx){.app = c->app, .user_id = c->user_id, .hold_catalog = 1,
-                      .stop = &j->stop};
+                      .stop = &j->stop, .stopping = c->stopping,
+                      .progress_ctx = c->progress_ctx};
     memcpy(j->c.spotify_id, c->spotify_id, sizeof j->c.spotify_id);
     err_clear(&j->err);
     atomic_init(&j->stop, 0);
@@ -223,13 +228,25 @@ static void record(sync_ctx *c, int64_t run_id, const char *status, uint64_t req
     }
 }
 
+/* The run's status word for sync_runs. */
+static const char *run_status(kt_status st, const kt_err *err)
+{
+    if (st == KT_OK)
+        return "done";
+    if (st == KT_ERR_DEFERRED)
+        return "deferred";
+    if (st == KT_ERR_CONFLICT && strcmp(err->code, SYNC_CODE_STOPPED) == 0)
+        return "stopped";
+    return "failed";
+}
+
 kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
-                   void *progress_ctx, kt_err *out_err)
+                   sync_stopping_fn stopping, void *ctx, kt_err *out_err)
 {
     kt_err e, *err = &e;
     err_clear(&e);
-    sync_ctx c = {.app = app, .user_id = user_id, .progress = progress,
-                  .progress_ctx = progress_ctx};
+    sync_ctx c = {.app = app, .user_id = user_id, .progress = progress, .stopping = stopping,
+                  .progress_ctx = ctx};
     char what_s[128];
     int64_t run_id = 0;
     store *s = NULL;
@@ -258,6 +275,8 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         if (!(what & names[k].bits))
             continue;
         sync_report(&c, "%s", names[k].name);
+        if ((st = sync_check_stop(&c, err)) != KT_OK)
+            break;
         if (helper && names[k].bits == SYNC_FOLLOWING)
             st = follow_finish(&fj, &c, err);
         else
@@ -267,7 +286,7 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
     }
     follow_free(&fj);
     uint64_t requests = spotify_thread_requests() - req0 + fj.requests;
-    const char *status = st == KT_OK ? "done" : st == KT_ERR_DEFERRED ? "deferred" : "failed";
+    const char *status = run_status(st, err);
     if (st == KT_OK)
         sync_report(&c, "done");
     record(&c, run_id, status, requests, st == KT_OK ? NULL : err->msg);

@@ -49,11 +49,23 @@ void sync_format_what(unsigned what, char *out, size_t size);
  * thread. */
 typedef void (*sync_progress_fn)(void *ctx, int64_t done, int64_t total, const char *msg);
 
-/* Syncs the collections in `what` for one user. KT_ERR_DEFERRED (with
- * err->retry_at_ms) when Spotify rate-limits for long; KT_ERR_REAUTH when
- * the user must log in again; other errors after the run is recorded as
- * failed. Collections finished before a failure stay committed. */
+/* Asked between pages whether the run should stop early (nonzero: stop),
+ * e.g. because the process is shutting down. May be NULL. Called from the
+ * run's threads, possibly two at once: must be thread-safe. */
+typedef int (*sync_stopping_fn)(void *ctx);
+
+/* The code of the error a run stopped by its sync_stopping_fn returns
+ * (status KT_ERR_CONFLICT). */
+#define SYNC_CODE_STOPPED "sync_stopped"
+
+/* Syncs the collections in `what` for one user; `progress` and `stopping`
+ * (both may be NULL) get `ctx`. KT_ERR_DEFERRED (with err->retry_at_ms)
+ * when Spotify rate-limits for long; KT_ERR_REAUTH when the user must log
+ * in again; KT_ERR_CONFLICT with code SYNC_CODE_STOPPED when `stopping`
+ * asked it to stop (recorded as "stopped"); other errors after the run is
+ * recorded as failed. Collections finished before a failure or a stop
+ * stay committed; the one in progress keeps its previous copy. */
 kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
-                   void *progress_ctx, kt_err *err);
+                   sync_stopping_fn stopping, void *ctx, kt_err *err);
 
 #endif

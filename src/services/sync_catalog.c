@@ -296,6 +296,15 @@ void sync_list_free(sync_list *l)
     memset(l, 0, sizeof *l);
 }
 
+kt_status sync_check_stop(sync_ctx *c, kt_err *err)
+{
+    if ((c->stop && atomic_load(c->stop)) || (c->stopping && c->stopping(c->progress_ctx)))
+        return err_set(err, KT_ERR_CONFLICT, SYNC_CODE_STOPPED,
+                       "the sync stopped before the end (keeptrack is shutting down, or the job "
+                       "went to another worker)");
+    return KT_OK;
+}
+
 void sync_report(sync_ctx *c, const char *fmt, ...)
 {
     char msg[160];

@@ -6,9 +6,9 @@
  * Saved collections are incremental: the first page is fetched and compared
  * with the stored copy (same total, same newest items with the same
  * added_at); when it matches nothing else is fetched or written. Otherwise
- * every page is fetched in parallel (spotify_get_all_offset) and the
- * collection replaced exactly, which reflects removals and reorders
- * anywhere, not only at the top.
+ * the pages after that first one (kept, not fetched again) are fetched in
+ * parallel (spotify_get_each) and the collection replaced exactly, which
+ * reflects removals and reorders anywhere, not only at the top.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +84,9 @@ static kt_status saved_page(void *ctx, const json_t *page, kt_err *err)
     const json_t *items = json_arr(page, "items");
     size_t i;
     const json_t *it;
-    kt_status st = KT_OK;
+    kt_status st = sync_check_stop(w->c, err);
+    if (st != KT_OK)
+        return st;
     json_array_foreach(items, i, it)
     {
         spotify_saved *sv = NULL;
@@ -146,6 +148,33 @@ static kt_status saved_write(saved_walk *w, kt_err *err)
     return st;
 }
 
+static kt_status saved_each(void *ctx, size_t idx, const json_t *body, kt_err *err)
+{
+    (void)idx;
+    return saved_page(ctx, body, err);
+}
+
+/* Every page after the first (offsets PAGE.. up to w->total), in parallel
+ * and delivered in order. */
+static kt_status saved_rest(saved_walk *w, kt_err *err)
+{
+    size_t n = w->total > PAGE ? (size_t)((w->total - 1) / PAGE) : 0;
+    char **paths = calloc(n + 1, sizeof *paths);
+    kt_status st = paths ? KT_OK : err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; st == KT_OK && i < n; i++)
+        if (asprintf(&paths[i], "%s?limit=%d&offset=%zu", w->k->path, PAGE, (i + 1) * PAGE) < 0) {
+            paths[i] = NULL;
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        }
+    if (st == KT_OK && n > 0)
+        st = spotify_get_each(w->c->app->spotify, w->c->user_id, (const char *const *)paths, n,
+                              saved_each, w, err);
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return st;
+}
+
 kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err)
 {
     const saved_kind *k = NULL;
@@ -173,16 +202,11 @@ kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err)
         goto out;
     if (same)
         goto out; /* the stored copy is current: nothing to fetch or write */
-    /* Changed somewhere: read it all (in parallel when there is more than
-     * the first page) and replace. */
+    /* Changed somewhere: read it all and replace. The first page is taken
+     * again from memory, the rest fetched in parallel. */
     sync_list_free(&w.list);
     w.catalog = 1;
-    if (w.total > (int64_t)json_array_size(json_arr(first, "items")))
-        st = spotify_get_all_offset(c->app->spotify, c->user_id, k->path, PAGE, NULL, saved_page,
-                                    &w, err);
-    else
-        st = saved_page(&w, first, err);
-    if (st != KT_OK)
+    if ((st = saved_page(&w, first, err)) != KT_OK || (st = saved_rest(&w, err)) != KT_OK)
         goto out;
     st = saved_write(&w, err);
 out:
@@ -205,9 +229,9 @@ static kt_status follow_page(void *ctx, const json_t *page, kt_err *err)
     follow_walk *w = ctx;
     size_t i;
     const json_t *it;
-    kt_status st = KT_OK;
-    if (w->c->stop && atomic_load(w->c->stop))
-        return err_set(err, KT_ERR_INTERNAL, "cancelled", "the sync run stopped");
+    kt_status st = sync_check_stop(w->c, err);
+    if (st != KT_OK)
+        return st;
     json_array_foreach(json_arr(page, "items"), i, it)
     {
         spotify_artist *a = NULL;

@@ -47,7 +47,8 @@ typedef struct sync_ctx {
     int64_t user_id;
     char spotify_id[128]; /* the user's Spotify id: owner of "own" playlists */
     sync_progress_fn progress;
-    void *progress_ctx;
+    sync_stopping_fn stopping;
+    void *progress_ctx;   /* the ctx of progress and stopping */
     strset *written;      /* catalog keys written this run (track uris, ids) */
     sync_cat cat;
     int64_t added, removed;
@@ -57,6 +58,11 @@ typedef struct sync_ctx {
     int hold_catalog;     /* 1: queue catalog objects without writing (a fetch-only thread) */
     const atomic_int *stop; /* set by the run when it failed: a helper thread gives up */
 } sync_ctx;
+
+/* KT_OK, or KT_ERR_CONFLICT (code SYNC_CODE_STOPPED) when the run should
+ * stop: its stopping hook says so, or (a helper) the run gave up. Page
+ * callbacks call it first, so a stop takes effect within a page. */
+kt_status sync_check_stop(sync_ctx *c, kt_err *err);
 
 /* Catalog rows are flushed when this many objects are pending. */
 #define SYNC_CAT_FLUSH 1000

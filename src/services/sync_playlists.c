@@ -59,6 +59,9 @@ static kt_status list_page(void *ctx, const json_t *page, kt_err *err)
     pl_state *ps = ctx;
     size_t i;
     const json_t *it;
+    kt_status st = sync_check_stop(ps->c, err);
+    if (st != KT_OK)
+        return st;
     json_array_foreach(json_arr(page, "items"), i, it)
     {
         spotify_playlist *p = NULL;
@@ -87,7 +90,9 @@ static kt_status items_take(pl_state *ps, pl_entry *e, const json_t *page, kt_er
 {
     size_t i;
     const json_t *it;
-    kt_status st = KT_OK;
+    kt_status st = sync_check_stop(ps->c, err);
+    if (st != KT_OK)
+        return st;
     json_array_foreach(json_arr(page, "items"), i, it)
     {
         spotify_playlist_item *pi = NULL;

@@ -10,6 +10,7 @@ fixed sleep.
 """
 import datetime
 import os
+import re
 import sys
 import time
 
@@ -217,6 +218,48 @@ def test_scheduler_enqueues_each_period_once(emu, db, tmp_path):
         assert count(db, "SELECT COUNT(*) FROM jobs") == 3
     finally:
         assert kt.stop() == 0, kt.log()[-3000:]
+
+
+def test_graceful_stop_gives_a_running_sync_back(emu, db, tmp_path):
+    """SIGTERM during a long sync: the run stops within a page instead of
+    finishing (recorded "stopped", Liked Songs not half-written), the job
+    goes back to the queue, and the next instance finishes it exactly."""
+    emu.add_user("erin", liked=2000, playlists=0, followed_playlists=0, albums=0, shows=0,
+                 episodes=0, followed=0, plays=0)
+    a = start_kt(emu, db, tmp_path)
+    b = None
+    try:
+        browser = a.login("erin")
+        emu.set_faults(latency_ms=300)  # 40 pages: several seconds at concurrency 8
+        emu.reset_stats()
+        job = post_sync(browser, {"what": "liked"})
+
+        def started():
+            j = browser.get(f"/api/jobs/{job['id']}").json()
+            m = re.search(r"liked songs (\d+)/2000", j.get("message") or "")
+            return j if j["state"] == "running" and m and int(m.group(1)) >= 50 else None
+        wait_until(started, 30, interval=0.02, what="the sync to be under way")
+        assert a.stop() == 0, a.log()[-3000:]
+        pages = emu.count("GET /v1/me/tracks")
+        assert 2 <= pages < 40, pages  # stopped early, not run to the end
+        assert count(db, f"SELECT COUNT(*) FROM jobs WHERE id = {job['id']} "
+                         "AND state = 'queued' AND claimed_by IS NULL") == 1
+        uid = count(db, "SELECT id FROM users WHERE spotify_id = 'erin'")
+        assert [r[0] for r in db.sql(f"SELECT status FROM sync_runs WHERE user_id = {uid}")] == [
+            "stopped"]
+        assert count(db, f"SELECT COUNT(*) FROM saved_tracks WHERE user_id = {uid}") == 0
+        emu.clear_faults()
+        b = start_kt(emu, db, tmp_path)
+        browser.base_url = b.base_url
+        done = wait_job(browser, job["id"], ("done",), timeout=60)
+        assert done["attempts"] == 0  # given back, not failed
+        liked = [e["track"]["uri"] for e in emu.truth("erin")["liked"]]
+        assert [r[0] for r in db.sql(f"SELECT track_uri FROM saved_tracks WHERE user_id = {uid} "
+                                     "ORDER BY position")] == liked
+    finally:
+        a.stop()
+        if b:
+            assert b.stop() == 0, b.log()[-3000:]
 
 
 def test_killed_instance_job_finishes_elsewhere(emu, db, tmp_path):

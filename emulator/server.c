@@ -16,6 +16,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "accounts.h"
 #include "faults.h"
@@ -529,6 +531,32 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 static struct MHD_Daemon *daemon_handle;
 
+/* Binds and listens on addr itself (instead of letting MHD do it) so the
+ * port is known, and base_url written, before MHD starts its threads: a
+ * worker thread then never reads base_url while it is being written.
+ * Returns the socket or -1 (errno set). */
+static int listen_socket(const struct addrinfo *addr, int *port)
+{
+    int fd = socket(addr->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (addr->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, addr->ai_addr, addr->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
 bool server_start(em_app *app)
 {
     struct addrinfo hints, *res = NULL;
@@ -545,14 +573,27 @@ bool server_start(em_app *app)
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (res->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    int bound = 0;
+    int lfd = listen_socket(res, &bound);
+    freeaddrinfo(res);
+    if (lfd < 0) {
+        fprintf(stderr, "spotify-emulator: cannot listen on %s:%d: %s\n", app->cfg.listen_host,
+                app->cfg.listen_port, strerror(errno));
+        return false;
+    }
+    bool v6 = strchr(app->cfg.listen_host, ':') != NULL;
+    const char *host = strcmp(app->cfg.listen_host, "0.0.0.0") == 0 ? "127.0.0.1" :
+                       strcmp(app->cfg.listen_host, "::") == 0 ? "::1" : app->cfg.listen_host;
+    snprintf(app->base_url, sizeof(app->base_url), v6 ? "http://[%s]:%d" : "http://%s:%d", host, bound);
+    snprintf(app->api_url, sizeof(app->api_url), "%s/v1", app->base_url);
     if (pthread_create(&T.thread, NULL, timer_main, NULL) != 0) {
-        freeaddrinfo(res);
+        close(lfd);
         fprintf(stderr, "spotify-emulator: cannot start timer thread\n");
         return false;
     }
     T.running = true;
     daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, app,
-                                     MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                                     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
                                      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.threads,
                                      MHD_OPTION_NOTIFY_COMPLETED, completed, app,
                                      MHD_OPTION_CONNECTION_LIMIT, 4000u,
@@ -563,25 +604,12 @@ bool server_start(em_app *app)
                                       * connection is closed by the idle timeout below. */
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
                                      MHD_OPTION_CONNECTION_TIMEOUT, 300u,
-                                     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                                      MHD_OPTION_END);
-    freeaddrinfo(res);
     if (!daemon_handle) {
+        close(lfd);
         fprintf(stderr, "spotify-emulator: cannot listen on %s:%d\n", app->cfg.listen_host, app->cfg.listen_port);
         return false;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int bound = app->cfg.listen_port;
-    if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
-        bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    bool v6 = strchr(app->cfg.listen_host, ':') != NULL;
-    const char *host = strcmp(app->cfg.listen_host, "0.0.0.0") == 0 ? "127.0.0.1" :
-                       strcmp(app->cfg.listen_host, "::") == 0 ? "::1" : app->cfg.listen_host;
-    snprintf(app->base_url, sizeof(app->base_url), v6 ? "http://[%s]:%d" : "http://%s:%d", host, bound);
-    snprintf(app->api_url, sizeof(app->api_url), "%s/v1", app->base_url);
     return true;
 }
 

@@ -4,7 +4,7 @@
 #                then libFuzzer (build-fuzz, clang) for 10 s per harness
 # Longer checks: make valgrind (unit suites under memcheck), make soak (the
 # fault soak and load at full size), make fuzz, make coverage.
-.PHONY: all deps build build-asan run test test-quick fuzz bench coverage valgrind soak clean
+.PHONY: all deps build build-asan run test test-quick fuzz bench coverage valgrind soak tsan clean
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -60,6 +60,16 @@ soak: build
 	@SOAK_SYNCS=50 SOAK_KILLS=20 SOAK_LOAD_SECONDS=60 \
 	  bash scripts/run-tests.sh --suite soak --timeout-multiplier 4 $(BUILD)
 
+# ThreadSanitizer (build-tsan): the unit, client, emulator and integration
+# suites with keeptrack and the emulator built with -fsanitize=thread; the
+# first race aborts the process (halt_on_error), which fails its test.
+# About 15 minutes on 2 cores, so not part of `make test`.
+tsan: deps
+	@[ -f build-tsan/build.ninja ] || meson setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false
+	ninja -C build-tsan
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" bash scripts/run-tests.sh \
+	  --no-suite browser --no-suite soak --no-suite fuzz --timeout-multiplier 4 build-tsan
+
 # Line coverage of src/ over every suite but the browser and soak ones
 # (gcovr; the summary line "lines: N%" is the figure, target >= 80 %).
 coverage: deps
@@ -69,4 +79,4 @@ coverage: deps
 	gcovr -r . --filter src/ --exclude-unreachable-branches --print-summary build-cov
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-cov build-fuzz
+	rm -rf $(BUILD) $(BUILD_ASAN) build-cov build-fuzz build-tsan

@@ -366,7 +366,7 @@ typedef struct writer {
     char url[512];
     atomic_int stop;
     atomic_long committed;
-    kt_status failure;
+    atomic_int failure; /* kt_status; read by the test while the writer runs */
 } writer;
 
 /* Commits pairs: one row in a and one in b per transaction, so any
@@ -376,21 +376,22 @@ static void *writer_main(void *arg)
     writer *w = arg;
     store *s = NULL;
     kt_err err = {0};
-    w->failure = store_open(w->url, &s, &err);
-    for (long i = 1; w->failure == KT_OK && !atomic_load(&w->stop); i++) {
+    kt_status st = store_open(w->url, &s, &err);
+    for (long i = 1; st == KT_OK && !atomic_load(&w->stop); i++) {
         store_param p[] = {SP_INT(i),
                            SP_TEXT("some payload to make pages fill up a little faster")};
-        if ((w->failure = store_begin(s, &err)) != KT_OK ||
-            (w->failure = store_exec(s, "INSERT INTO a (n, pad) VALUES (?, ?)", p, 2, NULL,
-                                     &err)) != KT_OK ||
-            (w->failure = store_exec(s, "INSERT INTO b (n, pad) VALUES (?, ?)", p, 2, NULL,
-                                     &err)) != KT_OK ||
-            (w->failure = store_commit(s, &err)) != KT_OK)
+        if ((st = store_begin(s, &err)) != KT_OK ||
+            (st = store_exec(s, "INSERT INTO a (n, pad) VALUES (?, ?)", p, 2, NULL, &err)) !=
+                KT_OK ||
+            (st = store_exec(s, "INSERT INTO b (n, pad) VALUES (?, ?)", p, 2, NULL, &err)) !=
+                KT_OK ||
+            (st = store_commit(s, &err)) != KT_OK)
             break;
         atomic_store(&w->committed, i);
     }
-    if (w->failure != KT_OK)
+    if (st != KT_OK)
         fprintf(stderr, "writer: %s\n", err.msg);
+    atomic_store(&w->failure, (int)st);
     store_rollback(s);
     store_close(s);
     return NULL;
@@ -401,7 +402,7 @@ static void wait_for_commits(writer *w, long at_least)
     int64_t deadline = time_mono_ms() + 20000;
     while (atomic_load(&w->committed) < at_least) {
         assert_true(time_mono_ms() < deadline);
-        assert_int_equal(w->failure, KT_OK);
+        assert_int_equal(atomic_load(&w->failure), KT_OK);
         sched_yield();
     }
 }
@@ -410,7 +411,8 @@ static void test_sqlite_snapshot_during_writes(void **state)
 {
     (void)state;
     char dir[256];
-    writer w = {.failure = KT_OK};
+    writer w = {.url = ""};
+    atomic_init(&w.failure, KT_OK);
     kt_config cfg;
     kt_err err = {0};
     store *s = NULL;
@@ -462,7 +464,7 @@ static void test_sqlite_snapshot_during_writes(void **state)
     assert_true(atomic_load(&w.committed) > before_first);
     atomic_store(&w.stop, 1);
     assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(w.failure, KT_OK);
+    assert_int_equal(atomic_load(&w.failure), KT_OK);
 
     /* a second backup in the same second is refused, nothing left behind */
     backup_result res;

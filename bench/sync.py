@@ -9,7 +9,9 @@ no-change re-sync. For each it prints the requests spent (emulator
 counters), the wall time, the lower bound set by latency and concurrency
 (requests / concurrency x latency), their ratio, the sync process's peak
 RSS, and the time the run spent holding a database connection (db_ms from
-the sync_run log line).
+the sync_run log line), and the mean number of requests in flight at the
+emulator (from its request log; --timeline prints it per 50 ms window, which
+shows where a run stalls or goes serial).
 
 Targets (issue 5): full sync <= 1.3 x the bound at concurrency 8, peak RSS
 <= 64 MB; re-sync <= 15 requests and under 1 s.
@@ -18,6 +20,7 @@ Each run (default 3) syncs into a fresh database; the run with the median
 wall time is reported at the end (wall clock is noisy on a shared machine).
 
 Usage: /usr/bin/python3 bench/sync.py [BUILD_DIR] [--backend sqlite|postgres] [--runs N]
+                                      [--timeline]
        (BUILD_DIR defaults to build; postgres uses KEEPTRACK_TEST_PG)
 """
 import argparse
@@ -59,11 +62,42 @@ def run_sync_rusage(kt, what):
     return wall, ru.ru_maxrss / 1024.0, log
 
 
-def figures(label, emu, kt, what):
+def in_flight(requests, window_ms=50):
+    """Mean requests in flight at the emulator per window, from its request
+    log (each request occupied [t_ms - latency, t_ms] there): a list of
+    (window start ms, mean in flight, {endpoint: requests touching it})."""
+    spans = sorted((r["t_ms"] - LATENCY_MS, r["t_ms"], r["endpoint"].split(" ")[-1])
+                   for r in requests)
+    if not spans:
+        return []
+    t0, end = spans[0][0], max(e for _, e, _ in spans)
+    rows, at = [], t0
+    while at < end:
+        hi = at + window_ms
+        busy = [(s, e, ep) for s, e, ep in spans if s < hi and e > at]
+        mean = sum(min(e, hi) - max(s, at) for s, e, _ in busy) / window_ms
+        eps = {}
+        for _, _, ep in busy:
+            eps[ep] = eps.get(ep, 0) + 1
+        rows.append((at - t0, mean, eps))
+        at = hi
+    return rows
+
+
+def print_timeline(requests):
+    print("  in flight per 50 ms window (emulator log; a dip is a stall, 0 a serial step):")
+    for at, mean, eps in in_flight(requests):
+        bar = "#" * int(round(mean * 2))
+        top = ", ".join(f"{k} {v}" for k, v in sorted(eps.items(), key=lambda kv: -kv[1])[:2])
+        print(f"  {at:7.0f} ms {mean:4.1f} {bar:<17} {top}")
+
+
+def figures(label, emu, kt, what, timeline=False):
     """One sync; prints its figures and returns them as a dict."""
     emu.reset_stats()
     wall, rss, log = run_sync_rusage(kt, what)
-    requests = emu.stats()["total"]
+    stats = emu.stats()
+    requests = stats["total"]
     m = re.search(r"event=sync_run .*db_ms=(\d+)", log)
     db_ms = int(m.group(1)) if m else -1
     bound = requests / CONCURRENCY * LATENCY_MS / 1000.0
@@ -74,6 +108,12 @@ def figures(label, emu, kt, what):
     print(f"  ratio         {wall / bound:.2f}" if bound > 0 else "  ratio         -")
     print(f"  peak RSS      {rss:.1f} MB")
     print(f"  db time       {db_ms / 1000.0:.2f} s (connection held: catalog + collection writes)")
+    spans = in_flight(stats["requests"])
+    if spans:
+        print(f"  in flight     {sum(m for _, m, _ in spans) / len(spans):.1f} on average "
+              f"(of {CONCURRENCY}; --timeline shows each 50 ms)")
+    if timeline:
+        print_timeline(stats["requests"])
     return {"requests": requests, "wall": wall, "bound": bound, "rss": rss}
 
 
@@ -105,6 +145,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default="build")
     ap.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    ap.add_argument("--timeline", action="store_true",
+                    help="print the requests in flight per 50 ms window of each full sync")
     ap.add_argument("--runs", type=int, default=3,
                     help="full sync + re-sync pairs, each into a fresh database (median reported)")
     a = ap.parse_args()
@@ -132,7 +174,7 @@ def main():
                     kt.login("bench")
                     emu.set_faults(latency_ms=LATENCY_MS)
                     print(f"run {i + 1}:")
-                    full.append(figures("full sync", emu, kt, what))
+                    full.append(figures("full sync", emu, kt, what, a.timeline))
                     resync.append(figures("no-change re-sync", emu, kt, what))
                 finally:
                     kt.stop()

@@ -58,7 +58,8 @@ int jobs_ctx_attempts(const jobs_ctx *job);
  * for GET /api/jobs/{id}. Writes at most a few times a second (the last
  * call before the job ends is always written); also a heartbeat. Failures
  * are logged, not returned: progress is informative. Call from the
- * handler's thread. */
+ * handler's thread, or from a thread the handler waits on meanwhile (a
+ * Spotify call's parsing thread, see spotify.h): never two at once. */
 void jobs_ctx_progress(jobs_ctx *job, int64_t done, int64_t total, const char *msg);
 
 /* True when the handler should stop early: the process is shutting down, or

@@ -63,7 +63,7 @@ soak: build
 # ThreadSanitizer (build-tsan): the unit, client, emulator and integration
 # suites with keeptrack and the emulator built with -fsanitize=thread; the
 # first race aborts the process (halt_on_error), which fails its test.
-# About 15 minutes on 2 cores, so not part of `make test`.
+# About 10 minutes on 2 cores, so not part of `make test`.
 tsan: deps
 	@[ -f build-tsan/build.ninja ] || meson setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false
 	ninja -C build-tsan

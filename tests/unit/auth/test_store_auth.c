@@ -21,11 +21,6 @@
 #include "testdb_cmocka.h"
 
 /* The store of this test, or skip when PostgreSQL is not configured. */
-static store *db_of(void **state)
-{
-    return testdb_state(state)->s;
-}
-
 /* A deterministic "seal" for tests: blob = user id byte | payload with NULs. */
 static kt_status test_seal(void *ctx, int64_t user_id, unsigned char **access, size_t *access_len,
                            unsigned char **refresh, size_t *refresh_len, kt_err *err)
@@ -70,7 +65,7 @@ static int64_t login(store *s, const char *account, const char *name, const char
 
 static void test_login_creates_user_tokens_session(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_user u = {0};
     store_tokens t = {0};
@@ -110,7 +105,7 @@ static void test_login_creates_user_tokens_session(void **state)
 
 static void test_relogin_updates_same_user(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_user u = {0};
     int64_t uid = 0;
@@ -134,7 +129,7 @@ static void test_relogin_updates_same_user(void **state)
 
 static void test_disabled_user_cannot_login(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_tokens t = {0};
     int64_t uid = -1;
@@ -164,7 +159,7 @@ static void test_disabled_user_cannot_login(void **state)
 
 static void test_login_rolls_back_on_conflict(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_user u = {0};
     login(s, "acct-alice", "Alice", "same-hash", 1000);
@@ -177,7 +172,7 @@ static void test_login_rolls_back_on_conflict(void **state)
 
 static void test_tokens_put_get_delete(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_tokens t = {0};
     unsigned char big[3000];
@@ -201,7 +196,7 @@ static void test_tokens_put_get_delete(void **state)
 
 static void test_oauth_state_single_use(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_oauth_state st = {0};
     int64_t deleted = -1;
@@ -233,7 +228,7 @@ static void test_oauth_state_single_use(void **state)
 
 static void test_session_sliding_expiry(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     int64_t uid = 0, deleted = -1;
     int64_t id = login(s, "acct-alice", "Alice", "unused", 0);
@@ -262,7 +257,7 @@ static void test_session_sliding_expiry(void **state)
 
 static void test_session_delete(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     int64_t uid = 0, deleted = -1;
     int64_t a = login(s, "acct-alice", "Alice", "a1", 0);
@@ -281,7 +276,7 @@ static void test_session_delete(void **state)
 
 static void test_reauth_disconnect_delete(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_user u = {0};
     store_tokens t = {0};
@@ -322,7 +317,7 @@ static void test_reauth_disconnect_delete(void **state)
 
 static void test_user_list(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_user *users = NULL;
     size_t n = 99;
@@ -342,7 +337,7 @@ static void test_user_list(void **state)
 
 static void test_app_state(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     char *v = NULL;
     assert_int_equal(store_app_state_get(s, "mode", &v, &err), KT_ERR_NOT_FOUND);
@@ -380,7 +375,7 @@ static kt_status test_reseal(void *ctx, int64_t user_id, const char *column,
 
 static void test_reseal_all(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     store_tokens t = {0};
     store_oauth_state st = {0};

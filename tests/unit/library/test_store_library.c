@@ -21,29 +21,7 @@
 #include "store/store_library.h"
 #include "testdb_cmocka.h"
 
-/* Runs expr (which fills the local `err`) and fails the case with its message. */
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        if ((expr) != KT_OK)                                                                  \
-            fail_msg("%s failed: %s", #expr, err.msg);                                        \
-    } while (0)
-
-static store *db_of(void **state)
-{
-    return testdb_state(state)->s;
-}
-
-static int64_t add_user(store *s, const char *account)
-{
-    kt_err err = {0};
-    int64_t id = 0;
-    store_param p[] = {SP_TEXT(account), SP_TEXT(account)};
-    OK(store_query_int(s,
-                       "INSERT INTO users (account_id, spotify_id, created_at, updated_at) VALUES "
-                       "(?, ?, 1, 1) RETURNING id",
-                       p, 2, &id, &err));
-    return id;
-}
+#define OK TESTDB_OK
 
 /* A small catalog: tracks t0..t(n-1) ("spotify:track:tN"), track i by
  * artist a(i%3) (+ a9 for even i), on album al(i%4); plus a local file and
@@ -102,7 +80,7 @@ static void put_catalog(store *s, cat *c)
 
 static void test_catalog(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
     int64_t n = 0;
@@ -158,10 +136,11 @@ static void test_catalog(void **state)
 
 static void test_collections(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
-    int64_t u = add_user(s, "u1"), u2 = add_user(s, "u2"), added = -1, removed = -1, total = 0;
+    int64_t u = testdb_add_user(s, "u1"), u2 = testdb_add_user(s, "u2"), added = -1, removed = -1,
+            total = 0;
     put_catalog(s, &c);
     store_saved_row rows[NT];
     for (int i = 0; i < NT; i++)
@@ -234,10 +213,10 @@ static void test_collections(void **state)
 
 static void test_liked_reads(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
-    int64_t u = add_user(s, "u1"), total = 0;
+    int64_t u = testdb_add_user(s, "u1"), total = 0;
     put_catalog(s, &c);
     store_saved_row rows[NT];
     for (int i = 0; i < NT; i++)
@@ -298,10 +277,11 @@ static void test_liked_reads(void **state)
 
 static void test_playlists(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
-    int64_t u = add_user(s, "u1"), u2 = add_user(s, "u2"), added = 0, removed = 0, total = 0;
+    int64_t u = testdb_add_user(s, "u1"), u2 = testdb_add_user(s, "u2"), added = 0, removed = 0,
+            total = 0;
     put_catalog(s, &c);
     store_playlist_row pl[] = {
         {"p1", "Mine", "desc", "u1", "User One", 0, 1, "snap1", 4, NULL},
@@ -388,10 +368,10 @@ static void test_playlists(void **state)
 
 static void test_top_plays_runs(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
-    int64_t u = add_user(s, "u1"), added = 0, total = 0, run = 0;
+    int64_t u = testdb_add_user(s, "u1"), added = 0, total = 0, run = 0;
     put_catalog(s, &c);
     const char *tt[] = {c.uri[2], c.uri[1], c.uri[0]};
     const char *ta[] = {"a2", "a0"};
@@ -447,10 +427,10 @@ static void test_top_plays_runs(void **state)
  * play; other uris and plays further away are new. */
 static void test_plays_skip_imported(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     cat c;
-    int64_t u = add_user(s, "u1"), other = add_user(s, "u2"), added = 0, total = 0;
+    int64_t u = testdb_add_user(s, "u1"), other = testdb_add_user(s, "u2"), added = 0, total = 0;
     put_catalog(s, &c);
     store_param imp[] = {SP_INT(u), SP_INT(100000), SP_TEXT(c.uri[0])};
     OK(store_exec(s,

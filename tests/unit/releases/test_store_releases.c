@@ -24,16 +24,7 @@
 #include "store/store_releases.h"
 #include "testdb_cmocka.h"
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        if ((expr) != KT_OK)                                                                  \
-            fail_msg("%s failed: %s", #expr, err.msg);                                        \
-    } while (0)
-
-static store *db_of(void **state)
-{
-    return testdb_state(state)->s;
-}
+#define OK TESTDB_OK
 
 static int64_t version(store *s)
 {
@@ -112,7 +103,7 @@ static void test_release_day(void **state)
 
 static void test_put_is_idempotent_and_versioned(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     int64_t added = -1, skipped = -1, v0 = version(s);
     put_four(s);
@@ -176,7 +167,7 @@ static void test_put_is_idempotent_and_versioned(void **state)
 
 static void test_age_out(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     int64_t removed = -1;
     put_four(s);
@@ -226,7 +217,7 @@ static void due_ids(store *s, int64_t before, size_t limit, char *out, size_t ca
 
 static void test_artists_due_and_checks(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     char ids[256];
     int64_t due = -1;
@@ -280,7 +271,7 @@ static void page_ids(store *s, const store_rel_filter *f, char *out, size_t cap,
 
 static void test_reads(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
     char ids[256];
     int64_t total = 0;

@@ -21,28 +21,7 @@
 #include "store/store_shuffle.h"
 #include "testdb_cmocka.h"
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        if ((expr) != KT_OK)                                                                  \
-            fail_msg("%s failed: %s", #expr, err.msg);                                        \
-    } while (0)
-
-static store *db_of(void **state)
-{
-    return testdb_state(state)->s;
-}
-
-static int64_t add_user(store *s, const char *account)
-{
-    kt_err err = {0};
-    int64_t id = 0;
-    store_param p[] = {SP_TEXT(account), SP_TEXT(account)};
-    OK(store_query_int(s,
-                       "INSERT INTO users (account_id, spotify_id, created_at, updated_at) VALUES "
-                       "(?, ?, 1, 1) RETURNING id",
-                       p, 2, &id, &err));
-    return id;
-}
+#define OK TESTDB_OK
 
 /* Catalog: t0..t4 (t0, t1 by artist a0 on album al0; t2 by a1 (+ a0) on
  * al1; t3, t4 by a2 on al1), a local file and an episode of show sh1. */
@@ -85,9 +64,9 @@ static void put_catalog(store *s)
 
 static void test_sources(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
-    int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob");
+    int64_t alice = testdb_add_user(s, "alice"), bob = testdb_add_user(s, "bob");
     put_catalog(s);
     store_saved_row liked[] = {{"spotify:track:t3", 5}, {"spotify:track:t0", 4},
                                {LOCAL_URI, 3}, {"spotify:track:t2", 2}};
@@ -157,9 +136,9 @@ static void test_sources(void **state)
 
 static void test_made_playlists(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
-    int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob");
+    int64_t alice = testdb_add_user(s, "alice"), bob = testdb_add_user(s, "bob");
     int64_t id1 = 0, id2 = 0, id3 = 0, changes = 0;
     store_rows *r = NULL;
     assert_int_equal(store_shuffled_find(s, alice, "shuffle", "liked", &r, &err),
@@ -218,9 +197,9 @@ static void test_made_playlists(void **state)
 
 static void test_events_and_stats(void **state)
 {
-    store *s = db_of(state);
+    store *s = testdb_store(state);
     kt_err err = {0};
-    int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob"), total = 0;
+    int64_t alice = testdb_add_user(s, "alice"), bob = testdb_add_user(s, "bob"), total = 0;
     put_catalog(s);
     /* alice: t0 x3, t2 x1, t3 x1 + 250 distinct others (more than a batch). */
     enum { OTHERS = 250 };

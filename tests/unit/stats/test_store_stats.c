@@ -25,27 +25,11 @@
 #include "store/store_stats.h"
 #include "testdb_cmocka.h"
 
-#define OK(expr)                                                                              \
-    do {                                                                                      \
-        if ((expr) != KT_OK)                                                                  \
-            fail_msg("%s failed: %s", #expr, err.msg);                                        \
-    } while (0)
+#define OK TESTDB_OK
 
 #define DAY 86400000LL
 /* 2024-01-01T00:00:00Z, a Monday. */
 #define JAN1 1704067200000LL
-
-static int64_t add_user(store *s, const char *account)
-{
-    kt_err err = {0};
-    int64_t id = 0;
-    store_param p[] = {SP_TEXT(account), SP_TEXT(account)};
-    OK(store_query_int(s,
-                       "INSERT INTO users (account_id, spotify_id, created_at, updated_at) VALUES "
-                       "(?, ?, 1, 1) RETURNING id",
-                       p, 2, &id, &err));
-    return id;
-}
 
 /* The catalog: artists A (Abba) B (Beck) C (Cher); albums X (1995, by A)
  * and Y (2003, by C); tracks t1 (A+B, X, 200 s, explicit), t2 (A, X,
@@ -102,7 +86,7 @@ static void test_tracker_points(void **state)
     kt_err err = {0};
     store_tracker_point pt;
     store_rows *r = NULL;
-    int64_t u = add_user(s, "alice"), other = add_user(s, "bob");
+    int64_t u = testdb_add_user(s, "alice"), other = testdb_add_user(s, "bob");
     put_catalog(s);
     put_liked(s, u);
     store_artist_row full = {"A", "Abba", 1, "[]", NULL, -1, -1};
@@ -166,7 +150,7 @@ static void test_liked_aggregates(void **state)
     kt_err err = {0};
     store_liked_summary sum;
     store_rows *r = NULL;
-    int64_t u = add_user(s, "alice");
+    int64_t u = testdb_add_user(s, "alice");
     put_catalog(s);
     put_liked(s, u);
     OK(store_stats_liked_summary(s, u, &sum, &err));
@@ -235,7 +219,7 @@ static void test_artist_and_feature_caches(void **state)
     kt_err err = {0};
     store_rows *r = NULL;
     store_liked_summary sum;
-    int64_t u = add_user(s, "alice");
+    int64_t u = testdb_add_user(s, "alice");
     put_catalog(s);
     put_liked(s, u);
     const char *top[] = {"spotify:track:t4"};
@@ -325,7 +309,7 @@ static void test_listening(void **state)
     kt_err err = {0};
     store_listen_totals tot;
     store_rows *r = NULL;
-    int64_t total = 0, u = add_user(s, "alice"), other = add_user(s, "bob");
+    int64_t total = 0, u = testdb_add_user(s, "alice"), other = testdb_add_user(s, "bob");
     put_catalog(s);
     put_plays(s, u);
     int64_t from = JAN1, to = JAN1 + 7 * DAY;
@@ -417,7 +401,7 @@ static void test_top_snapshots(void **state)
     kt_err err = {0};
     store_rows *r = NULL;
     char day[11];
-    int64_t u = add_user(s, "alice");
+    int64_t u = testdb_add_user(s, "alice");
     put_catalog(s);
     const char *d1[] = {"spotify:track:t1", "spotify:track:t2", "spotify:track:t3"};
     const char *d2[] = {"spotify:track:t3", "spotify:track:t1", "spotify:track:t4"};

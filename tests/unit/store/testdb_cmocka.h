@@ -6,6 +6,10 @@
  *   ...
  *   static void test_x(void **state) { testdb *db = testdb_state(state); ... }
  *
+ * Also the small helpers every store suite wants: TESTDB_OK(expr) (fails the
+ * case with the message of the local `kt_err err`), testdb_store(state) and
+ * testdb_add_user(s, account).
+ *
  * A PostgreSQL case skips with a message when KEEPTRACK_TEST_PG is unset
  * and fails (setup error) when it is set but unusable. Include after
  * <cmocka.h>. Header-only (static inline) so testdb itself needs no cmocka.
@@ -60,6 +64,33 @@ static inline testdb *testdb_state(void **state)
         skip();
     }
     return db;
+}
+
+/* Runs expr (which fills the caller's local `kt_err err`) and fails the
+ * case with its message. */
+#define TESTDB_OK(expr)                                                                       \
+    do {                                                                                      \
+        if ((expr) != KT_OK)                                                                  \
+            fail_msg("%s failed: %s", #expr, err.msg);                                        \
+    } while (0)
+
+/* The case's store; skips like testdb_state. */
+static inline store *testdb_store(void **state)
+{
+    return testdb_state(state)->s;
+}
+
+/* Inserts a user whose account and Spotify id are `account`; its id. */
+static inline int64_t testdb_add_user(store *s, const char *account)
+{
+    kt_err err = {0};
+    int64_t id = 0;
+    store_param p[] = {SP_TEXT(account), SP_TEXT(account)};
+    TESTDB_OK(store_query_int(s,
+                              "INSERT INTO users (account_id, spotify_id, created_at, "
+                              "updated_at) VALUES (?, ?, 1, 1) RETURNING id",
+                              p, 2, &id, &err));
+    return id;
 }
 
 #endif

@@ -58,6 +58,24 @@ void app_db_put(kt_app *app, store *s)
         store_pool_put(app->db, s);
 }
 
+kt_status app_db_read_json(kt_app *app, app_read_fn fn, void *ctx, json_t **out, kt_err *err)
+{
+    store *s = NULL;
+    json_t *j = NULL;
+    kt_status st = app_db_get(app, &s, err);
+    if (st != KT_OK)
+        return st;
+    st = fn(s, ctx, &j, err);
+    app_db_put(app, s);
+    if (st == KT_OK && !j)
+        st = err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
+    if (st == KT_OK)
+        *out = j;
+    else
+        json_decref(j);
+    return st;
+}
+
 /* ---- temporary tokens of logins in flight ---- */
 
 kt_status app_temp_tokens_add(kt_app *app, const spotify_tokens *t, int64_t *temp_id, kt_err *err)

@@ -26,6 +26,13 @@ void app_temp_tokens_remove(kt_app *app, int64_t temp_id, spotify_tokens *out);
 kt_status app_db_get(kt_app *app, store **out, kt_err *err);
 void app_db_put(kt_app *app, store *s);
 
+/* A read that builds JSON on a borrowed connection: fn(s, ctx, &j, err)
+ * runs with a pooled connection, returned right after. *out gets j on
+ * success; fn returning KT_OK without a value is KT_ERR_NOMEM (a failed
+ * json_pack); on failure j is freed. */
+typedef kt_status (*app_read_fn)(store *s, void *ctx, json_t **out, kt_err *err);
+kt_status app_db_read_json(kt_app *app, app_read_fn fn, void *ctx, json_t **out, kt_err *err);
+
 /* Seals t's access and refresh tokens for user_id with the vault (columns
  * STORE_COL_ACCESS / STORE_COL_REFRESH). *refresh is NULL when t has no
  * refresh token. The blobs are malloc'd; the caller frees them. */

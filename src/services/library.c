@@ -148,28 +148,6 @@ static json_t *artist_json(const store_rows *r, size_t row, size_t c)
                      "popularity", rowjson_int(r, row, c + 5));
 }
 
-/* ---- a read with a borrowed connection ---- */
-
-typedef kt_status (*read_fn)(store *s, void *ctx, json_t **out, kt_err *err);
-
-static kt_status with_db(kt_app *app, read_fn fn, void *ctx, json_t **out, kt_err *err)
-{
-    store *s = NULL;
-    json_t *j = NULL;
-    kt_status st = app_db_get(app, &s, err);
-    if (st != KT_OK)
-        return st;
-    st = fn(s, ctx, &j, err);
-    app_db_put(app, s);
-    if (st == KT_OK && !j)
-        st = nomem(err);
-    if (st == KT_OK)
-        *out = j;
-    else
-        json_decref(j);
-    return st;
-}
-
 typedef struct args {
     int64_t user_id;
     const char *q, *id, *kind, *range, *day, *from, *to;
@@ -234,7 +212,7 @@ kt_status library_tracks(kt_app *app, int64_t user_id, const char *q, store_sort
 {
     args a = {.user_id = user_id, .q = q, .sort = sort, .desc = desc, .limit = limit,
               .offset = offset};
-    return with_db(app, read_tracks, &a, out, err);
+    return app_db_read_json(app, read_tracks, &a, out, err);
 }
 
 static json_t *album_json(const store_rows *r, size_t i, size_t c, const json_t *artists)
@@ -299,7 +277,7 @@ kt_status library_saved(kt_app *app, int64_t user_id, const char *kind, size_t l
                   strcmp(kind, "episodes") != 0))
         return err_set(err, KT_ERR_NOT_FOUND, "not_found", "no such collection");
     args a = {.user_id = user_id, .kind = kind, .limit = limit, .offset = offset};
-    return with_db(app, read_saved, &a, out, err);
+    return app_db_read_json(app, read_saved, &a, out, err);
 }
 
 /* A playlist from columns of store_playlists_list (+ removed_at at 13). */
@@ -345,7 +323,7 @@ kt_status library_playlists(kt_app *app, int64_t user_id, size_t limit, size_t o
                             json_t **out, kt_err *err)
 {
     args a = {.user_id = user_id, .limit = limit, .offset = offset};
-    return with_db(app, read_playlists, &a, out, err);
+    return app_db_read_json(app, read_playlists, &a, out, err);
 }
 
 static kt_status read_playlist(store *s, void *ctx, json_t **out, kt_err *err)
@@ -390,7 +368,7 @@ kt_status library_playlist(kt_app *app, int64_t user_id, const char *spotify_id,
                            size_t offset, json_t **out, kt_err *err)
 {
     args a = {.user_id = user_id, .id = spotify_id, .limit = limit, .offset = offset};
-    return with_db(app, read_playlist, &a, out, err);
+    return app_db_read_json(app, read_playlist, &a, out, err);
 }
 
 static kt_status read_versions(store *s, void *ctx, json_t **out, kt_err *err)
@@ -418,7 +396,7 @@ kt_status library_playlist_versions(kt_app *app, int64_t user_id, const char *sp
                                     json_t **out, kt_err *err)
 {
     args a = {.user_id = user_id, .id = spotify_id};
-    return with_db(app, read_versions, &a, out, err);
+    return app_db_read_json(app, read_versions, &a, out, err);
 }
 
 /* Key of a version entry [uri|null, added_at, added_by] for matching. */
@@ -530,7 +508,7 @@ kt_status library_playlist_diff(kt_app *app, int64_t user_id, const char *spotif
     if (!to || !*to)
         return err_set(err, KT_ERR_INVALID, "bad_parameter", "to: a snapshot_id is required");
     args a = {.user_id = user_id, .id = spotify_id, .from = from, .to = to};
-    return with_db(app, read_diff, &a, out, err);
+    return app_db_read_json(app, read_diff, &a, out, err);
 }
 
 static kt_status read_following(store *s, void *ctx, json_t **out, kt_err *err)
@@ -553,7 +531,7 @@ kt_status library_following(kt_app *app, int64_t user_id, size_t limit, size_t o
                             json_t **out, kt_err *err)
 {
     args a = {.user_id = user_id, .limit = limit, .offset = offset};
-    return with_db(app, read_following, &a, out, err);
+    return app_db_read_json(app, read_following, &a, out, err);
 }
 
 static kt_status read_top(store *s, void *ctx, json_t **out, kt_err *err)
@@ -608,7 +586,7 @@ kt_status library_top(kt_app *app, int64_t user_id, const char *kind, const char
     if (day && (strlen(day) != 10 || time_parse_iso8601(day, &ms) != KT_OK))
         return err_set(err, KT_ERR_INVALID, "bad_parameter", "day: must be a date YYYY-MM-DD");
     args a = {.user_id = user_id, .kind = kind, .range = range, .day = day};
-    return with_db(app, read_top, &a, out, err);
+    return app_db_read_json(app, read_top, &a, out, err);
 }
 
 static kt_status read_plays(store *s, void *ctx, json_t **out, kt_err *err)
@@ -641,7 +619,7 @@ kt_status library_plays(kt_app *app, int64_t user_id, int64_t from_ms, int64_t t
 {
     args a = {.user_id = user_id, .from_ms = from_ms, .to_ms = to_ms, .limit = limit,
               .offset = offset};
-    return with_db(app, read_plays, &a, out, err);
+    return app_db_read_json(app, read_plays, &a, out, err);
 }
 
 static kt_status read_runs(store *s, void *ctx, json_t **out, kt_err *err)
@@ -671,5 +649,5 @@ kt_status library_sync_runs(kt_app *app, int64_t user_id, size_t limit, size_t o
                             json_t **out, kt_err *err)
 {
     args a = {.user_id = user_id, .limit = limit, .offset = offset};
-    return with_db(app, read_runs, &a, out, err);
+    return app_db_read_json(app, read_runs, &a, out, err);
 }

@@ -75,28 +75,6 @@ static json_t *parse_text(const char *text)
     return text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
 }
 
-/* ---- a read with a borrowed connection ---- */
-
-typedef kt_status (*read_fn)(store *s, void *ctx, json_t **out, kt_err *err);
-
-static kt_status with_db(kt_app *app, read_fn fn, void *ctx, json_t **out, kt_err *err)
-{
-    store *s = NULL;
-    json_t *j = NULL;
-    kt_status st = app_db_get(app, &s, err);
-    if (st != KT_OK)
-        return st;
-    st = fn(s, ctx, &j, err);
-    app_db_put(app, s);
-    if (st == KT_OK && !j)
-        st = nomem(err);
-    if (st == KT_OK)
-        *out = j;
-    else
-        json_decref(j);
-    return st;
-}
-
 /* ================= Liked Songs ================= */
 
 static json_t *extremes_json(const store_rows *r)
@@ -416,7 +394,7 @@ out:
 kt_status stats_library(kt_app *app, int64_t user_id, json_t **out, kt_err *err)
 {
     lib_args a = {.user_id = user_id};
-    return with_db(app, read_library, &a, out, err);
+    return app_db_read_json(app, read_library, &a, out, err);
 }
 
 /* ================= listening ================= */
@@ -557,7 +535,7 @@ kt_status stats_listening(kt_app *app, int64_t user_id, int64_t from_ms, int64_t
     if (from_ms > to_ms)
         return err_set(err, KT_ERR_INVALID, "bad_parameter", "from: must not be after to");
     listen_args a = {.user_id = user_id, .from_ms = from_ms, .to_ms = to_ms, .limit = limit};
-    return with_db(app, read_listening, &a, out, err);
+    return app_db_read_json(app, read_listening, &a, out, err);
 }
 
 /* ================= trackers ================= */
@@ -635,7 +613,7 @@ kt_status stats_tracker(kt_app *app, int64_t user_id, const char *name, const ch
         return err_set(err, KT_ERR_INVALID, "bad_parameter", "from: must not be after to");
     day_text(from_ms / DAY_MS, a.from);
     day_text(to_ms / DAY_MS, a.to);
-    return with_db(app, read_tracker, &a, out, err);
+    return app_db_read_json(app, read_tracker, &a, out, err);
 }
 
 static kt_status record_point(kt_app *app, int64_t user_id, int64_t now_ms, kt_err *err)
@@ -832,7 +810,7 @@ kt_status stats_top_movement(kt_app *app, int64_t user_id, const char *range, co
         return err_set(err, KT_ERR_INVALID, "bad_parameter", "from: must not be after to");
     move_args a = {.user_id = user_id, .range = range, .kind = kind ? kind : "tracks",
                    .from = from_day, .to = to_day};
-    return with_db(app, read_movement, &a, out, err);
+    return app_db_read_json(app, read_movement, &a, out, err);
 }
 
 /* ================= aggregate ================= */

@@ -7,7 +7,7 @@
  * with the stored copy (same total, same newest items with the same
  * added_at); when it matches nothing else is fetched or written. Otherwise
  * the pages after that first one (kept, not fetched again) are fetched in
- * parallel (spotify_get_each) and the collection replaced exactly, which
+ * parallel (spotify_get_offset_rest) and the collection replaced exactly, which
  * reflects removals and reorders anywhere, not only at the top.
  */
 #include <stdio.h>
@@ -148,33 +148,6 @@ static kt_status saved_write(saved_walk *w, kt_err *err)
     return st;
 }
 
-static kt_status saved_each(void *ctx, size_t idx, const json_t *body, kt_err *err)
-{
-    (void)idx;
-    return saved_page(ctx, body, err);
-}
-
-/* Every page after the first (offsets PAGE.. up to w->total), in parallel
- * and delivered in order. */
-static kt_status saved_rest(saved_walk *w, kt_err *err)
-{
-    size_t n = w->total > PAGE ? (size_t)((w->total - 1) / PAGE) : 0;
-    char **paths = calloc(n + 1, sizeof *paths);
-    kt_status st = paths ? KT_OK : err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-    for (size_t i = 0; st == KT_OK && i < n; i++)
-        if (asprintf(&paths[i], "%s?limit=%d&offset=%zu", w->k->path, PAGE, (i + 1) * PAGE) < 0) {
-            paths[i] = NULL;
-            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-        }
-    if (st == KT_OK && n > 0)
-        st = spotify_get_each(w->c->app->spotify, w->c->user_id, (const char *const *)paths, n,
-                              saved_each, w, err);
-    for (size_t i = 0; paths && i < n; i++)
-        free(paths[i]);
-    free(paths);
-    return st;
-}
-
 kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err)
 {
     const saved_kind *k = NULL;
@@ -206,7 +179,9 @@ kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err)
      * again from memory, the rest fetched in parallel. */
     sync_list_free(&w.list);
     w.catalog = 1;
-    if ((st = saved_page(&w, first, err)) != KT_OK || (st = saved_rest(&w, err)) != KT_OK)
+    if ((st = saved_page(&w, first, err)) != KT_OK ||
+        (st = spotify_get_offset_rest(c->app->spotify, c->user_id, k->path, PAGE, w.total, NULL,
+                                      saved_page, &w, err)) != KT_OK)
         goto out;
     st = saved_write(&w, err);
 out:

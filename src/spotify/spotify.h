@@ -190,6 +190,15 @@ kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char 
                                  int page_size, const char *wrap_key, spotify_page_fn fn,
                                  void *ctx, kt_err *err);
 
+/* The pages after the first of an offset walk whose first page (offset 0,
+ * limit page_size) the caller already has and handled, with its `total`:
+ * fetches offsets page_size.. in parallel and hands them to fn in order,
+ * as spotify_get_all_offset does after its first page. Nothing to fetch
+ * when total <= page_size. */
+kt_status spotify_get_offset_rest(spotify_client *c, int64_t user_id, const char *path,
+                                  int page_size, int64_t total, const char *wrap_key,
+                                  spotify_page_fn fn, void *ctx, kt_err *err);
+
 /* Cursor paging (e.g. /me/following?type=artist, wrapped in "artists";
  * /me/player/recently-played): follows `next` page by page. */
 kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char *path,

@@ -226,48 +226,37 @@ static char *page_path(const char *path, int limit, int64_t offset)
     return p;
 }
 
-kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
-                                 int page_size, const char *wrap_key, spotify_page_fn fn,
-                                 void *ctx, kt_err *err)
+/* Checks what both offset walks share; the caller's first page is offset 0. */
+static kt_status check_offset_args(spotify_client *c, const char *path, int page_size,
+                                   spotify_page_fn fn, kt_err *err)
 {
     kt_status st;
-    json_t *first = NULL;
-    char *first_path = NULL;
-    spotify_req *reqs = NULL;
-    size_t n = 0;
     if (!c || !fn)
-        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_all_offset: missing argument");
+        return err_set(err, KT_ERR_INVALID, NULL, "offset walk: missing argument");
     if ((st = check_path(path, err)) != KT_OK)
         return st;
     if (strstr(path, "offset=") || strstr(path, "limit="))
         return err_set(err, KT_ERR_INVALID, NULL,
-                       "spotify_get_all_offset: the path must not carry limit= or offset=");
+                       "offset walk: the path must not carry limit= or offset=");
     if (page_size < 1 || page_size > 50)
         return err_set(err, KT_ERR_INVALID, NULL, "page size must be 1..50, got %d", page_size);
-    if (!(first_path = page_path(path, page_size, 0))) {
-        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
-        goto out;
-    }
-    if ((st = spotify_get(c, user_id, first_path, &first, err)) != KT_OK)
-        goto out;
-    const json_t *page = unwrap(first, wrap_key);
-    int64_t total = page ? json_int(page, "total", -1) : -1;
-    if (total < 0) {
-        st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
-                     "Spotify's first page of %s has no total", path);
-        goto out;
-    }
-    if ((st = deliver(first, wrap_key, path, fn, ctx, err)) != KT_OK)
-        goto out;
-    if (total <= page_size)
-        goto out;
+    return KT_OK;
+}
+
+kt_status spotify_get_offset_rest(spotify_client *c, int64_t user_id, const char *path,
+                                  int page_size, int64_t total, const char *wrap_key,
+                                  spotify_page_fn fn, void *ctx, kt_err *err)
+{
+    spotify_req *reqs = NULL;
+    size_t n = 0;
+    kt_status st = check_offset_args(c, path, page_size, fn, err);
+    if (st != KT_OK || total <= page_size)
+        return st;
     int64_t pages = (total - page_size + page_size - 1) / page_size;
-    if (pages > MAX_PAGES) {
-        st = err_set(err, KT_ERR_TOO_LARGE, "too_many_pages",
-                     "%s reports %lld items, more than keeptrack walks (%d pages)", path,
-                     (long long)total, MAX_PAGES);
-        goto out;
-    }
+    if (pages > MAX_PAGES)
+        return err_set(err, KT_ERR_TOO_LARGE, "too_many_pages",
+                       "%s reports %lld items, more than keeptrack walks (%d pages)", path,
+                       (long long)total, MAX_PAGES);
     n = (size_t)pages;
     if (!(reqs = calloc(n, sizeof *reqs))) {
         st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
@@ -292,6 +281,34 @@ kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char 
 out:
     spotify_reqs_clear(reqs, n);
     free(reqs);
+    return st;
+}
+
+kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
+                                 int page_size, const char *wrap_key, spotify_page_fn fn,
+                                 void *ctx, kt_err *err)
+{
+    json_t *first = NULL;
+    char *first_path = NULL;
+    kt_status st = check_offset_args(c, path, page_size, fn, err);
+    if (st != KT_OK)
+        return st;
+    if (!(first_path = page_path(path, page_size, 0))) {
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    if ((st = spotify_get(c, user_id, first_path, &first, err)) != KT_OK)
+        goto out;
+    const json_t *page = unwrap(first, wrap_key);
+    int64_t total = page ? json_int(page, "total", -1) : -1;
+    if (total < 0) {
+        st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                     "Spotify's first page of %s has no total", path);
+        goto out;
+    }
+    if ((st = deliver(first, wrap_key, path, fn, ctx, err)) == KT_OK)
+        st = spotify_get_offset_rest(c, user_id, path, page_size, total, wrap_key, fn, ctx, err);
+out:
     free(first_path);
     json_decref(first);
     return st;

@@ -237,7 +237,9 @@ def test_graceful_stop_gives_a_running_sync_back(emu, db, tmp_path):
         def started():
             j = browser.get(f"/api/jobs/{job['id']}").json()
             m = re.search(r"liked songs (\d+)/2000", j.get("message") or "")
-            return j if j["state"] == "running" and m and int(m.group(1)) >= 50 else None
+            # past the first page (the incremental check reports 50 already), so
+            # the parallel walk of the other pages is under way
+            return j if j["state"] == "running" and m and int(m.group(1)) >= 100 else None
         wait_until(started, 30, interval=0.02, what="the sync to be under way")
         assert a.stop() == 0, a.log()[-3000:]
         pages = emu.count("GET /v1/me/tracks")

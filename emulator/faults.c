@@ -18,6 +18,7 @@ enum {
 
 typedef struct fault_rule {
     char *only;                   /* endpoint template, or NULL for any */
+    char *user;                   /* the token's user id, or NULL for any */
     long remaining;               /* < 0: unlimited */
     em_fault_set set;
 } fault_rule;
@@ -48,9 +49,15 @@ em_faults *faults_new(const em_fault_set *initial, uint64_t seed)
     return f;
 }
 
+static void rule_free(fault_rule *fr)
+{
+    free(fr->only);
+    free(fr->user);
+}
+
 static void rules_clear(em_faults *f)
 {
-    for (size_t i = 0; i < f->rules.n; i++) free(f->rules.v[i].only);
+    for (size_t i = 0; i < f->rules.n; i++) rule_free(&f->rules.v[i]);
     f->rules.n = 0;
 }
 
@@ -90,7 +97,8 @@ static bool roll(em_faults *f, double p)
     return p > 0 && (p >= 1 || rng_unit(&f->r) < p);
 }
 
-void faults_decide(em_faults *f, const char *endpoint, bool webapi, em_fault_decision *d)
+void faults_decide(em_faults *f, const char *endpoint, bool webapi, const char *user,
+                   em_fault_decision *d)
 {
     memset(d, 0, sizeof(*d));
     pthread_mutex_lock(&f->mu);
@@ -100,10 +108,11 @@ void faults_decide(em_faults *f, const char *endpoint, bool webapi, em_fault_dec
         fault_rule *fr = &f->rules.v[i];
         if (fr->only && strcmp(fr->only, endpoint) != 0) continue;
         if (!fr->only && !webapi) continue;
+        if (fr->user && (!user || strcmp(fr->user, user) != 0)) continue;
         rule_copy = fr->set;
         rule = &rule_copy;
         if (fr->remaining > 0 && --fr->remaining == 0) {
-            free(fr->only);
+            rule_free(fr);
             VEC_REMOVE(&f->rules, i);
         }
         break;
@@ -217,6 +226,7 @@ bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_
     }
     json_t *mode = json_object_get(body, "mode"), *only = json_object_get(body, "only");
     json_t *count = json_object_get(body, "count"), *reset = json_object_get(body, "reset");
+    json_t *user = json_object_get(body, "user");
     if (mode && (!json_is_string(mode) || (strcmp(json_string_value(mode), "development") != 0 &&
                                            strcmp(json_string_value(mode), "extended") != 0))) {
         snprintf(err, errsz, "mode must be \"development\" or \"extended\"");
@@ -224,6 +234,10 @@ bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_
     }
     if (only && !json_is_string(only)) {
         snprintf(err, errsz, "only must be an endpoint such as \"GET /v1/me/tracks\"");
+        return false;
+    }
+    if (user && (!json_is_string(user) || json_string_length(user) == 0)) {
+        snprintf(err, errsz, "user must be a user id such as \"alice\"");
         return false;
     }
     if (count && (!json_is_integer(count) || json_integer_value(count) < 1)) {
@@ -237,8 +251,9 @@ bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_
         faults_defaults(&f->global);
         f->window.n = f->whead = 0;
     }
-    if (only || count) {
+    if (only || count || user) {
         fault_rule fr = {only ? xstrdup(json_string_value(only)) : NULL,
+                         user ? xstrdup(json_string_value(user)) : NULL,
                          count ? (long)json_integer_value(count) : -1, s};
         VEC_INSERT(&f->rules, 0, fr);   /* newest rule wins */
     } else {
@@ -279,6 +294,7 @@ void faults_dump(em_faults *f, em_app *app, jw *w)
     for (size_t i = 0; i < f->rules.n; i++) {
         jw_obj(w);
         jw_kstr(w, "only", f->rules.v[i].only);
+        jw_kstr(w, "user", f->rules.v[i].user);
         if (f->rules.v[i].remaining > 0) jw_kint(w, "count", f->rules.v[i].remaining);
         else jw_knull(w, "count");
         dump_set(w, &f->rules.v[i].set, true);

@@ -4,8 +4,10 @@
  * rate, hung requests, truncated or malformed bodies and dropped connections.
  *
  * There is one global fault set plus targeted rules (POST /__emulator/faults
- * with "only": "<endpoint template>" and/or "count": N): a request takes the
- * first rule that matches its endpoint and still has count left; the fields
+ * with "only": "<endpoint template>", "user": "<user id>" and/or "count": N):
+ * a request takes the first rule that matches its endpoint and its access
+ * token's user (a rule with "user" matches only that user's requests, never
+ * a client-credentials one) and still has count left; the fields
  * a rule sets override the global ones for that request. Thread-safe.
  * Faults apply to /v1 and /api/token; rate limit and quota to /v1 only.
  */
@@ -45,8 +47,11 @@ void faults_defaults(em_fault_set *s);
 em_faults *faults_new(const em_fault_set *initial, uint64_t seed);
 void faults_free(em_faults *f);   /* accepts NULL */
 
-/* Decides what happens to one request. webapi: the path is under /v1. */
-void faults_decide(em_faults *f, const char *endpoint, bool webapi, em_fault_decision *d);
+/* Decides what happens to one request. webapi: the path is under /v1. user:
+ * the id of the user whose access token the request carries, or NULL (no
+ * token, a bad one, a client-credentials one, or a token request). */
+void faults_decide(em_faults *f, const char *endpoint, bool webapi, const char *user,
+                   em_fault_decision *d);
 
 /* Applies a control-API body. Returns false with a message on bad input
  * (nothing changed then). "mode" is applied to app->mode_ext. */

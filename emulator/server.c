@@ -459,6 +459,17 @@ static enum MHD_Result handle_control(em_app *app, conn_state *st, const char *m
     return ret;
 }
 
+/* The id of the user whose valid access token the request carries, or NULL,
+ * for faults targeted at one user; the handler checks the token again (and
+ * answers 401) later, after any latency the faults add. */
+static const char *token_user_id(em_app *app, struct MHD_Connection *conn)
+{
+    em_user *u = NULL;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (accounts_check_bearer(app->acc, auth, &u) != BEARER_OK || !u) return NULL;
+    return u->id;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version, const char *upload,
                                       size_t *upload_size, void **req_cls)
@@ -492,19 +503,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st->endpoint = rt ? rt->endpoint : unknown_endpoint(method, url);
         bool webapi = strncmp(url, "/v1/", 4) == 0;
         bool faultable = rt && (webapi || strcmp(rt->tmpl, "/api/token") == 0);
-        if (faultable) faults_decide(app->faults, st->endpoint, webapi, &st->fd);
-        if (st->fd.drop) {
+        const char *user = webapi ? token_user_id(app, conn) : NULL;
+        if (faultable) faults_decide(app->faults, st->endpoint, webapi, user, &st->fd);
+        if (st->fd.drop || st->fd.hang) {
+            /* Counted now with status 0 (and the token's user, so a test can
+             * see whose request is being held); a hang is not counted again. */
             char *pq = path_with_query(conn, url);
-            stats_record(app->stats, method, pq, st->endpoint, 0, NULL, NULL);
+            stats_record(app->stats, method, pq, st->endpoint, 0, user, NULL);
             free(pq);
-            return MHD_NO;
+            if (st->fd.drop) return MHD_NO;
         }
         long wait = st->fd.hang ? st->fd.hang_ms : st->fd.delay_ms;
-        if (st->fd.hang) {
-            char *pq = path_with_query(conn, url);
-            stats_record(app->stats, method, pq, st->endpoint, 0, NULL, NULL);
-            free(pq);
-        }
         if (wait > 0) {
             st->phase = P_WAIT;
             if (timer_suspend(st, wait)) return MHD_YES;

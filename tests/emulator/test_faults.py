@@ -93,6 +93,27 @@ def test_hang_needs_client_timeout_and_blocks_nothing(fe):
     assert fe.stop() == 0, "shutdown releases the hung request"
 
 
+def test_rule_for_one_user(emu_factory):
+    e = emu_factory(["--user", "a:liked=5", "--user", "b:liked=5"])
+    ta, tb = e.login("a")["access_token"], e.login("b")["access_token"]
+    r = e.set_faults(user="b", fail_rate=1, count=2)
+    assert r["rules"][0]["user"] == "b" and r["rules"][0]["count"] == 2
+    assert [e.get("/me/tracks", ta).status for _ in range(3)] == [200] * 3, "a is untouched"
+    assert e.get("/me/tracks", tb).status in (500, 502, 503)
+    # a hung request is logged at once, with its user
+    e.set_faults(user="b", hang_rate=1, count=1)
+    with pytest.raises((socket.timeout, TimeoutError)):
+        c, resp = raw_get(e, "/me/tracks", tb, timeout=0.5)
+        resp.read()
+    held = [q for q in e.stats()["requests"] if q["status"] == 0]
+    assert [(q["user"], q["endpoint"]) for q in held] == [("b", "GET /v1/me/tracks")]
+    assert e.get("/me/tracks", tb).status in (500, 502, 503), "the first rule's second count"
+    assert e.get("/me/tracks", tb).status == 200
+    from emulator import http as h
+    assert h("POST", e.base_url + "/__emulator/faults", {"user": 7, "hang_rate": 1}).status == 400
+    assert e.stop() == 0, "shutdown releases the hung request"
+
+
 def test_dropped_connection(fe):
     fe.set_faults(drop_rate=1, count=1)
     with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):

@@ -117,8 +117,14 @@ def test_hundred_syncs_three_instances_one_killed(cluster, emu, pgdb):
             browsers[n].base_url = k.base_url
             assert browsers[n].get("/api/me").status == 200
 
-    # slow Spotify a little so jobs are still running when an instance dies
+    # One user's Spotify requests are held (a hang far longer than the test),
+    # so that user's job cannot end while it is running: the instance running
+    # it is the one killed, and the kill provably lands on a job in flight.
+    # Spotify is also slowed a little so the others' jobs overlap it.
+    victim = names[USERS // 2]
+    victim_id = one(pgdb, f"SELECT id FROM users WHERE spotify_id = '{victim}'")
     emu.set_faults(latency_ms=60)
+    emu.set_faults(user=victim, hang_rate=1, hang_ms=600_000)
     for i, n in enumerate(names):
         br = browsers[n]
         br.base_url = kts[(i + 2) % 3].base_url
@@ -126,18 +132,28 @@ def test_hundred_syncs_three_instances_one_killed(cluster, emu, pgdb):
         assert r.status == 202, r
     assert one(pgdb, "SELECT COUNT(*) FROM jobs") == USERS
 
-    # kill -9 an instance while it runs jobs (worker names are host/pid/wN/nonce)
-    def a_running():
-        held = rows(pgdb, "SELECT id FROM jobs WHERE state = 'running' AND claimed_by LIKE "
-                          f"'%/{a.proc.pid}/%'")
-        return held if one(pgdb, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") >= 25 else None
-    held = wait_until(a_running, 60, interval=0.02, what="instance a running jobs mid-way")
-    a.proc.send_signal(signal.SIGKILL)
-    a.proc.wait()
-    # what it was running when it died (a job may have finished in between)
-    lost = rows(pgdb, "SELECT id FROM jobs WHERE state = 'running' AND claimed_by LIKE "
-                      f"'%/{a.proc.pid}/%'")
-    assert 1 <= len(lost) <= len(held)
+    # kill -9 the instance running the victim's job, once its request is held
+    # at the emulator and a quarter of the syncs are done (worker names are
+    # host/pid/wN/nonce)
+    def victim_held():
+        if one(pgdb, "SELECT COUNT(*) FROM jobs WHERE state = 'done'") < USERS // 4:
+            return None
+        if not any(r["user"] == victim and r["status"] == 0 for r in emu.stats()["requests"]):
+            return None
+        claimed = rows(pgdb, f"SELECT claimed_by FROM jobs WHERE user_id = {victim_id} "
+                             "AND state = 'running'")
+        return claimed[0][0] if claimed else None
+    claimed_by = wait_until(victim_held, 60, interval=0.02, what="the victim's job held mid-way")
+    pid = int(claimed_by.split("/")[1])
+    killed = next(k for k in kts if k.proc.pid == pid)
+    victim_job = one(pgdb, f"SELECT id FROM jobs WHERE user_id = {victim_id}")
+    killed.proc.send_signal(signal.SIGKILL)
+    killed.proc.wait()
+    # what it was running when it died: the victim's job and at most one job
+    # per worker
+    lost = [int(r[0]) for r in rows(pgdb, "SELECT id FROM jobs WHERE state = 'running' AND "
+                                          f"claimed_by LIKE '%/{pid}/%'")]
+    assert victim_job in lost and len(lost) <= int(BASE_ENV["KEEPTRACK_WORKERS"]), lost
     emu.clear_faults()
 
     def finished():
@@ -156,7 +172,7 @@ def test_hundred_syncs_three_instances_one_killed(cluster, emu, pgdb):
     assert len(per_user) == USERS and all(int(n) == LIKED for _, n in per_user)
     # the jobs the killed instance held were reclaimed (one attempt lost each)
     # and finished by the others
-    ids = ",".join(str(int(r[0])) for r in lost)
+    ids = ",".join(str(i) for i in lost)
     assert one(pgdb, f"SELECT COUNT(*) FROM jobs WHERE id IN ({ids}) AND attempts = 1 "
                      "AND state = 'done'") == len(lost)
 

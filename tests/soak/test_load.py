@@ -1,11 +1,15 @@
 """Load and slow clients (issue 12) against `keeptrack serve`, on SQLite and
 PostgreSQL:
 
-- 1,000 concurrent keep-alive connections (wrk) on the read API for
-  SOAK_LOAD_SECONDS (default 10; `make soak`: 60): no failed request (no
-  socket error, no timeout, no non-2xx answer), and memory bounded: the
-  server's RSS after the run is within LOAD_RSS_GROWTH_MB of before, its
-  peak within LOAD_RSS_PEAK_MB;
+- 1,000 concurrent keep-alive connections on the read API
+  (tests/pylib/keepalive_load.py, which accounts for every connection):
+  every connection is answered, its first answer within FIRST_ANSWER_S,
+  and makes at least LOAD_MIN_ROUNDS requests and goes on for
+  SOAK_LOAD_SECONDS (default 10; `make soak`: 60); no failed request (no
+  socket error, no unannounced close, no non-2xx answer); memory bounded:
+  the server's RSS after the run is within LOAD_RSS_GROWTH_MB of before,
+  its peak within LOAD_RSS_PEAK_MB. Throughput is printed, never asserted:
+  it is bench/api's to measure, on a quiet machine;
 - slowloris: hundreds of sockets trickling header bytes do not block
   others (a normal request still answers within 5 s, not the 30 s
   connection timeout, while they hang);
@@ -16,7 +20,6 @@ import os
 import re
 import resource
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -26,10 +29,17 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 import keeptrack as ktlib  # noqa: E402
+import keepalive_load  # noqa: E402
 from emulator import Emulator  # noqa: E402
 
 LOAD_SECONDS = int(os.environ.get("SOAK_LOAD_SECONDS", "5" if os.environ.get("KT_SANITIZED") else "10"))
 CONNECTIONS = int(os.environ.get("SOAK_LOAD_CONNECTIONS", "1000"))
+LOAD_MIN_ROUNDS = 3
+# What a sanitizer build on 2 busy cores still meets with room to spare (it
+# answered 1,000 connections' first requests in about 5 s at load 2-4); a
+# server that starves a connection misses it.
+FIRST_ANSWER_S = 60
+LOAD_DEADLINE_S = LOAD_SECONDS + 240
 # ASan's shadow memory, fake stacks and quarantine make its RSS much larger
 # and keep it after the load (freed memory is quarantined, not returned):
 # there only the peak is bounded, loosely.
@@ -49,7 +59,7 @@ def db(request, tmp_path):
 
 @pytest.fixture
 def env(db, tmp_path):
-    # wrk and the server each need a descriptor per connection.
+    # The load client and the server each need a descriptor per connection.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, 8192))
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
@@ -72,25 +82,6 @@ def rss_kb(pid, field="VmRSS"):
     raise AssertionError(f"{field} not in /proc/{pid}/status")
 
 
-def wrk(url, cookie, seconds, connections):
-    """Runs wrk; returns (requests, errors dict, non-2xx count, its output)."""
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
-                          "--timeout", "10s", "-H", f"Cookie: kt_session={cookie}",
-                          "-H", "Accept: application/json", url],
-                         capture_output=True, text=True, timeout=seconds + 120)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout
-    m = re.search(r"(\d+) requests in", text)
-    assert m, text
-    errors = {}
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if m:
-        errors = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return int(re.search(r"(\d+) requests in", text).group(1)), errors, \
-        int(non2xx.group(1)) if non2xx else 0, text
-
-
 def test_thousand_connections_no_failures_memory_bounded(env):
     emu, kt, browser = env
     cookie = browser.cookie("kt_session")
@@ -98,15 +89,18 @@ def test_thousand_connections_no_failures_memory_bounded(env):
     for path in ("/api/library/tracks?limit=20", "/api/playlists", "/api/me"):
         assert browser.get(path).status == 200
     before = rss_kb(pid)
-    n, errors, non2xx, text = wrk(kt.base_url + "/api/library/tracks?limit=20", cookie,
-                                  LOAD_SECONDS, CONNECTIONS)
+    res = keepalive_load.run("127.0.0.1", kt.port, "/api/library/tracks?limit=20",
+                             {"Cookie": f"kt_session={cookie}", "Accept": "application/json"},
+                             CONNECTIONS, LOAD_MIN_ROUNDS, LOAD_SECONDS, LOAD_DEADLINE_S)
     after, peak = rss_kb(pid), rss_kb(pid, "VmHWM")
-    print(f"{n} requests in {LOAD_SECONDS}s over {CONNECTIONS} connections; "
-          f"RSS {before // 1024} MB before, {after // 1024} MB after, peak {peak // 1024} MB")
-    assert n > CONNECTIONS, text
-    assert not any(errors.values()), text
-    assert non2xx == 0, text
-    # Connection threads are gone once wrk hangs up; poll until they are.
+    print(f"{res.summary()}; RSS {before // 1024} MB before, {after // 1024} MB after, "
+          f"peak {peak // 1024} MB")
+    assert not res.errors, res.summary()
+    assert res.unfinished == 0, res.summary()
+    assert res.non2xx == 0, res.summary()
+    assert all(c.answers >= LOAD_MIN_ROUNDS for c in res.conns), res.summary()
+    assert res.slowest_first_s < FIRST_ANSWER_S, res.summary()
+    # Connection threads are gone once the client hangs up; poll until they are.
     if not SANITIZED:
         ktlib.wait_until(lambda: rss_kb(pid) - before < LOAD_RSS_GROWTH_MB * 1024, timeout=30,
                          what=f"RSS back within {LOAD_RSS_GROWTH_MB} MB of {before // 1024} MB "

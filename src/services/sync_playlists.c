@@ -18,9 +18,11 @@
  *    transaction (store_playlists_replace), which also records a version
  *    per new snapshot_id.
  *
- * Development-mode apps read /playlists/{id}/items; extended-quota apps the
- * older /playlists/{id}/tracks (spotify_endpoint_available after one
+ * Development-mode apps read /playlists/{id}/items 50 a page; extended-quota
+ * apps the older /playlists/{id}/tracks 100 a page, half the requests
+ * (spotify_endpoint_available and spotify_page_limit after one
  * spotify_detect_mode, done only when some playlist needs its items).
+ * sync_estimate (sync_estimate.c) counts the same pages: keep them in step.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,8 @@
 #include "services/sync_internal.h"
 #include "store/store_library.h"
 
-#define PAGE 50
+/* /me/playlists: 50 a page in both modes. */
+#define LIST_PAGE 50
 
 typedef struct pl_entry {
     spotify_playlist *meta;
@@ -46,6 +49,7 @@ typedef struct pl_state {
     pl_entry *v;
     size_t n, cap;
     const char *items_ep; /* "items" (development mode) or "tracks" (extended) */
+    int page;             /* items per page: spotify_page_limit of items_ep */
     int64_t pages_done, pages_total;
 } pl_state;
 
@@ -134,8 +138,8 @@ static kt_status walk_one(pl_state *ps, pl_entry *e, kt_err *err)
     err_clear(&e403);
     sync_list_free(&e->items);
     snprintf(path, sizeof path, "/playlists/%s/%s", e->meta->id, ps->items_ep);
-    kt_status st = spotify_get_all_offset(ps->c->app->spotify, ps->c->user_id, path, PAGE, NULL,
-                                          walk_page, &w, &e403);
+    kt_status st = spotify_get_all_offset(ps->c->app->spotify, ps->c->user_id, path, ps->page,
+                                          NULL, walk_page, &w, &e403);
     if (st == KT_ERR_FORBIDDEN) {
         sync_list_free(&e->items);
         e->fetch = 0;
@@ -187,7 +191,7 @@ static kt_status fetch_pages(pl_state *ps, const page_ref *refs, size_t n, kt_er
     err_clear(&ferr);
     for (size_t i = 0; i < n && st == KT_OK; i++)
         if (asprintf(&paths[i], "/playlists/%s/%s?limit=%d&offset=%lld",
-                     ps->v[refs[i].entry].meta->id, ps->items_ep, PAGE,
+                     ps->v[refs[i].entry].meta->id, ps->items_ep, ps->page,
                      (long long)refs[i].offset) < 0) {
             paths[i] = NULL;
             st = nomem(err);
@@ -226,7 +230,7 @@ static kt_status fetch_items(pl_state *ps, kt_err *err)
             continue;
         }
         e->readable = 1;
-        for (int64_t off = 0; off < e->meta->items_total; off += PAGE) {
+        for (int64_t off = 0; off < e->meta->items_total; off += ps->page) {
             if (nrefs == cap) {
                 size_t nc = cap ? cap * 2 : 256;
                 page_ref *nr = realloc(refs, nc * sizeof *nr);
@@ -333,7 +337,7 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err)
 {
     pl_state ps = {.c = c, .items_ep = "items"};
     int any = 0;
-    kt_status st = spotify_get_all_offset(c->app->spotify, c->user_id, "/me/playlists", PAGE,
+    kt_status st = spotify_get_all_offset(c->app->spotify, c->user_id, "/me/playlists", LIST_PAGE,
                                           NULL, list_page, &ps, err);
     if (st == KT_OK)
         st = plan(&ps, &any, err);
@@ -343,8 +347,12 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err)
             spotify_endpoint_available(c->app->spotify, "GET /playlists/{id}/tracks") &&
             mode == SPOTIFY_MODE_EXTENDED)
             ps.items_ep = "tracks";
-        if (st == KT_OK)
+        if (st == KT_OK) {
+            char tmpl[64];
+            snprintf(tmpl, sizeof tmpl, "GET /playlists/{id}/%s", ps.items_ep);
+            ps.page = spotify_page_limit(c->app->spotify, tmpl);
             st = fetch_items(&ps, err);
+        }
     }
     if (st == KT_OK)
         st = write_all(&ps, err);

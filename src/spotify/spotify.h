@@ -183,7 +183,8 @@ typedef kt_status (*spotify_page_fn)(void *ctx, const json_t *page, kt_err *err)
 
 /* Offset paging: fetches `path` (which must not contain offset=), reads
  * `total` from the first page, then fetches the remaining pages in parallel
- * and hands every page to fn in order. `page_size` is the limit sent (1..50).
+ * and hands every page to fn in order. `page_size` is the limit sent
+ * (1..SPOTIFY_PAGE_MAX; see spotify_page_limit for what the endpoint takes).
  * `wrap_key`, when not NULL, is the key holding the paging object (e.g.
  * "albums" for /browse/new-releases). */
 kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
@@ -221,6 +222,20 @@ spotify_mode spotify_get_mode(spotify_client *c);
  * for extended-quota-only ones only once the mode is known to be EXTENDED.
  * Callers use it to choose between e.g. /items and /tracks. */
 int spotify_endpoint_available(spotify_client *c, const char *endpoint_template);
+
+/* The largest page a paged GET accepts: 50 for most endpoints in both
+ * modes (SPOTIFY_PAGE_MIN_MAX), SPOTIFY_PAGE_MAX (100) for a playlist's
+ * items (/items and /tracks) in extended mode, 10 for /artists/{id}/albums
+ * in development mode. tmpl is an endpoint template ("GET
+ * /playlists/{id}/tracks"); NULL or unknown: 50. Pure, any thread. Callers
+ * page at this size, as every request saved is quota saved. */
+#define SPOTIFY_PAGE_MIN_MAX 50
+#define SPOTIFY_PAGE_MAX 100
+int spotify_page_max(spotify_mode mode, const char *tmpl);
+
+/* spotify_page_max for the mode learnt so far (development mode's limits
+ * while it is unknown, which every app may use). */
+int spotify_page_limit(spotify_client *c, const char *tmpl);
 
 /* Probes once with the user's token (SPOTIFY_APP_USER: the app token):
  * GET /browse/new-releases?limit=1, extended-only; 200 means extended, 403

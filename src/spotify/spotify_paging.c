@@ -15,7 +15,7 @@
 #include "core/jsonutil.h"
 #include "spotify/spotify_internal.h"
 
-/* A walk never fetches more pages than this (50 items each: 10 M items). */
+/* A walk never fetches more pages than this (10 M items at 50 a page). */
 #define MAX_PAGES 200000
 /* Pages fetched ahead of the first undelivered one, per unit of concurrency. */
 #define WINDOW_PER_SLOT 4
@@ -238,8 +238,9 @@ static kt_status check_offset_args(spotify_client *c, const char *path, int page
     if (strstr(path, "offset=") || strstr(path, "limit="))
         return err_set(err, KT_ERR_INVALID, NULL,
                        "offset walk: the path must not carry limit= or offset=");
-    if (page_size < 1 || page_size > 50)
-        return err_set(err, KT_ERR_INVALID, NULL, "page size must be 1..50, got %d", page_size);
+    if (page_size < 1 || page_size > SPOTIFY_PAGE_MAX)
+        return err_set(err, KT_ERR_INVALID, NULL, "page size must be 1..%d, got %d",
+                       SPOTIFY_PAGE_MAX, page_size);
     return KT_OK;
 }
 

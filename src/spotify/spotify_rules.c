@@ -96,6 +96,25 @@ int spotify_endpoint_extended_only(const char *tmpl)
     return 0;
 }
 
+int spotify_page_max(spotify_mode mode, const char *tmpl)
+{
+    /* The limits Spotify documents (../shared/spotify, the community-fixed
+     * file) where the mode changes them: the old /tracks reads 100 items a
+     * page, and an extended-quota app keeps the 100 on /items too (the
+     * emulator's README: "/items limit <= 50 (<= 100 in extended mode)");
+     * /artists/{id}/albums fell to 10 for development-mode apps. Every other
+     * paged endpoint keeps 50 in both modes. */
+    int ext = mode == SPOTIFY_MODE_EXTENDED;
+    if (!tmpl)
+        return SPOTIFY_PAGE_MIN_MAX;
+    if (strcmp(tmpl, "GET /playlists/{id}/items") == 0 ||
+        strcmp(tmpl, "GET /playlists/{id}/tracks") == 0)
+        return ext ? SPOTIFY_PAGE_MAX : SPOTIFY_PAGE_MIN_MAX;
+    if (strcmp(tmpl, "GET /artists/{id}/albums") == 0)
+        return ext ? SPOTIFY_PAGE_MIN_MAX : 10;
+    return SPOTIFY_PAGE_MIN_MAX;
+}
+
 long spotify_backoff_ms(int attempt, long base_ms, long max_ms)
 {
     if (base_ms <= 0 || max_ms <= 0)

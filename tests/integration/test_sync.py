@@ -98,6 +98,50 @@ def test_full_sync_equals_truth_and_no_change_resync_is_cheap(env):
     assert_matches_truth(emu, browser)
 
 
+COUNTED = ("carl:liked=130,playlists=9,playlist_items=0-260,followed_playlists=2,followed=60,"
+           "albums=0,shows=0,episodes=0,plays=0")
+
+
+def expected_requests(truth, page):
+    """The requests of a full `sync liked playlists following` into an empty
+    database, from the emulator's truth: every collection at its per-page
+    maximum (playlist items: `page`), plus the one mode probe."""
+    readable = [p for p in truth["playlists"] if p["items"] is not None]
+    items = sum(math.ceil(len(p["items"]) / page) for p in readable)
+    return (max(1, math.ceil(len(truth["liked"]) / 50)) +
+            max(1, math.ceil(len(truth["playlists"]) / 50)) + 1 + items +
+            max(1, math.ceil(len(truth["followed_artists"]) / 50))), items
+
+
+def test_full_sync_spends_exactly_the_pages_of_each_mode(mode, db, tmp_path):
+    """Extended mode reads playlist items 100 a page (/tracks), development
+    mode 50 (/items): the full sync's request count is exact in both."""
+    emu = start_emulator(mode, COUNTED)
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env=KT_ENV).start()
+    try:
+        browser = kt.login("carl")
+        truth = emu.truth("carl")
+        page = 100 if mode == "extended" else 50
+        sizes = [len(p["items"]) for p in truth["playlists"] if p["items"] is not None]
+        assert any(n > 100 for n in sizes) and any(50 < n <= 100 for n in sizes), sizes
+        want, item_pages = expected_requests(truth, page)
+        emu.reset_stats()
+        sync(kt, "liked", "playlists", "following")
+        stats = emu.stats()
+        ep = "GET /v1/playlists/{id}/" + ("tracks" if mode == "extended" else "items")
+        assert stats["endpoints"][ep]["count"] == item_pages, stats["endpoints"]
+        assert stats["total"] == want, stats["endpoints"]
+        assert last_run(browser)["requests"] == want
+        item_paths = [r["path"] for r in stats["requests"] if r["path"].startswith("/v1/playlists/")]
+        assert item_paths and all(f"limit={page}&" in p for p in item_paths), item_paths[:3]
+        sync(kt, "albums", "shows", "episodes", "top", "recent")
+        assert_matches_truth(emu, browser, "carl")
+    finally:
+        rc = kt.stop()
+        emu.stop()
+    assert rc == 0, kt.log()
+
+
 def test_mutations_are_reflected_exactly(env):
     emu, kt, browser = env
     sync(kt)

@@ -72,6 +72,23 @@ static void test_extended_only(void **state)
     assert_false(spotify_endpoint_extended_only(NULL));
 }
 
+/* Each mode's largest page: playlist items 100 only with extended quota,
+ * artist albums 10 in development mode, 50 everywhere else. */
+static void test_page_max(void **state)
+{
+    (void)state;
+    const spotify_mode dev = SPOTIFY_MODE_DEVELOPMENT, ext = SPOTIFY_MODE_EXTENDED;
+    assert_int_equal(spotify_page_max(ext, "GET /playlists/{id}/tracks"), 100);
+    assert_int_equal(spotify_page_max(ext, "GET /playlists/{id}/items"), 100);
+    assert_int_equal(spotify_page_max(dev, "GET /playlists/{id}/items"), 50);
+    assert_int_equal(spotify_page_max(SPOTIFY_MODE_UNKNOWN, "GET /playlists/{id}/items"), 50);
+    assert_int_equal(spotify_page_max(dev, "GET /artists/{id}/albums"), 10);
+    assert_int_equal(spotify_page_max(ext, "GET /artists/{id}/albums"), 50);
+    assert_int_equal(spotify_page_max(ext, "GET /me/tracks"), 50);
+    assert_int_equal(spotify_page_max(ext, "GET /me/playlists"), 50);
+    assert_int_equal(spotify_page_max(ext, NULL), 50);
+}
+
 static void test_backoff_bounds(void **state)
 {
     (void)state;
@@ -215,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_template_truncates),
         cmocka_unit_test(test_extended_only),
+        cmocka_unit_test(test_page_max),
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_retryable),

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "images.h"
+
 static const char *const MARKETS[] = {"BR", "DE", "GB", "JP", "SE", "US"};
 
 static void markets(jw *w)
@@ -46,8 +48,9 @@ static void uri(jw *w, const char *kind, const char *id)
     jw_printf(w, "\"spotify:%s:%s\"", kind, id);
 }
 
-/* Images: three sizes, widest first, with urls derived from the id. */
-static void images(jw *w, const char *id, bool present)
+/* Images: three sizes, widest first, with urls derived from the id, served
+ * by the emulator itself (images.h) so covers show without Spotify's CDN. */
+static void images(const em_out *o, jw *w, const char *id, bool present)
 {
     static const int sizes[] = {640, 300, 64};
     jw_key(w, "images");
@@ -55,8 +58,7 @@ static void images(jw *w, const char *id, bool present)
     for (int i = 0; present && i < 3; i++) {
         jw_obj(w);
         jw_key(w, "url");
-        jw_begin_value(w);
-        jw_printf(w, "\"https://i.scdn.co/image/%d%s\"", sizes[i], id);
+        images_url(w, o->api, sizes[i], id);
         jw_kint(w, "height", sizes[i]);
         jw_kint(w, "width", sizes[i]);
         jw_obj_end(w);
@@ -105,7 +107,7 @@ void out_artist(const em_out *o, jw *w, uint32_t artist)
     jw_arr_end(w);
     href(o, w, "artists", a->id);
     jw_kstr(w, "id", a->id);
-    images(w, a->id, true);
+    images(o, w, a->id, true);
     jw_kstr(w, "name", a->name);
     if (o->ext) jw_kint(w, "popularity", a->popularity);
     jw_kstr(w, "type", "artist");
@@ -121,7 +123,7 @@ static void album_base(const em_out *o, jw *w, const em_album *al)
     ext_urls(w, "album", al->id);
     href(o, w, "albums", al->id);
     jw_kstr(w, "id", al->id);
-    images(w, al->id, true);
+    images(o, w, al->id, true);
     jw_kstr(w, "name", al->name);
     jw_kstr(w, "release_date", al->date);
     jw_kstr(w, "release_date_precision", prec_name(al->prec));
@@ -170,17 +172,8 @@ void out_album(const em_out *o, jw *w, uint32_t album)
     const em_album *al = &o->lib->albums.v[album];
     jw_obj(w);
     album_base(o, w, al);
-    char path[64];
-    snprintf(path, sizeof(path), "/albums/%s/tracks", al->id);
-    long limit = 50;
     jw_key(w, "tracks");
-    out_paging_begin(o, w, path, NULL, 0, limit, al->ntracks);
-    for (uint32_t i = 0; i < al->ntracks && i < (uint32_t)limit; i++) {
-        jw_obj(w);
-        simple_track_fields(o, w, &o->lib->tracks.v[al->first_track + i]);
-        jw_obj_end(w);
-    }
-    out_paging_end(w);
+    out_album_tracks(o, w, album, 0, 50);
     jw_key(w, "copyrights");
     jw_arr(w);
     jw_obj(w);
@@ -200,6 +193,20 @@ void out_album(const em_out *o, jw *w, uint32_t album)
     jw_kstr(w, "label", library_labels[al->label]);
     if (o->ext) jw_kint(w, "popularity", al->popularity);
     jw_obj_end(w);
+}
+
+void out_album_tracks(const em_out *o, jw *w, uint32_t album, long offset, long limit)
+{
+    const em_album *al = &o->lib->albums.v[album];
+    char path[64];
+    snprintf(path, sizeof(path), "/albums/%s/tracks", al->id);
+    out_paging_begin(o, w, path, NULL, offset, limit, al->ntracks);
+    for (long i = offset; i < (long)al->ntracks && i < offset + limit; i++) {
+        jw_obj(w);
+        simple_track_fields(o, w, &o->lib->tracks.v[al->first_track + (uint32_t)i]);
+        jw_obj_end(w);
+    }
+    out_paging_end(w);
 }
 
 void out_track(const em_out *o, jw *w, uint32_t track)
@@ -322,7 +329,7 @@ void out_simple_show(const em_out *o, jw *w, uint32_t show)
     ext_urls(w, "show", s->id);
     href(o, w, "shows", s->id);
     jw_kstr(w, "id", s->id);
-    images(w, s->id, true);
+    images(o, w, s->id, true);
     jw_kbool(w, "is_externally_hosted", false);
     jw_key(w, "languages");
     jw_arr(w);
@@ -353,7 +360,7 @@ void out_episode(const em_out *o, jw *w, uint32_t episode, bool with_show)
     ext_urls(w, "episode", e->id);
     href(o, w, "episodes", e->id);
     jw_kstr(w, "id", e->id);
-    images(w, e->id, true);
+    images(o, w, e->id, true);
     jw_kbool(w, "is_externally_hosted", false);
     jw_kbool(w, "is_playable", true);
     jw_kstr(w, "language", "en");
@@ -410,7 +417,7 @@ void out_private_user(const em_out *o, jw *w, const em_user *u)
     }
     href(o, w, "users", u->id);
     jw_kstr(w, "id", u->id);
-    images(w, u->account_id, false);
+    images(o, w, u->account_id, false);
     if (o->ext) jw_kstr(w, "product", "premium");
     jw_kstr(w, "type", "user");
     uri(w, "user", u->id);
@@ -424,7 +431,7 @@ void out_public_user(const em_out *o, jw *w, const em_user *u)
     ext_urls(w, "user", u->id);
     href(o, w, "users", u->id);
     jw_kstr(w, "id", u->id);
-    images(w, u->account_id, false);
+    images(o, w, u->account_id, false);
     jw_kstr(w, "type", "user");
     uri(w, "user", u->id);
     jw_obj_end(w);
@@ -450,7 +457,7 @@ static void playlist_head(const em_out *o, jw *w, const em_playlist *p)
     ext_urls(w, "playlist", p->id);
     href(o, w, "playlists", p->id);
     jw_kstr(w, "id", p->id);
-    images(w, p->id, p->items.n > 0);
+    images(o, w, p->id, p->items.n > 0);
     jw_kstr(w, "name", p->name);
     jw_key(w, "owner");
     out_owner(o, w, p->owner, true);
@@ -505,7 +512,7 @@ void out_playlist_full(const em_out *o, jw *w, uint32_t playlist, const em_user 
         snprintf(path, sizeof(path), "/playlists/%s/items", p->id);
         for (int k = 0; k < 2; k++) {
             jw_key(w, k == 0 ? "items" : "tracks");
-            out_paging_begin(o, w, path, NULL, 0, 100, (long)p->items.n);
+            out_paging_begin_embedded(o, w, path, 100, o->ext ? 100 : 50, (long)p->items.n);
             for (size_t i = 0; i < p->items.n && i < 100; i++) out_playlist_item(o, w, &p->items.v[i]);
             out_paging_end(w);
         }
@@ -637,15 +644,15 @@ void out_page_url(const em_out *o, jw *w, const char *path, const char *extra, l
     jw_printf(w, "\"%s%s?offset=%ld&limit=%ld%s\"", o->api, path, offset, limit, extra ? extra : "");
 }
 
-void out_paging_begin(const em_out *o, jw *w, const char *path, const char *extra,
-                      long offset, long limit, long total)
+static void paging_begin(const em_out *o, jw *w, const char *path, const char *extra,
+                         long offset, long limit, long link_limit, long total)
 {
     jw_obj(w);
     jw_key(w, "href");
     out_page_url(o, w, path, extra, offset, limit);
     jw_kint(w, "limit", limit);
     jw_key(w, "next");
-    if (offset + limit < total) out_page_url(o, w, path, extra, offset + limit, limit);
+    if (offset + limit < total) out_page_url(o, w, path, extra, offset + limit, link_limit);
     else jw_null(w);
     jw_kint(w, "offset", offset);
     jw_key(w, "previous");
@@ -654,6 +661,18 @@ void out_paging_begin(const em_out *o, jw *w, const char *path, const char *extr
     jw_kint(w, "total", total);
     jw_key(w, "items");
     jw_arr(w);
+}
+
+void out_paging_begin(const em_out *o, jw *w, const char *path, const char *extra,
+                      long offset, long limit, long total)
+{
+    paging_begin(o, w, path, extra, offset, limit, limit, total);
+}
+
+void out_paging_begin_embedded(const em_out *o, jw *w, const char *path, long limit,
+                               long link_limit, long total)
+{
+    paging_begin(o, w, path, NULL, 0, limit, link_limit, total);
 }
 
 void out_paging_end(jw *w)

@@ -52,9 +52,20 @@ void out_audio_features(const em_out *o, jw *w, uint32_t track);
  * and must already be URL-encoded, or NULL. */
 void out_paging_begin(const em_out *o, jw *w, const char *path, const char *extra,
                       long offset, long limit, long total);
+/* The same for a page embedded in another object (a playlist's first 100
+ * items): `next` asks for `link_limit` items, the most the endpoint at
+ * `path` accepts in the current mode, so a client that follows it gets
+ * the rest instead of a 400 for a limit it never chose. */
+void out_paging_begin_embedded(const em_out *o, jw *w, const char *path, long limit,
+                               long link_limit, long total);
 void out_paging_end(jw *w);
 
 /* Writes o->api + path + "?offset=..&limit=.." + extra as a JSON string. */
 void out_page_url(const em_out *o, jw *w, const char *path, const char *extra, long offset, long limit);
+
+/* The tracks of an album from `offset`, at most `limit`, as a paging object
+ * whose links lead to /albums/{id}/tracks (GET /albums/{id} embeds the first
+ * 50; GET /albums/{id}/tracks pages the rest). */
+void out_album_tracks(const em_out *o, jw *w, uint32_t album, long offset, long limit);
 
 #endif

@@ -73,6 +73,7 @@ static const route ROUTES[] = {
     RT("GET", "/v1/tracks/{id}", wa_track, R_APP_OK),
     RT("GET", "/v1/tracks", wa_tracks_several, R_APP_OK | R_EXT),
     RT("GET", "/v1/albums/{id}", wa_album, R_APP_OK),
+    RT("GET", "/v1/albums/{id}/tracks", wa_album_tracks, R_APP_OK),
     RT("GET", "/v1/browse/new-releases", wa_new_releases, R_APP_OK | R_EXT),
     RT("GET", "/v1/audio-features", wa_audio_features, R_APP_OK | R_EXT),
     RT("GET", "/v1/recommendations", wa_recommendations, R_APP_OK),

@@ -73,6 +73,7 @@ void wa_artists_several(em_app *, em_req *, em_resp *);
 void wa_track(em_app *, em_req *, em_resp *);
 void wa_tracks_several(em_app *, em_req *, em_resp *);
 void wa_album(em_app *, em_req *, em_resp *);
+void wa_album_tracks(em_app *, em_req *, em_resp *);
 void wa_new_releases(em_app *, em_req *, em_resp *);
 void wa_audio_features(em_app *, em_req *, em_resp *);
 void wa_recommendations(em_app *, em_req *, em_resp *);

@@ -30,6 +30,22 @@ void wa_artist(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, libr
 void wa_track(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, library_track, out_track); }
 void wa_album(em_app *app, em_req *r, em_resp *out) { get_one(app, r, out, library_album, out_album); }
 
+/* GET /albums/{id}/tracks: where the `next` of an album's embedded tracks
+ * leads (albums of more than 50 tracks: POST /__emulator mutate new_release). */
+void wa_album_tracks(em_app *app, em_req *r, em_resp *out)
+{
+    long offset, limit;
+    if (!wa_paging(r, out, 20, 50, &offset, &limit)) return;
+    em_out o = wa_out(app);
+    RD(app);
+    uint32_t a = wa_lookup(out, app->lib, r->params[0], library_album);
+    if (a != NONE) {
+        resp_json(out, 200);
+        out_album_tracks(&o, &out->body, a, offset, limit);
+    }
+    UN(app);
+}
+
 enum { G_ALBUM = 1, G_SINGLE = 2, G_COMPILATION = 4, G_APPEARS = 8 };
 
 static int parse_groups(const char *s)

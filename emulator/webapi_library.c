@@ -127,14 +127,16 @@ void wa_me_top(em_app *app, em_req *r, em_resp *out)
     const char *type = r->params[0];
     bool tracks = strcmp(type, "tracks") == 0;
     if (!tracks && strcmp(type, "artists") != 0) { resp_error(out, 404, "Service not found"); return; }
-    int tr = time_range(req_arg(r, "time_range"));
+    const char *tr_arg = req_arg(r, "time_range");
+    int tr = time_range(tr_arg);
     if (tr < 0) { resp_error(out, 400, "Invalid time range"); return; }
     long offset, limit;
     if (!wa_paging(r, out, 20, 50, &offset, &limit)) return;
     static const char *const names[] = {"short_term", "medium_term", "long_term"};
-    char path[32], extra[40];
+    char path[32], extra[40] = "";
     snprintf(path, sizeof(path), "/me/top/%s", tracks ? "tracks" : "artists");
-    snprintf(extra, sizeof(extra), "&time_range=%s", names[tr]);
+    /* Links repeat the request: time_range only when it was asked for. */
+    if (tr_arg) snprintf(extra, sizeof(extra), "&time_range=%s", names[tr]);
     em_out o = wa_out(app);
     RD(app);
     const em_user *u = r->user;

@@ -14,7 +14,9 @@
 #define UN(app) pthread_rwlock_unlock(&(app)->lib->lock)
 #define ADD_MAX 100
 
-void wa_me_playlists(em_app *app, em_req *r, em_resp *out)
+/* The caller's own playlist list; `path` is the one asked for (/me/playlists
+ * or /users/{me}/playlists), so href/next/previous lead back to it. */
+static void own_playlists(em_app *app, em_req *r, em_resp *out, const char *path)
 {
     long offset, limit;
     if (!wa_paging(r, out, 20, 50, &offset, &limit)) return;
@@ -23,18 +25,22 @@ void wa_me_playlists(em_app *app, em_req *r, em_resp *out)
     const em_user *u = r->user;
     long n = (long)u->playlists.n;
     resp_json(out, 200);
-    out_paging_begin(&o, &out->body, "/me/playlists", NULL, offset, limit, n);
+    out_paging_begin(&o, &out->body, path, NULL, offset, limit, n);
     for (long i = offset; i < n && i < offset + limit; i++) out_playlist_simple(&o, &out->body, u->playlists.v[i]);
     out_paging_end(&out->body);
     UN(app);
 }
+
+void wa_me_playlists(em_app *app, em_req *r, em_resp *out) { own_playlists(app, r, out, "/me/playlists"); }
 
 /* GET /users/{id}/playlists: the user's own list for "me", else the public
  * playlists that owner has (emulator users and synthetic owners alike). */
 void wa_user_playlists(em_app *app, em_req *r, em_resp *out)
 {
     if (strcmp(r->params[0], r->user->id) == 0) {
-        wa_me_playlists(app, r, out);
+        char path[96];
+        snprintf(path, sizeof(path), "/users/%s/playlists", r->user->id);
+        own_playlists(app, r, out, path);
         return;
     }
     long offset, limit;

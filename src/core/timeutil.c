@@ -28,7 +28,7 @@ int64_t time_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t time_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -38,7 +38,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void time_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -77,7 +77,7 @@ static int take_digits(const char **p, int n)
 
 static int64_t civil_to_ms(int64_t y, int mo, int d, int h, int mi, int s)
 {
-    return days_from_civil(y, mo, d) * MS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + s) * 1000;
+    return time_days_from_civil(y, mo, d) * MS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + s) * 1000;
 }
 
 /* "Z", "+HH:MM", "+HHMM", "+HH" (or '-'), or nothing (UTC). Writes the
@@ -182,7 +182,7 @@ void time_format_iso8601(int64_t ms, char out[32])
         rem += MS_PER_DAY, days--;
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    time_civil_from_days(days, &y, &m, &d);
     if (y < 0)
         y = 0, m = 1, d = 1, rem = 0;
     else if (y > 9999)

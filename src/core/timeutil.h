@@ -31,6 +31,13 @@ int64_t time_mono_ms(void);
  * s NULL -> KT_ERR_INVALID. */
 kt_status time_parse_iso8601(const char *s, int64_t *ms);
 
+/* Day number (days since 1970-01-01, negative before) of the proleptic
+ * Gregorian date y-m-d, and back (Howard Hinnant's algorithms; exact over
+ * the whole int64 day range we meet). m is 1..12, d 1..31; the caller
+ * passes a real date. Pure. */
+int64_t time_days_from_civil(int64_t y, int m, int d);
+void time_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 /* Formats ms as "YYYY-MM-DDTHH:MM:SSZ" in UTC, with ".mmm" before the Z only
  * when ms is not a whole second. Years outside 0..9999 are clamped. */
 void time_format_iso8601(int64_t ms, char out[32]);

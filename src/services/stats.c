@@ -538,6 +538,508 @@ kt_status stats_listening(kt_app *app, int64_t user_id, int64_t from_ms, int64_t
     return app_db_read_json(app, read_listening, &a, out, err);
 }
 
+/* ================= listening over time, tops, drill-down (issue 19) ================= */
+
+#define HOUR_MS 3600000LL
+#define WEEK_MS (7 * DAY_MS)
+/* Weeks start on Monday: 1970-01-05, three days after the epoch's Thursday
+ * would start a week, so week numbers are (t + WEEK_SHIFT) / WEEK_MS. */
+#define WEEK_SHIFT (3 * DAY_MS)
+#define ITEM_ROWS_MAX 500
+#define ID_MAX 64
+
+typedef enum bucket_unit { B_HOUR, B_DAY, B_WEEK, B_MONTH, B_YEAR, B_COUNT } bucket_unit;
+static const char *const bucket_names[B_COUNT] = {"hour", "day", "week", "month", "year"};
+
+/* Start of the UTC bucket holding t (t >= 0). */
+static int64_t bucket_floor(bucket_unit u, int64_t t)
+{
+    int64_t y;
+    int m, d;
+    switch (u) {
+    case B_HOUR:
+        return t / HOUR_MS * HOUR_MS;
+    case B_WEEK:
+        return (t + WEEK_SHIFT) / WEEK_MS * WEEK_MS - WEEK_SHIFT;
+    case B_MONTH:
+    case B_YEAR:
+        time_civil_from_days(t / DAY_MS, &y, &m, &d);
+        return time_days_from_civil(y, u == B_MONTH ? m : 1, 1) * DAY_MS;
+    case B_DAY:
+    case B_COUNT:
+        break;
+    }
+    return t / DAY_MS * DAY_MS;
+}
+
+/* Start of the bucket after the one starting at `start`. */
+static int64_t bucket_next(bucket_unit u, int64_t start)
+{
+    int64_t y;
+    int m, d;
+    switch (u) {
+    case B_HOUR:
+        return start + HOUR_MS;
+    case B_WEEK:
+        return start + WEEK_MS;
+    case B_MONTH:
+        time_civil_from_days(start / DAY_MS, &y, &m, &d);
+        return time_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
+    case B_YEAR:
+        time_civil_from_days(start / DAY_MS, &y, &m, &d);
+        return time_days_from_civil(y + 1, 1, 1) * DAY_MS;
+    case B_DAY:
+    case B_COUNT:
+        break;
+    }
+    return start + DAY_MS;
+}
+
+/* A stats_range_args checked and made concrete. */
+typedef struct range_res {
+    const char *period; /* as answered: day .. all, custom */
+    int64_t from_ms, to_ms;
+    bucket_unit unit;
+    int has_previous; /* 0 for "all" */
+} range_res;
+
+/* A 400 whose message starts with the parameter's name. */
+static kt_status bad_param(kt_err *err, const char *msg)
+{
+    return err_set(err, KT_ERR_INVALID, "bad_parameter", "%s", msg);
+}
+
+/* Checks a range and resolves it against the user's plays (the start of
+ * "all" is the first play). */
+static kt_status resolve_range(store *s, int64_t user_id, const stats_range_args *a,
+                               int64_t now_ms, range_res *out, kt_err *err)
+{
+    static const char *const periods[] = {"day", "week", "month", "year", "all", "custom"};
+    static const int64_t days[] = {1, 7, 30, 365};
+    const char *period = a->period ? a->period : a->from_ms != STATS_NO_TIME ? "custom" : "month";
+    size_t k = 0;
+    while (k < sizeof periods / sizeof periods[0] && strcmp(period, periods[k]) != 0)
+        k++;
+    if (k == sizeof periods / sizeof periods[0])
+        return bad_param(err, "period: must be day, week, month, year, all or custom");
+    int custom = strcmp(period, "custom") == 0;
+    if (custom && a->from_ms == STATS_NO_TIME)
+        return bad_param(err, "from: required with period=custom");
+    if (!custom && a->from_ms != STATS_NO_TIME)
+        return bad_param(err, "from: only with period=custom (or without a period)");
+    int64_t to = a->to_ms != STATS_NO_TIME ? a->to_ms : (now_ms / DAY_MS + 1) * DAY_MS;
+    if (to <= 0)
+        return bad_param(err, "to: must be after 1970-01-01");
+    int64_t from = a->from_ms;
+    if (custom && from < 0)
+        return bad_param(err, "from: must not be before 1970-01-01");
+    if (custom && from >= to)
+        return bad_param(err, "from: must be before to");
+    if (k < 4)
+        from = to > days[k] * DAY_MS ? to - days[k] * DAY_MS : 0;
+    if (strcmp(period, "all") == 0) {
+        store_listen_totals t;
+        kt_status st = store_stats_listen_totals(s, user_id, 0, to, &t, err);
+        if (st != KT_OK)
+            return st;
+        /* No plays yet: the last day, so the answer still has a shape. */
+        from = t.plays ? t.first_ms / DAY_MS * DAY_MS : (to > DAY_MS ? to - DAY_MS : 0);
+    }
+    bucket_unit u = B_COUNT;
+    if (a->bucket) {
+        for (int i = 0; i < B_COUNT; i++)
+            if (strcmp(a->bucket, bucket_names[i]) == 0)
+                u = (bucket_unit)i;
+        if (u == B_COUNT)
+            return bad_param(err, "bucket: must be hour, day, week, month or year");
+    } else {
+        int64_t span = to - from;
+        u = span <= 2 * DAY_MS ? B_HOUR
+            : span <= 92 * DAY_MS ? B_DAY
+            : span <= 3 * 366 * DAY_MS ? B_WEEK
+                                       : B_MONTH;
+    }
+    int64_t n = 0;
+    for (int64_t b = bucket_floor(u, from); b < to && n <= STATS_MAX_BUCKETS; b = bucket_next(u, b))
+        n++;
+    if (n > STATS_MAX_BUCKETS)
+        return err_set(err, KT_ERR_INVALID, "bad_parameter",
+                       "bucket: more than %d %ss in the range; choose a longer bucket",
+                       STATS_MAX_BUCKETS, bucket_names[u]);
+    *out = (range_res){.period = period, .from_ms = from, .to_ms = to, .unit = u,
+                       .has_previous = strcmp(period, "all") != 0};
+    return KT_OK;
+}
+
+typedef struct series_args {
+    int64_t user_id, now_ms;
+    const stats_range_args *range;
+} series_args;
+
+/* The range's buckets, filled from the store's hour/day/week rows (months
+ * and years are whole days, so day rows add up into them exactly). */
+static kt_status series_buckets(store *s, int64_t user_id, const range_res *r, json_t **out,
+                                kt_err *err)
+{
+    int64_t unit = r->unit == B_HOUR ? HOUR_MS : r->unit == B_WEEK ? WEEK_MS : DAY_MS;
+    int64_t shift = r->unit == B_WEEK ? WEEK_SHIFT : 0;
+    store_rows *rows = NULL;
+    kt_status st = store_stats_listen_buckets(s, user_id, STORE_ITEM_ALL, NULL, r->from_ms,
+                                              r->to_ms, unit, shift, &rows, err);
+    if (st != KT_OK)
+        return st;
+    json_t *arr = json_array();
+    size_t j = 0, n = store_rows_count(rows);
+    for (int64_t b = bucket_floor(r->unit, r->from_ms); arr && b < r->to_ms;
+         b = bucket_next(r->unit, b)) {
+        int64_t next = bucket_next(r->unit, b), plays = 0, ms = 0;
+        for (; j < n && store_rows_int(rows, j, 0) * unit - shift < next; j++) {
+            plays += store_rows_int(rows, j, 1);
+            ms += store_rows_int(rows, j, 2);
+        }
+        if (json_array_append_new(arr, json_pack("{s:o,s:I,s:I}", "start", iso_or_null(b),
+                                                 "plays", (json_int_t)plays, "ms",
+                                                 (json_int_t)ms)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    store_rows_free(rows);
+    if (!arr)
+        return nomem(err);
+    *out = arr;
+    return KT_OK;
+}
+
+static kt_status read_series(store *s, void *ctx, json_t **out, kt_err *err)
+{
+    const series_args *a = ctx;
+    range_res r;
+    store_listen_totals cur, prev = {0};
+    json_t *buckets = NULL, *previous = NULL;
+    int64_t len = 0;
+    kt_status st = resolve_range(s, a->user_id, a->range, a->now_ms, &r, err);
+    if (st == KT_OK) {
+        len = r.to_ms - r.from_ms;
+        st = store_stats_listen_totals(s, a->user_id, r.from_ms, r.to_ms, &cur, err);
+    }
+    if (st == KT_OK && r.has_previous)
+        st = store_stats_listen_totals(s, a->user_id, r.from_ms - len, r.from_ms, &prev, err);
+    if (st == KT_OK)
+        st = series_buckets(s, a->user_id, &r, &buckets, err);
+    if (st != KT_OK)
+        return st;
+    previous = r.has_previous
+                   ? json_pack("{s:o,s:o,s:I,s:I}", "from", iso_or_null(r.from_ms - len), "to",
+                               iso_or_null(r.from_ms), "plays", (json_int_t)prev.plays, "ms",
+                               (json_int_t)prev.ms)
+                   : json_null();
+    *out = json_pack("{s:s,s:s,s:o,s:o,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "period", r.period,
+                     "bucket", bucket_names[r.unit], "from", iso_or_null(r.from_ms), "to",
+                     iso_or_null(r.to_ms), "timezone", "UTC", "plays", (json_int_t)cur.plays,
+                     "ms", (json_int_t)cur.ms, "distinct_tracks", (json_int_t)cur.tracks,
+                     "distinct_artists", (json_int_t)cur.artists, "previous", previous,
+                     "buckets", buckets);
+    return *out ? KT_OK : nomem(err);
+}
+
+kt_status stats_listening_series(kt_app *app, int64_t user_id, const stats_range_args *range,
+                                 int64_t now_ms, json_t **out, kt_err *err)
+{
+    series_args a = {.user_id = user_id, .now_ms = now_ms, .range = range};
+    return app_db_read_json(app, read_series, &a, out, err);
+}
+
+typedef struct tops_args {
+    int64_t user_id, now_ms;
+    const stats_range_args *range;
+    store_listen_group group;
+    int by_time, limit;
+    const char *kind, *by;
+} tops_args;
+
+/* The track id of a "spotify:track:<id>" uri, else NULL. */
+static json_t *track_id_of(const char *uri)
+{
+    static const char prefix[] = "spotify:track:";
+    return uri && strncmp(uri, prefix, sizeof prefix - 1) == 0
+               ? json_string(uri + sizeof prefix - 1)
+               : json_null();
+}
+
+static double share_of(int64_t part, int64_t whole)
+{
+    return whole > 0 ? (double)part / (double)whole : 0.0;
+}
+
+static json_t *tops_items(const store_rows *r, store_listen_group g, int by_time,
+                          const store_listen_totals *tot)
+{
+    json_t *arr = json_array();
+    /* Columns of plays and ms per group (see store_stats_listen_top). */
+    size_t pc = g == STORE_LISTEN_TRACKS ? 4 : 2;
+    for (size_t i = 0; arr && i < store_rows_count(r); i++) {
+        int64_t plays = store_rows_int(r, i, pc), ms = store_rows_int(r, i, pc + 1);
+        json_t *e = json_pack("{s:I,s:I,s:I,s:f}", "rank", (json_int_t)(i + 1), "plays",
+                              (json_int_t)plays, "ms", (json_int_t)ms, "share",
+                              by_time ? share_of(ms, tot->ms) : share_of(plays, tot->plays));
+        if (!e)
+            break;
+        if (g == STORE_LISTEN_TRACKS)
+            json_object_update_new(
+                e, json_pack("{s:o,s:o,s:o,s:o,s:o}", "uri", str_or_null(r, i, 0), "id",
+                             track_id_of(store_rows_text(r, i, 0)), "name", str_or_null(r, i, 1),
+                             "artist", str_or_null(r, i, 2), "album", str_or_null(r, i, 3)));
+        else if (g == STORE_LISTEN_ARTISTS)
+            json_object_update_new(e, json_pack("{s:o,s:o}", "name", str_or_null(r, i, 0), "id",
+                                                str_or_null(r, i, 1)));
+        else
+            json_object_update_new(e, json_pack("{s:o,s:o,s:o}", "name", str_or_null(r, i, 0),
+                                                "artist", str_or_null(r, i, 1), "id",
+                                                str_or_null(r, i, 4)));
+        json_array_append_new(arr, e);
+    }
+    return arr;
+}
+
+static kt_status read_tops(store *s, void *ctx, json_t **out, kt_err *err)
+{
+    const tops_args *a = ctx;
+    range_res r;
+    store_listen_totals tot;
+    store_rows *rows = NULL;
+    kt_status st = resolve_range(s, a->user_id, a->range, a->now_ms, &r, err);
+    if (st == KT_OK)
+        st = store_stats_listen_totals(s, a->user_id, r.from_ms, r.to_ms, &tot, err);
+    if (st == KT_OK)
+        st = store_stats_listen_top(s, a->user_id, r.from_ms, r.to_ms, a->group, a->by_time,
+                                    (size_t)a->limit, &rows, err);
+    if (st == KT_OK) {
+        *out = json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:o}", "kind", a->kind, "by", a->by,
+                         "period", r.period, "from", iso_or_null(r.from_ms), "to",
+                         iso_or_null(r.to_ms), "plays", (json_int_t)tot.plays, "ms",
+                         (json_int_t)tot.ms, "items", tops_items(rows, a->group, a->by_time, &tot));
+        if (!*out)
+            st = nomem(err);
+    }
+    store_rows_free(rows);
+    return st;
+}
+
+kt_status stats_tops(kt_app *app, int64_t user_id, const char *kind, const char *by,
+                     const stats_range_args *range, int limit, int64_t now_ms, json_t **out,
+                     kt_err *err)
+{
+    static const char *const kinds[] = {"tracks", "artists", "albums"};
+    tops_args a = {.user_id = user_id, .now_ms = now_ms, .range = range, .limit = limit,
+                   .kind = kind ? kind : "tracks", .by = by ? by : "plays"};
+    size_t k = 0;
+    while (k < 3 && strcmp(a.kind, kinds[k]) != 0)
+        k++;
+    if (k == 3)
+        return bad_param(err, "kind: must be tracks, artists or albums");
+    if (strcmp(a.by, "plays") != 0 && strcmp(a.by, "time") != 0)
+        return bad_param(err, "by: must be plays or time");
+    if (limit < 1 || limit > 100)
+        return bad_param(err, "limit: must be 1..100");
+    a.group = k == 0 ? STORE_LISTEN_TRACKS : k == 1 ? STORE_LISTEN_ARTISTS : STORE_LISTEN_ALBUMS;
+    a.by_time = strcmp(a.by, "time") == 0;
+    return app_db_read_json(app, read_tops, &a, out, err);
+}
+
+typedef struct item_args {
+    int64_t user_id;
+    store_item_kind kind;
+    const char *kind_name, *id;
+    char key[ID_MAX + 16]; /* what the store matches: the track uri, else the id */
+    char uri[ID_MAX + 24];
+} item_args;
+
+/* {id, name} from two columns, or null when the id is NULL. */
+static json_t *ref_json(const store_rows *r, size_t id_col, size_t name_col)
+{
+    if (store_rows_count(r) == 0 || store_rows_is_null(r, 0, id_col))
+        return json_null();
+    return json_pack("{s:o,s:o}", "id", str_or_null(r, 0, id_col), "name",
+                     str_or_null(r, 0, name_col));
+}
+
+/* Playlist rows (store_stats_item_playlists) grouped per playlist. */
+static json_t *placements_json(const store_rows *r)
+{
+    json_t *arr = json_array(), *cur = NULL;
+    int64_t cur_id = -1;
+    for (size_t i = 0; arr && i < store_rows_count(r); i++) {
+        if (!cur || store_rows_int(r, i, 0) != cur_id) {
+            cur_id = store_rows_int(r, i, 0);
+            cur = json_pack("{s:I,s:o,s:o,s:[]}", "id", (json_int_t)cur_id, "spotify_id",
+                            str_or_null(r, i, 1), "name", str_or_null(r, i, 2), "positions");
+            if (json_array_append_new(arr, cur) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        }
+        json_array_append_new(json_object_get(cur, "positions"),
+                              json_pack("{s:I,s:o,s:o}", "position",
+                                        (json_int_t)store_rows_int(r, i, 3), "uri",
+                                        str_or_null(r, i, 4), "name", str_or_null(r, i, 5)));
+    }
+    return arr;
+}
+
+static json_t *liked_json(const store_rows *r, int64_t total)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < store_rows_count(r); i++)
+        json_array_append_new(
+            items, json_pack("{s:I,s:o,s:o,s:o}", "position", (json_int_t)store_rows_int(r, i, 0),
+                             "added_at",
+                             store_rows_is_null(r, i, 1) ? json_null()
+                                                         : iso_or_null(store_rows_int(r, i, 1)),
+                             "uri", str_or_null(r, i, 2), "name", str_or_null(r, i, 3)));
+    return json_pack("{s:I,s:o}", "total", (json_int_t)total, "items", items);
+}
+
+static json_t *ranks_json(const store_rows *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < store_rows_count(r); i++)
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:I}", "range", str_or_null(r, i, 0),
+                                             "day", str_or_null(r, i, 1), "rank",
+                                             (json_int_t)store_rows_int(r, i, 2)));
+    return arr;
+}
+
+static kt_status read_item(store *s, void *ctx, json_t **out, kt_err *err)
+{
+    const item_args *a = ctx;
+    store_rows *info = NULL, *days = NULL, *ranks = NULL, *lists = NULL, *liked = NULL;
+    int64_t liked_total = 0, plays = 0, ms = 0, first = 0, last = 0;
+    kt_status st;
+    if ((st = store_stats_item_info(s, a->kind, a->key, &info, err)) != KT_OK ||
+        (st = store_stats_listen_buckets(s, a->user_id, a->kind, a->key, 0, INT64_MAX, DAY_MS, 0,
+                                         &days, err)) != KT_OK ||
+        (st = store_stats_rank_history(s, a->user_id, a->kind, a->key, &ranks, err)) != KT_OK ||
+        (st = store_stats_item_playlists(s, a->user_id, a->kind, a->key, ITEM_ROWS_MAX, &lists,
+                                         err)) != KT_OK ||
+        (st = store_stats_item_liked(s, a->user_id, a->kind, a->key, ITEM_ROWS_MAX, &liked,
+                                     &liked_total, err)) != KT_OK)
+        goto out;
+    size_t nd = store_rows_count(days);
+    /* The catalog is shared by every user: an item none of this user's
+     * plays, lists or top items hold is "not found", so the answer never
+     * tells what another user has. */
+    if (nd == 0 && store_rows_count(ranks) == 0 && store_rows_count(lists) == 0 &&
+        liked_total == 0) {
+        st = err_set(err, KT_ERR_NOT_FOUND, "no_such_item",
+                     "no such %s in your plays, playlists, Liked Songs or top items",
+                     a->kind_name);
+        goto out;
+    }
+    json_t *per_day = json_array();
+    for (size_t i = 0; per_day && i < nd; i++) {
+        char day[11];
+        plays += store_rows_int(days, i, 1);
+        ms += store_rows_int(days, i, 2);
+        day_text(store_rows_int(days, i, 0), day);
+        json_array_append_new(per_day, json_pack("{s:s,s:I,s:I}", "day", day, "plays",
+                                                 (json_int_t)store_rows_int(days, i, 1), "ms",
+                                                 (json_int_t)store_rows_int(days, i, 2)));
+    }
+    if (nd) {
+        first = store_rows_int(days, 0, 3);
+        last = store_rows_int(days, nd - 1, 4);
+    }
+    int has_info = store_rows_count(info) > 0;
+    json_t *artist = NULL, *album = NULL, *image = NULL;
+    if (has_info && a->kind == STORE_ITEM_TRACK) {
+        artist = ref_json(info, 1, 2);
+        album = ref_json(info, 3, 4);
+    } else if (has_info && a->kind == STORE_ITEM_ALBUM) {
+        artist = ref_json(info, 1, 2);
+        image = str_or_null(info, 0, 3);
+    } else if (has_info) {
+        image = str_or_null(info, 0, 1);
+    }
+    *out = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "kind",
+                     a->kind_name, "id", a->id, "uri", a->uri, "name",
+                     has_info ? str_or_null(info, 0, 0) : json_null(), "image_url",
+                     image ? image : json_null(), "artist", artist ? artist : json_null(),
+                     "album", album ? album : json_null(), "plays", (json_int_t)plays, "ms",
+                     (json_int_t)ms, "first_play", iso_or_null(first), "last_play",
+                     iso_or_null(last), "per_day", per_day, "rank_history", ranks_json(ranks),
+                     "playlists", placements_json(lists), "liked",
+                     liked_json(liked, liked_total));
+    if (!*out)
+        st = nomem(err);
+out:
+    store_rows_free(info);
+    store_rows_free(days);
+    store_rows_free(ranks);
+    store_rows_free(lists);
+    store_rows_free(liked);
+    return st;
+}
+
+kt_status stats_item(kt_app *app, int64_t user_id, const char *kind, const char *id,
+                     json_t **out, kt_err *err)
+{
+    static const char *const kinds[] = {"track", "artist", "album"};
+    static const store_item_kind codes[] = {STORE_ITEM_TRACK, STORE_ITEM_ARTIST,
+                                            STORE_ITEM_ALBUM};
+    item_args a = {.user_id = user_id, .id = id};
+    size_t k = 0;
+    while (kind && k < 3 && strcmp(kind, kinds[k]) != 0)
+        k++;
+    if (!kind || k == 3)
+        return bad_param(err, "kind: must be track, artist or album");
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len > ID_MAX ||
+        strspn(id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != len)
+        return bad_param(err, "id: must be a Spotify id (letters and digits)");
+    a.kind = codes[k];
+    a.kind_name = kinds[k];
+    snprintf(a.uri, sizeof a.uri, "spotify:%s:%s", kinds[k], id);
+    snprintf(a.key, sizeof a.key, "%s", a.kind == STORE_ITEM_TRACK ? a.uri : id);
+    return app_db_read_json(app, read_item, &a, out, err);
+}
+
+static kt_status read_growth(store *s, void *ctx, json_t **out, kt_err *err)
+{
+    const int64_t *user_id = ctx;
+    store_liked_summary sum;
+    store_rows *days = NULL;
+    kt_status st = store_stats_liked_summary(s, *user_id, &sum, err);
+    if (st == KT_OK)
+        st = store_stats_liked_added_days(s, *user_id, &days, err);
+    if (st != KT_OK)
+        return st;
+    int64_t dated = 0;
+    for (size_t i = 0; i < store_rows_count(days); i++)
+        dated += store_rows_int(days, i, 1);
+    /* Items without added_at are counted from the start: they were there
+     * before anything dated could be said about them. */
+    int64_t liked = sum.tracks - dated;
+    json_t *points = json_array();
+    for (size_t i = 0; points && i < store_rows_count(days); i++) {
+        char day[11];
+        liked += store_rows_int(days, i, 1);
+        day_text(store_rows_int(days, i, 0), day);
+        json_array_append_new(points, json_pack("{s:s,s:I,s:I}", "day", day, "added",
+                                                (json_int_t)store_rows_int(days, i, 1), "liked",
+                                                (json_int_t)liked));
+    }
+    store_rows_free(days);
+    *out = json_pack("{s:I,s:I,s:o}", "liked", (json_int_t)sum.tracks, "undated",
+                     (json_int_t)(sum.tracks - dated), "points", points);
+    return *out ? KT_OK : nomem(err);
+}
+
+kt_status stats_library_growth(kt_app *app, int64_t user_id, json_t **out, kt_err *err)
+{
+    return app_db_read_json(app, read_growth, &user_id, out, err);
+}
+
 /* ================= trackers ================= */
 
 static const char *const tracker_names[] = {"liked", "playlists", "followed", "plays"};

@@ -65,6 +65,62 @@ kt_status stats_library(kt_app *app, int64_t user_id, json_t **out, kt_err *err)
 kt_status stats_listening(kt_app *app, int64_t user_id, int64_t from_ms, int64_t to_ms,
                           int limit, json_t **out, kt_err *err);
 
+/* A listening range as the listening routes take it (issue 19). period
+ * "day" | "week" | "month" | "year" (the last 1, 7, 30, 365 UTC days up to
+ * `to`) | "all" (from the first play) | "custom" or NULL with `from`;
+ * from_ms/to_ms are STATS_NO_TIME when not given (`to` then = the end of
+ * today, UTC). bucket "hour" | "day" | "week" (starting Monday) | "month" |
+ * "year" | NULL (chosen from the period: hour for a day, day up to 92 days,
+ * week up to 3 years, month beyond). */
+#define STATS_NO_TIME INT64_MIN
+typedef struct stats_range_args {
+    const char *period;
+    int64_t from_ms, to_ms;
+    const char *bucket;
+} stats_range_args;
+
+/* GET /api/stats/listening/series: {period, bucket, from, to, timezone
+ * "UTC", plays, ms, distinct_tracks, distinct_artists, previous {from, to,
+ * plays, ms} (the range of the same length just before; null for "all"),
+ * buckets [{start (ISO 8601), plays, ms}] (every bucket overlapping the
+ * range, empty ones included; at most STATS_MAX_BUCKETS)}. A play counts
+ * in a range when from <= played_at < to. Bad arguments: KT_ERR_INVALID
+ * "bad_parameter" naming period, from, to or bucket. */
+#define STATS_MAX_BUCKETS 1000
+kt_status stats_listening_series(kt_app *app, int64_t user_id, const stats_range_args *range,
+                                 int64_t now_ms, json_t **out, kt_err *err);
+
+/* GET /api/stats/tops: kind "tracks" | "artists" | "albums", by "plays" |
+ * "time", limit 1..100. {kind, by, period, from, to, plays, ms (totals of
+ * the range), items [{rank, name, plays, ms, share (of the range's plays,
+ * or of its listening time when by time; 0 when there is none), tracks:
+ * uri, id|null, artist, album; artists: id|null; albums: id|null, artist}]}.
+ * Ranks and ties as store_stats_listen_top. */
+kt_status stats_tops(kt_app *app, int64_t user_id, const char *kind, const char *by,
+                     const stats_range_args *range, int limit, int64_t now_ms, json_t **out,
+                     kt_err *err);
+
+/* GET /api/stats/{track,artist,album}/{id}: one item's listening over all
+ * the user's plays. kind "track" | "artist" | "album"; id a Spotify id
+ * (base62). {kind, id, uri, name, image_url, artist {id, name}|null, album
+ * {id, name}|null, plays, ms, first_play, last_play (ISO 8601 or null),
+ * per_day [{day, plays, ms}] (days with plays), rank_history [{range, day,
+ * rank}] (store_stats_rank_history), playlists [{id, spotify_id, name,
+ * positions [{position, uri, name}]}] (current playlists holding it; at
+ * most 500 entries in all), liked {total, items [{position, added_at,
+ * uri, name}] (at most 500)}}. KT_ERR_NOT_FOUND ("no_such_item") when
+ * none of the user's plays, playlists, Liked Songs or top items hold it
+ * (the catalog is shared: nothing is said about another user's items). */
+kt_status stats_item(kt_app *app, int64_t user_id, const char *kind, const char *id,
+                     json_t **out, kt_err *err);
+
+/* GET /api/stats/library/growth: Liked Songs over time, rebuilt from each
+ * liked item's added_at, so there is a history right after the first sync.
+ * {liked (now), undated (items without added_at, counted from the start),
+ * points [{day, added, liked}] (one per UTC day on which songs were
+ * added, liked = the count at the end of that day)}. */
+kt_status stats_library_growth(kt_app *app, int64_t user_id, json_t **out, kt_err *err);
+
 /* GET /api/stats/tracker: name "liked" | "playlists" | "followed" |
  * "plays" | NULL (every series); from_day..to_day inclusive (YYYY-MM-DD;
  * NULL = 90 days before to_day / today UTC). {name, from, to, points:

@@ -404,7 +404,7 @@ kt_status store_stats_listen_top(store *s, int64_t user_id, int64_t from_ms, int
         " AS ms" LISTEN_JOINS LISTEN_RANGE " AND " L_ARTIST " IS NOT NULL GROUP BY " L_ARTIST
         " ORDER BY @O@, " L_ARTIST "@C@ LIMIT ?",
         "SELECT " L_ALBUM " AS grp_album, " L_ALBUM_ARTIST " AS grp_artist, COUNT(*) AS n, "
-        L_SUM_MS " AS ms" LISTEN_JOINS LISTEN_RANGE " AND " L_ALBUM " IS NOT NULL GROUP BY "
+        L_SUM_MS " AS ms, MAX(t.album_id)" LISTEN_JOINS LISTEN_RANGE " AND " L_ALBUM " IS NOT NULL GROUP BY "
         L_ALBUM ", " L_ALBUM_ARTIST " ORDER BY @O@, " L_ALBUM "@C@, " L_ALBUM_ARTIST "@C@ LIMIT ?"};
     char sql[4096];
     const char *order = by_time ? "ms DESC, n DESC" : "n DESC, ms DESC";
@@ -464,6 +464,176 @@ kt_status store_stats_listen_first_heard(store *s, int64_t user_id, int64_t from
     st = store_query(s, sql, p, 4, &r, err);
     if (st == KT_OK && total)
         st = store_query_int(s, "SELECT COUNT(*) FROM (" FIRST_HEARD ") fh", p, 3, &n, err);
+    if (st != KT_OK) {
+        store_rows_free(r);
+        return st;
+    }
+    if (total)
+        *total = n;
+    *out = r;
+    return KT_OK;
+}
+
+/* ---- listening over time and per item ---- */
+
+#define HOUR_MS 3600000LL
+#define WEEK_MS (7 * DAY_MS)
+
+/* The condition selecting an item's plays (LISTEN_JOINS aliases), with one
+ * parameter; "" for every play. */
+static const char *play_filter(store_item_kind kind)
+{
+    switch (kind) {
+    case STORE_ITEM_TRACK:
+        return " AND p.track_uri = ?";
+    case STORE_ITEM_ARTIST:
+        return " AND ta.artist_id = ?";
+    case STORE_ITEM_ALBUM:
+        return " AND t.album_id = ?";
+    case STORE_ITEM_ALL:
+        break;
+    }
+    return "";
+}
+
+kt_status store_stats_listen_buckets(store *s, int64_t user_id, store_item_kind kind,
+                                     const char *id, int64_t from_ms, int64_t to_ms,
+                                     int64_t unit_ms, int64_t shift_ms, store_rows **out,
+                                     kt_err *err)
+{
+    char sql[2048];
+    if (unit_ms != HOUR_MS && unit_ms != DAY_MS && unit_ms != WEEK_MS)
+        return err_set(err, KT_ERR_INVALID, NULL, "bucket unit must be an hour, a day or a week");
+    if (shift_ms < 0 || shift_ms >= unit_ms || (kind != STORE_ITEM_ALL && !id))
+        return err_set(err, KT_ERR_INVALID, NULL, "bad listening bucket arguments");
+    /* Unit and shift are spliced as literals: one of three fixed texts per
+     * filter, and PostgreSQL then sees the same GROUP BY expression as the
+     * select list (a parameter there would be a different expression). */
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT (p.played_at + %lld) / %lld, COUNT(*), " L_SUM_MS
+                     ", MIN(p.played_at), MAX(p.played_at)" LISTEN_JOINS LISTEN_RANGE
+                     "%s GROUP BY (p.played_at + %lld) / %lld ORDER BY 1",
+                     (long long)shift_ms, (long long)unit_ms, play_filter(kind),
+                     (long long)shift_ms, (long long)unit_ms);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return err_set(err, KT_ERR_INTERNAL, NULL, "statistics statement too long");
+    store_param p[] = {SP_INT(user_id), SP_INT(from_ms), SP_INT(to_ms), SP_TEXT(id)};
+    return store_query(s, sql, p, kind == STORE_ITEM_ALL ? 3 : 4, out, err);
+}
+
+static kt_status bad_kind(store_item_kind kind, const char *id, kt_err *err)
+{
+    if ((kind != STORE_ITEM_TRACK && kind != STORE_ITEM_ARTIST && kind != STORE_ITEM_ALBUM) ||
+        !id)
+        return err_set(err, KT_ERR_INVALID, NULL, "an item kind and id are required");
+    return KT_OK;
+}
+
+kt_status store_stats_item_info(store *s, store_item_kind kind, const char *id,
+                                store_rows **out, kt_err *err)
+{
+    static const char *const sql[] = {
+        [STORE_ITEM_TRACK] = "SELECT t.name, a.id, a.name, al.id, al.name, t.duration_ms FROM "
+                             "tracks t LEFT JOIN track_artists ta ON ta.track_uri = t.uri AND "
+                             "ta.position = 0 LEFT JOIN artists a ON a.id = ta.artist_id LEFT "
+                             "JOIN albums al ON al.id = t.album_id WHERE t.uri = ?",
+        [STORE_ITEM_ARTIST] = "SELECT name, image_url FROM artists WHERE id = ?",
+        [STORE_ITEM_ALBUM] = "SELECT al.name, ar.id, ar.name, al.image_url, al.release_date "
+                             "FROM albums al LEFT JOIN album_artists aa ON aa.album_id = al.id "
+                             "AND aa.position = 0 LEFT JOIN artists ar ON ar.id = aa.artist_id "
+                             "WHERE al.id = ?",
+    };
+    kt_status st = bad_kind(kind, id, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_TEXT(id)};
+    return store_query(s, sql[kind], p, 1, out, err);
+}
+
+kt_status store_stats_rank_history(store *s, int64_t user_id, store_item_kind kind,
+                                   const char *id, store_rows **out, kt_err *err)
+{
+    static const char *const sql[] = {
+        [STORE_ITEM_TRACK] = "SELECT time_range, day, rank FROM top_items WHERE user_id = ? AND "
+                             "kind = 'tracks' AND item = ? ORDER BY day, time_range",
+        [STORE_ITEM_ARTIST] = "SELECT time_range, day, rank FROM top_items WHERE user_id = ? "
+                              "AND kind = 'artists' AND item = ? ORDER BY day, time_range",
+        [STORE_ITEM_ALBUM] = "SELECT ti.time_range, ti.day, MIN(ti.rank) FROM top_items ti JOIN "
+                             "tracks t ON t.uri = ti.item WHERE ti.user_id = ? AND ti.kind = "
+                             "'tracks' AND t.album_id = ? GROUP BY ti.time_range, ti.day ORDER "
+                             "BY ti.day, ti.time_range",
+    };
+    kt_status st = bad_kind(kind, id, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(user_id), SP_TEXT(id)};
+    return store_query(s, sql[kind], p, 2, out, err);
+}
+
+/* Checks an item query's arguments and writes the condition matching a
+ * library row's track (aliases: `uri_col` the track uri, t the tracks
+ * row), with one parameter. */
+static kt_status item_match(store_item_kind kind, const char *id, size_t limit,
+                            const char *uri_col, char *out, size_t cap, kt_err *err)
+{
+    kt_status st = bad_kind(kind, id, err);
+    if (st == KT_OK)
+        st = bad_limit(limit, err);
+    if (st != KT_OK)
+        return st;
+    if (kind == STORE_ITEM_TRACK)
+        snprintf(out, cap, "%s = ?", uri_col);
+    else if (kind == STORE_ITEM_ALBUM)
+        snprintf(out, cap, "t.album_id = ?");
+    else
+        snprintf(out, cap,
+                 "EXISTS (SELECT 1 FROM track_artists x WHERE x.track_uri = %s AND "
+                 "x.artist_id = ?)",
+                 uri_col);
+    return KT_OK;
+}
+
+kt_status store_stats_item_playlists(store *s, int64_t user_id, store_item_kind kind,
+                                     const char *id, size_t limit, store_rows **out,
+                                     kt_err *err)
+{
+    char match[160], sql[1024];
+    kt_status st = item_match(kind, id, limit, "pi.item_uri", match, sizeof match, err);
+    if (st != KT_OK)
+        return st;
+    snprintf(sql, sizeof sql,
+             "SELECT pl.id, pl.spotify_id, pl.name, pi.position, pi.item_uri, t.name FROM "
+             "playlists pl JOIN playlist_items pi ON pi.playlist_id = pl.id JOIN tracks t ON "
+             "t.uri = pi.item_uri WHERE pl.user_id = ? AND pl.removed_at IS NULL AND %s ORDER "
+             "BY pl.position, pl.id, pi.position LIMIT ?",
+             match);
+    store_param p[] = {SP_INT(user_id), SP_TEXT(id), SP_INT(limit)};
+    return store_query(s, sql, p, 3, out, err);
+}
+
+kt_status store_stats_item_liked(store *s, int64_t user_id, store_item_kind kind,
+                                 const char *id, size_t limit, store_rows **out, int64_t *total,
+                                 kt_err *err)
+{
+    char match[160], sql[1024], count[1024];
+    store_rows *r = NULL;
+    int64_t n = 0;
+    kt_status st = item_match(kind, id, limit, "st.track_uri", match, sizeof match, err);
+    if (st != KT_OK)
+        return st;
+    snprintf(sql, sizeof sql,
+             "SELECT st.position, st.added_at, st.track_uri, t.name FROM saved_tracks st JOIN "
+             "tracks t ON t.uri = st.track_uri WHERE st.user_id = ? AND %s ORDER BY st.position "
+             "LIMIT ?",
+             match);
+    snprintf(count, sizeof count,
+             "SELECT COUNT(*) FROM saved_tracks st JOIN tracks t ON t.uri = st.track_uri WHERE "
+             "st.user_id = ? AND %s",
+             match);
+    store_param p[] = {SP_INT(user_id), SP_TEXT(id), SP_INT(limit)};
+    st = store_query(s, sql, p, 3, &r, err);
+    if (st == KT_OK && total)
+        st = store_query_int(s, count, p, 2, &n, err);
     if (st != KT_OK) {
         store_rows_free(r);
         return st;

@@ -157,7 +157,7 @@ kt_status store_stats_listen_totals(store *s, int64_t user_id, int64_t from_ms, 
 typedef enum store_listen_group {
     STORE_LISTEN_TRACKS,  /* columns (uri, track, artist, album, plays, ms) */
     STORE_LISTEN_ARTISTS, /* columns (artist, artist id|NULL, plays, ms) */
-    STORE_LISTEN_ALBUMS   /* columns (album, artist, plays, ms) */
+    STORE_LISTEN_ALBUMS   /* columns (album, artist, plays, ms, album id|NULL) */
 } store_listen_group;
 
 /* The top `limit` groups by plays (by_time 0; ties by time) or by time
@@ -181,6 +181,60 @@ kt_status store_stats_listen_days(store *s, int64_t user_id, int64_t from_ms, in
 kt_status store_stats_listen_first_heard(store *s, int64_t user_id, int64_t from_ms,
                                          int64_t to_ms, size_t limit, store_rows **out,
                                          int64_t *total, kt_err *err);
+
+/* ---- listening over time and per item (issue 19) ---- */
+
+/* Which plays a drill-down counts: every play (STORE_ITEM_ALL, id unused),
+ * the plays of one track (id = track uri), of one artist (id = artist id;
+ * a play counts for the track's first artist, as the top lists group
+ * them) or of one album (id = album id). */
+typedef enum store_item_kind {
+    STORE_ITEM_ALL,
+    STORE_ITEM_TRACK,
+    STORE_ITEM_ARTIST,
+    STORE_ITEM_ALBUM
+} store_item_kind;
+
+/* Plays of `kind`/`id` with from_ms <= played_at < to_ms grouped into
+ * buckets of unit_ms starting at multiples of unit_ms minus shift_ms
+ * (bucket number = (played_at + shift_ms) / unit_ms; hours and days use
+ * shift 0, weeks starting Monday 3 days): columns (bucket number, plays, ms,
+ * first played_at, last played_at), by bucket; empty buckets are left out.
+ * unit_ms must be 1 hour, 1 day or 1 week (the statement text is fixed per
+ * unit so the statement cache works); played_at must be >= 0. */
+kt_status store_stats_listen_buckets(store *s, int64_t user_id, store_item_kind kind,
+                                     const char *id, int64_t from_ms, int64_t to_ms,
+                                     int64_t unit_ms, int64_t shift_ms, store_rows **out,
+                                     kt_err *err);
+
+/* What the catalog knows of an item: track (id = uri): (name, first artist
+ * id, first artist name, album id, album name, duration_ms); artist: (name,
+ * image_url); album: (name, first artist id, first artist name, image_url,
+ * release_date). No row when the catalog does not hold it. */
+kt_status store_stats_item_info(store *s, store_item_kind kind, const char *id,
+                                store_rows **out, kt_err *err);
+
+/* The item's ranks in the user's stored top lists: columns (time_range,
+ * day, rank), by day then time range. A track: its rank in top tracks; an
+ * artist: its rank in top artists; an album: the best rank of any of its
+ * tracks in top tracks. */
+kt_status store_stats_rank_history(store *s, int64_t user_id, store_item_kind kind,
+                                   const char *id, store_rows **out, kt_err *err);
+
+/* Where the item sits in the user's current playlists: columns (playlist
+ * id, spotify id, playlist name, position, track uri, track name), by
+ * playlist position then item position, at most `limit` rows. An artist's
+ * tracks are those listing it at any position. */
+kt_status store_stats_item_playlists(store *s, int64_t user_id, store_item_kind kind,
+                                     const char *id, size_t limit, store_rows **out,
+                                     kt_err *err);
+
+/* The same in Liked Songs: columns (position (0 = newest), added_at|NULL,
+ * track uri, track name), by position, at most `limit` rows; *total (may
+ * be NULL) receives how many liked items match. */
+kt_status store_stats_item_liked(store *s, int64_t user_id, store_item_kind kind,
+                                 const char *id, size_t limit, store_rows **out, int64_t *total,
+                                 kt_err *err);
 
 /* ---- top-item snapshots ---- */
 

@@ -11,6 +11,7 @@
 
 #include "accounts.h"
 #include "faults.h"
+#include "server.h"
 #include "stats.h"
 #include "webapi.h"
 
@@ -422,12 +423,16 @@ void control_handle(em_app *app, em_req *r, em_resp *out)
             json_t *b = body_json(r, out);
             if (!b) return;
             char err[160];
-            bool good = faults_apply_json(app->faults, app, b, err, sizeof(err));
+            json_t *release = json_object_get(b, "release");
+            bool good = !release || json_is_boolean(release);
+            if (!good) snprintf(err, sizeof(err), "release must be true or false");
+            else good = faults_apply_json(app->faults, app, b, err, sizeof(err));
+            if (good && json_is_true(release)) server_release_waits();
             json_decref(b);
             if (!good) { cerr(out, 400, err); return; }
         }
         resp_json(out, 200);
-        faults_dump(app->faults, app, &out->body);
+        faults_dump(app->faults, app, server_waiting(), &out->body);
     } else if (strcmp(p, "/clock") == 0 && post) {
         json_t *b = body_json(r, out);
         if (!b) return;

@@ -283,7 +283,7 @@ static void dump_set(jw *w, const em_fault_set *s, bool only_set)
     #undef NUM
 }
 
-void faults_dump(em_faults *f, em_app *app, jw *w)
+void faults_dump(em_faults *f, em_app *app, long held, jw *w)
 {
     pthread_mutex_lock(&f->mu);
     jw_obj(w);
@@ -301,6 +301,7 @@ void faults_dump(em_faults *f, em_app *app, jw *w)
         jw_obj_end(w);
     }
     jw_arr_end(w);
+    jw_kint(w, "held", held);
     jw_obj_end(w);
     pthread_mutex_unlock(&f->mu);
 }

@@ -56,7 +56,9 @@ void faults_decide(em_faults *f, const char *endpoint, bool webapi, const char *
 /* Applies a control-API body. Returns false with a message on bad input
  * (nothing changed then). "mode" is applied to app->mode_ext. */
 bool faults_apply_json(em_faults *f, em_app *app, json_t *body, char *err, size_t errsz);
-/* Writes {"latency_ms":..., ..., "mode":"...", "rules":[...]} */
-void faults_dump(em_faults *f, em_app *app, jw *w);
+/* Writes {"latency_ms":..., ..., "mode":"...", "rules":[...], "held":N};
+ * held: how many requests a latency or hang holds right now (the server's
+ * count, passed in). */
+void faults_dump(em_faults *f, em_app *app, long held, jw *w);
 
 #endif

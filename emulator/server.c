@@ -166,6 +166,24 @@ static bool timer_suspend(conn_state *st, long ms)
     return true;
 }
 
+long server_waiting(void)
+{
+    pthread_mutex_lock(&T.mu);
+    long n = (long)T.waiting.n;
+    pthread_mutex_unlock(&T.mu);
+    return n;
+}
+
+int server_release_waits(void)
+{
+    pthread_mutex_lock(&T.mu);
+    int n = (int)T.waiting.n;
+    for (size_t i = 0; i < T.waiting.n; i++) T.waiting.v[i]->resume_at = 0;
+    if (n) pthread_cond_signal(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+    return n;
+}
+
 static void timer_forget(conn_state *st)
 {
     pthread_mutex_lock(&T.mu);

@@ -53,5 +53,12 @@ void resp_empty(em_resp *out, int status);
 bool server_start(em_app *app);
 /* Releases hung and delayed requests, stops the daemon, joins threads. */
 void server_stop(em_app *app);
+/* Ends every wait a fault imposes, now: a hung request is closed without a
+ * response (as when hang_ms runs out), a delayed one is answered. A test that
+ * held a client's request to keep its work provably in flight lets it go on
+ * at once instead of waiting out a timer. Returns how many were waiting. */
+int server_release_waits(void);
+/* How many requests a latency or hang fault holds right now. */
+long server_waiting(void);
 
 #endif

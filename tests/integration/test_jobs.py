@@ -151,15 +151,18 @@ def test_other_users_job_is_404(kt):
 def test_one_sync_per_user_at_a_time(kt, emu):
     alice = kt.login("alice")
     bob = kt.login("bob")
-    emu.set_faults(latency_ms=200)  # keep the first sync running for a while
+    # alice's Spotify requests are held until released: her first sync
+    # cannot end, however slow the machine, while the second is posted
+    emu.set_faults(user="alice", hang_rate=1)
     first = post_sync(alice, {"what": "liked,playlists"})
     again = post_sync(alice, {"what": "following"})
     assert again["id"] == first["id"]  # the user's queued/running sync
-    other = post_sync(bob, {"what": "liked"})  # other users are independent
+    other = post_sync(bob, {"what": "liked"})  # other users are independent:
     assert other["id"] != first["id"]
-    emu.clear_faults()
+    wait_job(bob, other["id"], ("done",))  # bob's ends while alice's is held
+    assert alice.get(f"/api/jobs/{first['id']}").json()["state"] in ("queued", "running")
+    emu.clear_faults(release=True)
     wait_job(alice, first["id"], ("done",))
-    wait_job(bob, other["id"], ("done",))
     later = post_sync(alice, {"what": "following"})  # the lane is free again
     assert later["id"] not in (first["id"], other["id"])
     wait_job(alice, later["id"], ("done",))
@@ -230,7 +233,10 @@ def test_graceful_stop_gives_a_running_sync_back(emu, db, tmp_path):
     b = None
     try:
         browser = a.login("erin")
-        emu.set_faults(latency_ms=300)  # 40 pages: several seconds at concurrency 8
+        # 40 pages: 5 rounds of 1 s at concurrency 8, so the stop (at most
+        # the 8 pages in flight after it) lands well before the last page
+        # even on a busy machine
+        emu.set_faults(latency_ms=1000)
         emu.reset_stats()
         job = post_sync(browser, {"what": "liked"})
 
@@ -273,9 +279,13 @@ def test_killed_instance_job_finishes_elsewhere(emu, db, tmp_path):
     b = None
     try:
         browser = a.login("alice")
-        emu.set_faults(latency_ms=400)  # keeps the sync running while we kill
+        # alice's requests are held: the sync cannot end before the kill,
+        # however slow the machine
+        emu.set_faults(user="alice", hang_rate=1)
         job = post_sync(browser, {"what": "liked,playlists,following"})
         wait_job(browser, job["id"], ("running",))
+        wait_until(lambda: any(r["user"] == "alice" and r["status"] == 0
+                               for r in emu.stats()["requests"]), 30, what="a request held")
         a.proc.kill()
         a.proc.wait()
         emu.clear_faults()

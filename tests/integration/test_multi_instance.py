@@ -196,8 +196,9 @@ def test_concurrent_refreshes_make_one_token_request(cluster, emu, pgdb):
     kts = cluster(3)
     browser = kts[0].login("alice")
     before = emu.tokens()
-    # the token endpoint answers slowly, so the three refreshes overlap
-    emu.set_faults(only="POST /api/token", count=1, latency_ms=1500)
+    # the first token request is held at the emulator until the other two
+    # refreshes are provably waiting behind it (on the user's row lock)
+    emu.set_faults(only="POST /api/token", count=1, latency_ms=600_000)
     results = [None] * 3
 
     def refresh(i):
@@ -207,6 +208,14 @@ def test_concurrent_refreshes_make_one_token_request(cluster, emu, pgdb):
     threads = [threading.Thread(target=refresh, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
+    wait_until(lambda: emu.control("GET", "faults")["held"] == 1, 20,
+               what="the first token request to be held")
+    # (the statement is store_auth.c's; other tests may share the server)
+    waiting = ("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE 'SELECT user_id FROM user_tokens WHERE user_id = % FOR UPDATE'")
+    wait_until(lambda: one(pgdb, waiting) == 2, 20,
+               what="the two other refreshes to wait on the lock")
+    emu.clear_faults(release=True)
     for t in threads:
         t.join(30)
     assert [r.status for r in results] == [200, 200, 200], results

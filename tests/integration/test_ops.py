@@ -212,8 +212,9 @@ def connect_refused(port):
 def test_sigterm_lets_a_slow_request_finish(kto, emu):
     browser = kto.client()
     callback = kto.authorize(kto.start_login(browser), "alice")
-    # the code exchange inside the callback takes 3 s
-    emu.set_faults(only="POST /api/token", count=1, latency_ms=3000)
+    # the code exchange inside the callback is held at the emulator until
+    # released, so the callback is provably in flight through the stop
+    emu.set_faults(only="POST /api/token", count=1, latency_ms=600_000)
     result = {}
 
     def slow():
@@ -225,10 +226,13 @@ def test_sigterm_lets_a_slow_request_finish(kto, emu):
     # lands on the callback's (busy) thread waits for it, so each attempt
     # gives up after 0.5 s and the next one comes on a new connection.
     wait_until(lambda: in_flight_now(kto) >= 2, 10, what="the callback to be in flight")
+    wait_until(lambda: emu.control("GET", "faults")["held"] == 1, 10,
+               what="the code exchange to be held at the emulator")
     kto.proc.send_signal(signal.SIGTERM)
     # new connections are refused at once, while the callback still runs
     wait_until(lambda: connect_refused(kto.port), 5, what="the listener to close")
     assert t.is_alive()
+    emu.clear_faults(release=True)
     t.join(20)
     assert not t.is_alive()
     r = result["r"]

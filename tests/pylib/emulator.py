@@ -221,8 +221,10 @@ class Emulator:
     def set_faults(self, **faults):
         return self.control("POST", "faults", faults)
 
-    def clear_faults(self):
-        return self.control("POST", "faults", {"reset": True})
+    def clear_faults(self, release=False):
+        """Clears every fault; release=True also ends every wait a fault
+        imposes now (a hung request is closed, a delayed one answered)."""
+        return self.control("POST", "faults", {"reset": True, "release": release})
 
     def add_user(self, user_id, **spec):
         return self.control("POST", "users", dict(spec, id=user_id))

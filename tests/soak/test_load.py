@@ -22,7 +22,6 @@ import resource
 import socket
 import sys
 import threading
-import time
 
 import pytest
 
@@ -111,36 +110,39 @@ def test_thousand_connections_no_failures_memory_bounded(env):
     assert r.status == 200 and r.json()["total"] == 300
 
 
-def trickle(sock, stop):
-    """Slowloris: a request line, then one header byte at a time."""
+def trickle(sock, stop, failed):
+    """Slowloris: a request line, then one header byte at a time; a send
+    that fails (the server closed the socket) is recorded in `failed`."""
     try:
         sock.sendall(b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         while not stop.wait(0.5):
             sock.sendall(b"X")
-    except OSError:
-        pass
+    except OSError as e:
+        if not stop.is_set():
+            failed.append(repr(e))
 
 
 def test_slow_clients_do_not_block_others(env):
     emu, kt, browser = env
     host, port = "127.0.0.1", kt.port
     stop = threading.Event()
-    socks, threads = [], []
+    socks, threads, failed = [], [], []
     try:
         for _ in range(300):
             s = socket.create_connection((host, port), timeout=5)
             socks.append(s)
-            t = threading.Thread(target=trickle, args=(s, stop), daemon=True)
+            t = threading.Thread(target=trickle, args=(s, stop, failed), daemon=True)
             t.start()
             threads.append(t)
-        # While they hang: normal requests answer, each within 5 s (blocked
-        # would mean the 30 s connection timeout; 5 s leaves room for a busy CI).
+        # While they hang: normal requests are answered. Blocked behind them
+        # would mean waiting for the server's 30 s connection timeout, past
+        # each request's 20 s; and every slow socket is still open after the
+        # last answer, so none was dropped to make room.
         for _ in range(20):
-            t0 = time.monotonic()
-            r = browser.get("/api/library/tracks?limit=5", timeout=10)
+            r = browser.get("/api/library/tracks?limit=5", timeout=20)
             assert r.status == 200, r
-            assert time.monotonic() - t0 < 5.0
-        assert kt.client().get("/healthz", timeout=10).status == 200
+        assert kt.client().get("/healthz", timeout=20).status == 200
+        assert not failed and all(t.is_alive() for t in threads), failed[:3]
     finally:
         stop.set()
         for t in threads:

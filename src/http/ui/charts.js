@@ -43,7 +43,8 @@ function emptyNote(name, caption, note) {
 
 // series: [{name, points: [{x: 'YYYY-MM-DD' or label, y: number}]}], all
 // series over the same x values in the same order.
-export function lineChart(name, caption, series, {emptyText = 'No data yet.'} = {}) {
+// area: fill under each line; xLabel: the numbers table's first heading.
+export function lineChart(name, caption, series, {emptyText = 'No data yet.', area = false, xLabel = 'Day'} = {}) {
   const xs = series.length ? series[0].points.map((p) => p.x) : [];
   if (xs.length === 0) return emptyNote(name, caption, emptyText);
   const W = 520, H = 240, L = 44, R = 14, T = 12, B = 28;
@@ -68,13 +69,17 @@ export function lineChart(name, caption, series, {emptyText = 'No data yet.'} = 
   series.forEach((se, k) => {
     const d = se.points.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
     const g = s('g', {class: `series series-${k % 4}`, dataset: {series: se.name}});
+    if (area) {
+      const base = y(0).toFixed(1);
+      g.append(s('path', {class: `area series-${k % 4}`, d: `${d} L${x(xs.length - 1).toFixed(1)},${base} L${x(0).toFixed(1)},${base} Z`}));
+    }
     g.append(s('path', {class: `line series-${k % 4}`, d}));
     se.points.forEach((p, i) => g.append(s('circle', {cx: x(i), cy: y(p.y), r: xs.length > 60 ? 1.5 : 3,
       class: `series-${k % 4}`, dataset: {x: p.x, y: p.y}}, s('title', null, `${se.name}, ${p.x}: ${fmtNumber(p.y)}`))));
     svg.append(g);
   });
   const legend = h('div', {class: 'legend'}, series.map((se, k) => h('span', {class: `s${k % 4}`}, se.name)));
-  const table = dataTable(['Day', ...series.map((se) => se.name)],
+  const table = dataTable([xLabel, ...series.map((se) => se.name)],
     xs.map((lx, i) => [lx, ...series.map((se) => fmtNumber(se.points[i].y))]));
   return figure(name, caption, svg, table, legend);
 }

@@ -3,7 +3,10 @@
  * --liked) from keeptrack JSON exports or Exportify CSV files (or zips of
  * them) back into the user's Spotify account, in the foreground
  * (services/restore.h). Every file is read and checked before anything is
- * written. Prints the report as JSON on stdout; progress on stderr.
+ * written. Prints the report as JSON on stdout; progress on stderr. The run
+ * is recorded like the API's restores (restore_cli_run): running the same
+ * command again after a deferral or a kill fills the playlists the first
+ * run created instead of creating them twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,18 @@ static kt_status add_selectors(restore_options *o, const char *v, kt_err *err)
         v += n + (v[n] == ',');
     }
     return st;
+}
+
+/* "keeptrack restore FILE..." as the request's source, cut to fit. */
+static void describe(char **files, size_t n, char *out, size_t size)
+{
+    size_t at = (size_t)snprintf(out, size, "keeptrack restore");
+    for (size_t i = 0; i < n && at < size; i++) {
+        int w = snprintf(out + at, size - at, " %s", files[i]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
 }
 
 /* Reads and parses every file into in. */
@@ -108,7 +123,9 @@ int cmd_restore(kt_config *cfg, int argc, char **argv)
     }
     if (cli_open_for_user(cfg, "restore", who, &app, &uid) != 0)
         goto out;
-    kt_status st = restore_run(app, uid, 0, in, &o, on_progress, NULL, &report, &err);
+    char source[512];
+    describe(files, nf, source, sizeof source);
+    kt_status st = restore_cli_run(app, uid, in, &o, source, on_progress, NULL, &report, &err);
     if (st == KT_ERR_DEFERRED) {
         char when[32];
         time_format_iso8601(err.retry_at_ms, when);

@@ -712,16 +712,32 @@ out:
 
 /* ---- requests and jobs ---- */
 
+/* The texts a request is stored as (both malloc'd; on failure both NULL):
+ * the same input and options always give the same texts, which is how the
+ * CLI finds its own unfinished request again. */
+static kt_status request_texts(const restore_input *in, const restore_options *o, char **input,
+                               char **opts, kt_err *err)
+{
+    json_t *oj = options_json(o);
+    *input = restore_input_to_json(in);
+    *opts = oj ? json_dumps(oj, JSON_COMPACT) : NULL;
+    json_decref(oj);
+    if (*input && *opts)
+        return KT_OK;
+    free(*input);
+    free(*opts);
+    *input = *opts = NULL;
+    return nomem(err);
+}
+
 kt_status restore_submit(kt_app *app, int64_t user_id, const restore_input *in,
                          const restore_options *o, const char *source, int64_t *restore_id,
                          int64_t *job_id, kt_err *err)
 {
-    char *input = restore_input_to_json(in), *opts = NULL, params[64], key[64];
-    json_t *oj = options_json(o);
+    char *input = NULL, *opts = NULL, params[64], key[64];
     store *s = NULL;
     int64_t rid = 0, jid = 0;
-    kt_status st = (input && oj && (opts = json_dumps(oj, JSON_COMPACT))) ? KT_OK : nomem(err);
-    json_decref(oj);
+    kt_status st = request_texts(in, o, &input, &opts, err);
     if (st == KT_OK)
         st = restore_check(in, o, err);
     if (st == KT_OK && (st = app_db_get(app, &s, err)) == KT_OK) {
@@ -912,6 +928,59 @@ out:
     restore_input_free(in);
     free(input);
     store_rows_free(r);
+    return st;
+}
+
+/* The CLI's request: the open one with the same input and options (a rerun
+ * after a deferral or a kill), else a new one. */
+static kt_status cli_request(kt_app *app, int64_t user_id, const restore_input *in,
+                             const restore_options *o, const char *source, int64_t *rid,
+                             int *resumed, kt_err *err)
+{
+    char *input = NULL, *opts = NULL;
+    store *s = NULL;
+    kt_status st = request_texts(in, o, &input, &opts, err);
+    if (st == KT_OK && (st = app_db_get(app, &s, err)) == KT_OK) {
+        kt_err e;
+        err_clear(&e);
+        st = store_restore_find_open(s, user_id, opts, input, rid, &e);
+        *resumed = st == KT_OK;
+        if (st == KT_ERR_NOT_FOUND)
+            st = store_restore_create(s, user_id, source, opts, input, time_now_ms(), rid, err);
+        else if (st != KT_OK && err)
+            *err = e;
+        app_db_put(app, s);
+    }
+    free(input);
+    free(opts);
+    return st;
+}
+
+kt_status restore_cli_run(kt_app *app, int64_t user_id, const restore_input *in,
+                          const restore_options *o, const char *source,
+                          restore_progress_fn progress, void *progress_ctx, json_t **report,
+                          kt_err *err)
+{
+    int64_t rid = 0;
+    int resumed = 0;
+    char *text = NULL;
+    kt_status st;
+    if (o->dry_run) /* writes nothing, so there is nothing to resume */
+        return restore_run(app, user_id, 0, in, o, progress, progress_ctx, report, err);
+    if ((st = cli_request(app, user_id, in, o, source, &rid, &resumed, err)) != KT_OK)
+        return st;
+    if (resumed)
+        LOG_INFO("restore_resumed", "user=%lld restore=%lld", (long long)user_id,
+                 (long long)rid);
+    st = restore_run(app, user_id, rid, in, o, progress, progress_ctx, report, err);
+    /* Only success closes the request: after any failure (a deferral, a
+     * network error, a kill before this line) it stays open, so running the
+     * same command again fills the playlists it created. */
+    if (st == KT_OK) {
+        text = json_dumps(*report, JSON_COMPACT);
+        finish(app, rid, STORE_RESTORE_DONE, text, NULL);
+        free(text);
+    }
     return st;
 }
 

@@ -28,7 +28,8 @@
  * The HTTP API and the version route submit a request (restore_submit):
  * the input and options are stored in `restores` and a job of kind
  * RESTORE_JOB_KIND runs it (restore_job), writing its report there; the
- * CLI calls restore_run in the foreground.
+ * CLI runs it in the foreground (restore_cli_run), recording it the same
+ * way so that a rerun resumes it.
  *
  * Thread use: any thread; two restores for the same user at once are the
  * user's business (each re-reads the account before it writes).
@@ -94,10 +95,23 @@ typedef void (*restore_progress_fn)(void *ctx, int64_t done, int64_t total, cons
  * run creates as soon as Spotify answers the create; when the same request
  * runs again after a deferral or a crash, those playlists are filled again
  * from the start instead of created twice (reported as "create"). 0: not
- * recorded (the CLI, whose rerun is a new restore). */
+ * recorded (dry runs). */
 kt_status restore_run(kt_app *app, int64_t user_id, int64_t restore_id, const restore_input *in,
                       const restore_options *o, restore_progress_fn progress, void *progress_ctx,
                       json_t **report, kt_err *err);
+
+/* The CLI's restore: restore_run in the foreground, recorded in `restores`
+ * like a job's request (without a job; `source` describes it) so the
+ * playlists it creates are remembered (restore_run with its id). When the
+ * user has an open CLI request with the same input and options (a run
+ * deferred by Spotify, failed or killed), that request is resumed: its
+ * playlists are filled instead of created again. Success closes the
+ * request with its report; any failure leaves it open. A dry run records
+ * nothing. Same errors and *report as restore_run. */
+kt_status restore_cli_run(kt_app *app, int64_t user_id, const restore_input *in,
+                          const restore_options *o, const char *source,
+                          restore_progress_fn progress, void *progress_ctx, json_t **report,
+                          kt_err *err);
 
 /* Stores a checked request (input, options, `source` describing it) and
  * enqueues its job. *restore_id and *job_id receive the ids. */

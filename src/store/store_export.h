@@ -107,6 +107,13 @@ kt_status store_export_top(store *s, int64_t user_id, const store_top_key *after
 kt_status store_restore_create(store *s, int64_t user_id, const char *source, const char *options,
                                const char *input, int64_t now_ms, int64_t *id, kt_err *err);
 
+/* The newest request of user_id still queued, run by no job (the CLI's
+ * own), with exactly these options and input texts, into *id:
+ * KT_ERR_NOT_FOUND when there is none. The CLI resumes it instead of
+ * starting a new one, so the playlists it created are reused. */
+kt_status store_restore_find_open(store *s, int64_t user_id, const char *options,
+                                  const char *input, int64_t *id, kt_err *err);
+
 /* Links the request to the job that runs it. */
 kt_status store_restore_set_job(store *s, int64_t id, int64_t job_id, kt_err *err);
 

@@ -21,6 +21,7 @@ PostgreSQL against the emulator:
 """
 import csv
 import io
+import json
 import os
 import sys
 import zipfile
@@ -214,6 +215,40 @@ def test_restore_deferred_after_a_create_resumes_into_the_same_playlist(env):
     assert {p["action"] for p in made} == {"create"}
     assert sorted(p["target_id"] for p in made) == sorted(
         p["id"] for p in emu.truth("carol")["playlists"])
+
+
+def test_cli_restore_rerun_after_a_deferral_fills_the_same_playlist(env):
+    """`keeptrack restore` records the playlists it creates as the job does:
+    quota on the first fill after the first create ends the run with one
+    empty playlist made; running the same command again fills that one,
+    so each source playlist exists exactly once."""
+    emu, kt, alice = env
+    truth = emu.truth("alice")
+    path = os.path.join(kt.tmpdir, "export.json")
+    with open(path, "wb") as f:
+        f.write(alice.get("/api/export?format=json").body)
+    kt.login("carol")
+    emu.set_faults(quota_exceeded=True, only="POST /v1/playlists/{id}/items", count=1)
+    emu.reset_stats()
+    r = kt.cli("restore", "--user", "2", path, timeout=300)
+    assert r.returncode == 1 and "asks to wait until" in r.stderr, (r.stdout, r.stderr)
+    assert emu.count("POST /v1/me/playlists") == 1
+    first = emu.truth("carol")["playlists"]
+    assert len(first) == 1 and first[0]["items"] == []
+    r = kt.cli("restore", "--user", "2", path, timeout=300)
+    assert r.returncode == 0, (r.stderr, kt.log()[-2000:])
+    assert emu.count("POST /v1/me/playlists") == len(owned(truth))  # none twice
+    mine = emu.truth("carol")["playlists"]
+    assert len(mine) == len(owned(truth))
+    assert first[0]["id"] in [p["id"] for p in mine]
+    assert_restored(emu, "carol", dict(truth, liked=[]))
+    made = [p for p in json.loads(r.stdout)["playlists"] if p["action"] != "skipped"]
+    assert {p["action"] for p in made} == {"create"}
+    assert sorted(p["target_id"] for p in made) == sorted(p["id"] for p in mine)
+    # Done: a third run is a new request that finds everything in place.
+    emu.reset_stats()
+    r = kt.cli("restore", "--user", "2", path, timeout=300)
+    assert r.returncode == 0 and writes(emu) == {}, r.stderr
 
 
 def test_restore_csv_zip_with_cli(env):

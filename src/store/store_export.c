@@ -127,24 +127,15 @@ kt_status store_restore_create(store *s, int64_t user_id, const char *source, co
 kt_status store_restore_find_open(store *s, int64_t user_id, const char *options,
                                   const char *input, int64_t *id, kt_err *err)
 {
-    store_rows *r = NULL;
     if (!options || !input)
         return err_set(err, KT_ERR_INVALID, NULL, "restore lookup without options/input");
     store_param p[] = {SP_INT(user_id), SP_TEXT(STORE_RESTORE_QUEUED), SP_TEXT(options),
                        SP_TEXT(input)};
-    kt_status st = store_query(s,
-                               "SELECT id FROM restores WHERE user_id = ? AND status = ? AND "
-                               "job_id IS NULL AND options = ? AND input = ? "
-                               "ORDER BY id DESC LIMIT 1",
-                               p, 4, &r, err);
-    if (st != KT_OK)
-        return st;
-    if (store_rows_count(r) == 0)
-        st = err_set(err, KT_ERR_NOT_FOUND, NULL, "no open restore with this input");
-    else
-        *id = store_rows_int(r, 0, 0);
-    store_rows_free(r);
-    return st;
+    return store_query_int(s,
+                           "SELECT id FROM restores WHERE user_id = ? AND status = ? AND "
+                           "job_id IS NULL AND options = ? AND input = ? "
+                           "ORDER BY id DESC LIMIT 1",
+                           p, 4, id, err);
 }
 
 kt_status store_restore_set_job(store *s, int64_t id, int64_t job_id, kt_err *err)

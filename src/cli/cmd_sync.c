@@ -1,5 +1,7 @@
-/* cmd_sync.c - `keeptrack sync [--user USER] [WHAT...]`: runs the library
- * sync in the foreground (sync_run, the same engine the job queue runs).
+/* cmd_sync.c - `keeptrack sync [--user USER] [--dry-run] [WHAT...]`: runs the
+ * library sync in the foreground (sync_run, the same engine the job queue
+ * runs), or with --dry-run prints the requests it would spend (sync_estimate:
+ * quota is shown before it is used) and sends none.
  *
  * Progress goes to stderr: a one-line bar redrawn in place on a terminal,
  * plain lines otherwise (one per collection, and at most one a second
@@ -70,6 +72,27 @@ static void print_summary(kt_app *app, const store_user *u)
     app_db_put(app, s);
 }
 
+/* --dry-run: one JSON line per user, {"user", "account_id", estimate...}. */
+static int estimate_user(kt_app *app, const store_user *u, unsigned what)
+{
+    kt_err err = {0};
+    json_t *est = NULL;
+    if (sync_estimate(app, u->id, what, &est, &err) != KT_OK)
+        return cli_fail("sync --dry-run", &err);
+    char *text = NULL;
+    if (json_object_set_new(est, "user", json_integer((json_int_t)u->id)) == 0 &&
+        json_object_set_new(est, "account_id", json_string(u->account_id)) == 0)
+        text = json_dumps(est, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(est);
+    if (!text) {
+        fprintf(stderr, "keeptrack: sync --dry-run: out of memory\n");
+        return 1;
+    }
+    puts(text);
+    free(text);
+    return 0;
+}
+
 static int sync_user(kt_app *app, const store_user *u, unsigned what)
 {
     kt_err err = {0};
@@ -103,9 +126,11 @@ int cmd_sync(kt_config *cfg, int argc, char **argv)
     store *s = NULL;
     store_user *users = NULL;
     size_t n = 0;
-    int rc = 0;
+    int rc = 0, dry_run = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = 1;
+        } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
             who = argv[++i];
         } else if (strncmp(argv[i], "--user=", 7) == 0) {
             who = argv[i] + 7;
@@ -150,7 +175,7 @@ int cmd_sync(kt_config *cfg, int argc, char **argv)
         if (!who && strcmp(users[i].status, STORE_USER_ACTIVE) != 0)
             continue;
         synced++;
-        if (sync_user(app, &users[i], what) != 0)
+        if ((dry_run ? estimate_user(app, &users[i], what) : sync_user(app, &users[i], what)) != 0)
             rc = 1;
     }
     if (rc == 0 && synced == 0 && !who)

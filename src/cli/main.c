@@ -16,18 +16,22 @@ static const cli_command commands[] = {
      "Migrates the database first. Needs SPOTIFY_CLIENT_ID.\n",
      CLI_VALIDATE_FULL, cmd_serve},
     {"demo", "try keeptrack locally against the bundled Spotify emulator",
-     "usage: keeptrack demo [OPTIONS]\n"
+     "usage: keeptrack demo [--verbose] [OPTIONS]\n"
      "Starts spotify-emulator on a free port (found next to the keeptrack binary,\n"
      "or at KEEPTRACK_EMULATOR), then keeptrack on SQLite in <data_dir>/demo with\n"
-     "the emulator's test client, and prints the URL to open. Ctrl-C stops both.\n",
+     "the emulator's test client, and prints the URL to open. Ctrl-C stops both.\n"
+     "Log lines go to <data_dir>/demo/keeptrack.log; --verbose prints them instead.\n",
      CLI_VALIDATE_NONE, cmd_demo},
     {"sync", "sync Spotify libraries now, in the foreground",
-     "usage: keeptrack sync [--user USER] [WHAT...]\n"
+     "usage: keeptrack sync [--user USER] [--dry-run] [WHAT...]\n"
      "Copies the library of USER (numeric id or Spotify account id; default: every\n"
      "active user) from Spotify into the database, incrementally, and records the run.\n"
      "WHAT: liked playlists albums shows episodes following top recent, or library\n"
      "(all but top and recent) or all (the default). Progress goes to stderr; exits\n"
-     "non-zero when a sync failed or was deferred, with the reason.\n",
+     "non-zero when a sync failed or was deferred, with the reason.\n"
+     "--dry-run sends nothing: prints, per user, the Spotify requests the sync would\n"
+     "spend (from the stored copy: if nothing changed, and if every collection changed)\n"
+     "as one JSON object a line, each collection's share included.\n",
      CLI_VALIDATE_FULL, cmd_sync},
     {"shuffle", "make a truly shuffled copy of a playlist or of Liked Songs",
      "usage: keeptrack shuffle --source liked|PLAYLIST_ID [--mode uniform|spread] [--user USER]\n"

@@ -4,6 +4,9 @@
  *                         (default: everything) -> 202 with the job and
  *                         Location: /api/jobs/{id}. When the user already has a
  *                         sync queued or running, that job is returned (202).
+ *   GET  /api/sync/estimate  ?what=liked,playlists (default: everything) -> the
+ *                         Spotify requests that sync would spend, from the
+ *                         stored copy (sync_estimate; nothing is sent)
  *   GET  /api/jobs/{id}   the job (state, progress, message, error, run_after,
  *                         timestamps); another user's job is 404 like a missing one
  *   GET  /api/jobs        the user's recent jobs, newest first (?limit=1..100, 20)
@@ -134,6 +137,31 @@ static void sync_post_handler(http_req *r, void *ctx)
     reply_job(r, app, uid, id, 202, 1);
 }
 
+static void sync_estimate_handler(http_req *r, void *ctx)
+{
+    kt_app *app = ctx;
+    kt_err err = {0};
+    unsigned what = 0;
+    int64_t uid = 0;
+    json_t *body = NULL;
+    const char *q = http_req_query(r, "what");
+    if (!routes_require_user(r, app, &uid))
+        return;
+    if (q && strlen(q) >= WHAT_CSV_MAX) {
+        http_reply_error_msg(r, 400, "bad_what", "what: too long");
+        return;
+    }
+    if (sync_parse_what(q, &what, &err) != KT_OK) {
+        err_prefix(&err, "what");
+        http_reply_error(r, &err);
+        return;
+    }
+    if (sync_estimate(app, uid, what, &body, &err) != KT_OK)
+        http_reply_error(r, &err);
+    else
+        http_reply_json(r, 200, body);
+}
+
 /* A positive decimal id of at most 18 digits; 0 when not one. */
 static int64_t parse_id(const char *s)
 {
@@ -194,6 +222,7 @@ static void jobs_list_handler(http_req *r, void *ctx)
 
 const http_route routes_jobs[] = {
     {"POST", "/api/sync", sync_post_handler, 0},
+    {"GET", "/api/sync/estimate", sync_estimate_handler, 0},
     {"GET", "/api/jobs", jobs_list_handler, 0},
     {"GET", "/api/jobs/{id}", job_get_handler, 0},
 };

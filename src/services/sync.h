@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/err.h"
 #include "services/app.h"
 
@@ -67,5 +69,16 @@ typedef int (*sync_stopping_fn)(void *ctx);
  * stay committed; the one in progress keeps its previous copy. */
 kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
                    sync_stopping_fn stopping, void *ctx, kt_err *err);
+
+/* The Spotify requests the next sync_run of `what` for the user will spend,
+ * computed from the stored copy without calling Spotify (shown before a run:
+ * `keeptrack sync --dry-run`, GET /api/sync/estimate). *out (owned by the
+ * caller) is {"what", "requests": the count when Spotify holds what is
+ * stored, "if_changed": the count when every collection changed at its
+ * stored size, "mode": "development"|"extended"|"unknown" (the page sizes
+ * used), "synced": false before the user's first recorded run (sizes then
+ * read as 0), "collections": {name: {"requests", "if_changed"}}}. A token
+ * refresh, when due, is one request more. Store errors only; any thread. */
+kt_status sync_estimate(kt_app *app, int64_t user_id, unsigned what, json_t **out, kt_err *err);
 
 #endif

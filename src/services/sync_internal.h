@@ -10,6 +10,8 @@
  *  - sync_collections.c: liked songs, saved albums/shows/episodes, followed
  *    artists, top items, recently played.
  *  - sync_playlists.c: playlists and their items.
+ *  - sync_estimate.c: the requests the next run will spend, from the
+ *    stored copy (counts what the two files above send).
  *
  * The rule every collection follows: fetch everything it needs (writing
  * only catalog rows meanwhile), then replace the collection in ONE
@@ -105,6 +107,15 @@ kt_status sync_following_write(sync_ctx *c, const sync_list *list, kt_err *err);
 kt_status sync_top(sync_ctx *c, kt_err *err);
 kt_status sync_recent(sync_ctx *c, kt_err *err);
 kt_status sync_playlists(sync_ctx *c, kt_err *err);
+
+/* app_state key of the Spotify mode the last sync learnt ("development" or
+ * "extended"): sync_estimate's page sizes in a process that has not asked
+ * Spotify yet. */
+#define SYNC_MODE_STATE_KEY "sync.spotify_mode"
+
+/* Records the mode in app_state when it differs from the stored one
+ * (failures only logged: the estimate then assumes development mode). */
+void sync_remember_mode(kt_app *app, spotify_mode mode);
 
 /* Borrow / return a pooled connection for one short store call. */
 kt_status sync_db(sync_ctx *c, store **out, kt_err *err);

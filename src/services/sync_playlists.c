@@ -348,6 +348,7 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err)
             mode == SPOTIFY_MODE_EXTENDED)
             ps.items_ep = "tracks";
         if (st == KT_OK) {
+            sync_remember_mode(c->app, mode);
             char tmpl[64];
             snprintf(tmpl, sizeof tmpl, "GET /playlists/{id}/%s", ps.items_ep);
             ps.page = spotify_page_limit(c->app->spotify, tmpl);

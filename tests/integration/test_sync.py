@@ -15,6 +15,7 @@ on SQLite and PostgreSQL, in development and extended mode.
 - the read API's parameters (400 naming the parameter, 401, user scoping);
 - a 50,000-song library syncs completely (SQLite only, to keep it fast).
 """
+import json
 import math
 import os
 import sys
@@ -136,6 +137,68 @@ def test_full_sync_spends_exactly_the_pages_of_each_mode(mode, db, tmp_path):
         assert item_paths and all(f"limit={page}&" in p for p in item_paths), item_paths[:3]
         sync(kt, "albums", "shows", "episodes", "top", "recent")
         assert_matches_truth(emu, browser, "carl")
+    finally:
+        rc = kt.stop()
+        emu.stop()
+    assert rc == 0, kt.log()
+
+
+def dry_run(kt, *what):
+    r = kt.cli("sync", "--user", "1", "--dry-run", *what)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1, r.stdout
+    return json.loads(lines[0])
+
+
+def test_dry_run_estimate_is_the_next_syncs_request_count(mode, db, tmp_path):
+    """`keeptrack sync --dry-run` and GET /api/sync/estimate count, from the
+    stored copy and without a request, exactly what the next sync spends:
+    `requests` when nothing changed, `if_changed` when every collection
+    changed at the same sizes (liked songs, every readable playlist)."""
+    emu = start_emulator(mode, COUNTED)
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env=KT_ENV).start()
+    try:
+        browser = kt.login("carl")
+        sync(kt)
+        truth = emu.truth("carl")
+        emu.reset_stats()
+        est = dry_run(kt)
+        assert emu.stats()["total"] == 0, "a dry run sends nothing"
+        assert est["mode"] == mode and est["synced"] is True
+        api = browser.get("/api/sync/estimate")
+        assert api.status == 200, api
+        assert {**api.json(), "user": 1, "account_id": est["account_id"]} == est
+        want, _ = expected_requests(truth, 100 if mode == "extended" else 50)
+        # liked, playlists and following read whole, + albums, shows, episodes (1 each),
+        # 6 top lists, recently played.
+        assert est["if_changed"] == want + 3 + 6 + 1, est
+        sync(kt)
+        assert emu.stats()["total"] == est["requests"], (est, emu.stats()["endpoints"])
+
+        # Every collection changes, none changes size.
+        liked = [e["track"]["uri"] for e in truth["liked"]]
+        fresh = [spotify_item(i)["uri"] for p in truth["playlists"] if p["items"]
+                 for i in p["items"] if spotify_item(i) and
+                 spotify_item(i)["uri"].startswith("spotify:track:") and
+                 spotify_item(i)["uri"] not in liked]
+        emu.mutate("carl", "unlike", uri=liked[5])
+        emu.mutate("carl", "like", uri=fresh[0])
+        for p in truth["playlists"]:
+            if p["items"] is None:
+                continue
+            there = {spotify_item(i)["uri"] for i in p["items"] if spotify_item(i)}
+            extra = next(u for u in liked if u not in there)
+            emu.mutate("carl", "playlist_add", playlist=p["id"], uris=[extra])
+            emu.mutate("carl", "playlist_remove", playlist=p["id"], uris=[extra])
+        est = dry_run(kt)
+        assert dry_run(kt, "liked", "playlists")["requests"] == \
+            est["collections"]["liked"]["requests"] + est["collections"]["playlists"]["requests"]
+        emu.reset_stats()
+        sync(kt)
+        assert emu.stats()["total"] == est["if_changed"], (est, emu.stats()["endpoints"])
+        assert_matches_truth(emu, browser, "carl")
+        assert browser.get("/api/sync/estimate?what=nope").status == 400
     finally:
         rc = kt.stop()
         emu.stop()

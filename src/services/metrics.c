@@ -231,10 +231,16 @@ static kt_status put_family(buf *b, const char *name, const char *type, const ch
     return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample; type "gauge" or "counter". */
+static kt_status put_single(buf *b, const char *name, const char *type, const char *help, double v)
+{
+    kt_status st = put_family(b, name, type, help);
+    return st == KT_OK ? buf_printf(b, "%s %.17g\n", name, v) : st;
+}
+
 static kt_status put_gauge(buf *b, const char *name, const char *help, double v)
 {
-    kt_status st = put_family(b, name, "gauge", help);
-    return st == KT_OK ? buf_printf(b, "%s %.17g\n", name, v) : st;
+    return put_single(b, name, "gauge", help, v);
 }
 
 /* One histogram series: buckets (cumulative), +Inf, _sum, _count. The
@@ -325,12 +331,20 @@ static kt_status render_local(buf *b, const registry *snap)
     return st;
 }
 
-/* keeptrack_spotify_requests_total from the client's {"GET /me": {"200": n}}. */
+/* keeptrack_spotify_budget_waits_total, and keeptrack_spotify_requests_total
+ * from the client's {"GET /me": {"200": n}}. */
 static kt_status render_spotify(buf *b, spotify_client *sp)
 {
-    kt_status st = put_family(b, "keeptrack_spotify_requests_total", "counter",
-                              "Requests sent to Spotify (Web API and accounts service), by "
-                              "endpoint template and status (\"failed\": no response).");
+    kt_status st = KT_OK;
+    if (sp)
+        st = put_single(b, "keeptrack_spotify_budget_waits_total", "counter",
+                        "Times the Spotify request budget held a request back (the budget "
+                        "bound; on PostgreSQL it is shared by every instance).",
+                        (double)spotify_budget_waits(sp));
+    if (st == KT_OK)
+        st = put_family(b, "keeptrack_spotify_requests_total", "counter",
+                        "Requests sent to Spotify (Web API and accounts service), by "
+                        "endpoint template and status (\"failed\": no response).");
     json_t *stats = sp ? spotify_stats_json(sp) : NULL;
     const char *endpoint, *status;
     json_t *per, *n;

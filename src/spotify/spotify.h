@@ -253,4 +253,9 @@ uint64_t spotify_thread_requests(void);
  * and status, as a JSON object {"GET /me": {"200": 3}, ...}. Caller owns it. */
 json_t *spotify_stats_json(spotify_client *c);
 
+/* How many times the request budget (the built-in bucket or the hook of
+ * spotify_set_budget_fn) answered "wait" before a request could be sent:
+ * 0 while the budget never bound. NULL: 0. */
+uint64_t spotify_budget_waits(spotify_client *c);
+
 #endif

@@ -215,6 +215,7 @@ kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hook
     pthread_mutex_init(&c->flight_mu, NULL);
     atomic_init(&c->mode, SPOTIFY_MODE_UNKNOWN);
     atomic_init(&c->total_requests, 0);
+    atomic_init(&c->budget_waits, 0);
 
     c->accounts_url = dup_trimmed(cfg->accounts_url);
     c->api_url = dup_trimmed(cfg->api_url);
@@ -330,6 +331,8 @@ int64_t spotify_budget_take(spotify_client *c)
     if (fn) {
         pthread_mutex_unlock(&c->bucket_mu);
         int64_t w = fn(ctx, now);
+        if (w > 0)
+            atomic_fetch_add(&c->budget_waits, 1);
         return w < 0 ? 0 : w;
     }
     int64_t wait = 0;
@@ -347,6 +350,8 @@ int64_t spotify_budget_take(spotify_client *c)
             wait = 1;
     }
     pthread_mutex_unlock(&c->bucket_mu);
+    if (wait > 0)
+        atomic_fetch_add(&c->budget_waits, 1);
     return wait;
 }
 
@@ -438,6 +443,11 @@ void spotify_record_stat(spotify_client *c, const char *method, const char *path
         (void)json_object_set_new(ep, key, json_integer(n + 1));
     }
     pthread_mutex_unlock(&c->stats_mu);
+}
+
+uint64_t spotify_budget_waits(spotify_client *c)
+{
+    return c ? (uint64_t)atomic_load(&c->budget_waits) : 0;
 }
 
 json_t *spotify_stats_json(spotify_client *c)

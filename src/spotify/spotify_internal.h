@@ -91,6 +91,7 @@ struct spotify_client {
     pthread_mutex_t stats_mu;
     json_t *stats; /* {"GET /me": {"200": n}} */
     atomic_uint_fast64_t total_requests;
+    atomic_uint_fast64_t budget_waits; /* budget answers that said "wait" */
 };
 
 /* ---- spotify_client.c ---- */

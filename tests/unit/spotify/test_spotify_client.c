@@ -1132,6 +1132,8 @@ static void test_budget_and_accounting(void **state)
     assert_int_equal(request_times(&f.em, "GET /v1/me", t, 8), 6);
     /* 10 per second with a bucket of 1: 6 requests span >= 0.5 s. */
     assert_true(t[5] - t[0] >= 450.0);
+    uint64_t waits = spotify_budget_waits(f.c);
+    assert_true(waits >= 5); /* each request after the first waited at least once */
 
     int calls = 0;
     spotify_set_budget_fn(f.c, deny_budget, &calls);
@@ -1139,6 +1141,8 @@ static void test_budget_and_accounting(void **state)
     assert_int_equal(spotify_get(f.c, 1, "/me", &j, &err), KT_OK);
     json_decref(j);
     assert_int_equal(calls, 2);
+    assert_int_equal(spotify_budget_waits(f.c) - waits, 1); /* the hook's one "wait" */
+    assert_int_equal(spotify_budget_waits(NULL), 0);
     spotify_set_budget_fn(f.c, NULL, NULL);
 
     json_t *stats = spotify_stats_json(f.c);

@@ -7,12 +7,15 @@
 import {api, ApiError} from './api.js';
 import {h, clear, errorBox} from './dom.js';
 import {dashboardPage} from './page_dashboard.js';
+import {listeningPage, itemPage} from './page_listening.js';
 import {libraryPage, playlistPage} from './page_library.js';
 import {shufflePage} from './page_shuffle.js';
 import {releasesPage, backupsPage, settingsPage, adminPage} from './page_more.js';
 
 const PAGES = {
   dashboard: {title: 'Dashboard', render: dashboardPage},
+  listening: {title: 'Listening', render: listeningPage},
+  item: {title: 'Listening', render: itemPage, nav: 'listening'},
   library: {title: 'Library', render: libraryPage},
   playlist: {title: 'Playlist', render: playlistPage, nav: 'library'},
   shuffle: {title: 'Shuffle', render: shufflePage},

@@ -43,11 +43,13 @@ function emptyNote(name, caption, note) {
 
 // series: [{name, points: [{x: 'YYYY-MM-DD' or label, y: number}]}], all
 // series over the same x values in the same order.
-// area: fill under each line; xLabel: the numbers table's first heading.
-export function lineChart(name, caption, series, {emptyText = 'No data yet.', area = false, xLabel = 'Day'} = {}) {
+// area: fill under each line; xLabel: the numbers table's first heading;
+// width: of the drawing in px at 100% (a phone wants ~340 so 13 px text stays
+// readable when scaled down); labels: how many x labels at most.
+export function lineChart(name, caption, series, {emptyText = 'No data yet.', area = false, xLabel = 'Day', width = 520, labels = 6} = {}) {
   const xs = series.length ? series[0].points.map((p) => p.x) : [];
   if (xs.length === 0) return emptyNote(name, caption, emptyText);
-  const W = 520, H = 240, L = 44, R = 14, T = 12, B = 28;
+  const W = width, H = 240, L = 44, R = 14, T = 12, B = 28;
   const maxY = Math.max(0, ...series.flatMap((se) => se.points.map((p) => p.y)));
   const [step, top] = niceScale(maxY);
   const x = (i) => L + (xs.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (xs.length - 1));
@@ -59,9 +61,10 @@ export function lineChart(name, caption, series, {emptyText = 'No data yet.', ar
     axis.append(s('line', {class: 'grid-line', x1: L, x2: W - R, y1: y(v), y2: y(v)}),
       s('text', {x: L - 6, y: y(v) + 4, 'text-anchor': 'end'}, fmtNumber(v)));
   }
-  const labelEvery = Math.max(1, Math.ceil(xs.length / 6));
+  const labelEvery = Math.max(1, Math.ceil(xs.length / labels));
   xs.forEach((lx, i) => {
-    if (i % labelEvery === 0 || i === xs.length - 1) {
+    // The last label always shows; one just before it would overlap it.
+    if ((i % labelEvery === 0 && xs.length - 1 - i >= labelEvery / 2) || i === xs.length - 1) {
       axis.append(s('text', {x: x(i), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === xs.length - 1 ? 'end' : 'middle'}, lx));
     }
   });

@@ -141,7 +141,9 @@ export async function dashboardPage(ctx) {
   const chartsSlot = h('div', {id: 'charts-slot'});
   // Fills the counts and the charts; the charts fail on their own, so
   // counts and "Sync now" stay usable when the statistics cannot be read.
+  const estimate = syncEstimate(ctx);
   const refresh = async () => {
+    estimate.show();
     const chartsEl = charts(ctx).catch((err) => {
       if (err.name === 'AbortError') throw err;
       return h('div', {id: 'charts', dataset: {error: 'true'}}, errorBox(err));
@@ -153,7 +155,25 @@ export async function dashboardPage(ctx) {
   // After a sync the numbers change; the sync panel (and its finished
   // progress bar) stays as it is.
   const afterSync = () => refresh().catch((err) => { if (err.name !== 'AbortError') clear(chartsSlot, errorBox(err)); });
-  ctx.root.append(h('h1', null, 'Dashboard'), countsSlot, h('div', {class: 'grid'}, syncPanel(ctx, afterSync)),
+  ctx.root.append(h('h1', null, 'Dashboard'), countsSlot, h('div', {class: 'grid'}, estimate.into(syncPanel(ctx, afterSync))),
     h('h2', {class: 'visually-hidden'}, 'Charts'), chartsSlot);
   await refresh();
+}
+
+// What a sync will cost the user's Spotify quota (GET /api/sync/estimate,
+// from the stored copy; nothing is sent), under the last-sync line of the
+// sync card, read again whenever the page's numbers are.
+function syncEstimate(ctx) {
+  const line = h('p', {class: 'muted', id: 'sync-estimate'});
+  const show = () => api('/api/sync/estimate', {signal: ctx.signal}).then((e) => {
+    line.dataset.requests = String(e.requests);
+    line.textContent = e.synced
+      ? `A sync now sends about ${fmtNumber(e.requests)} requests to Spotify (${fmtNumber(e.if_changed)} if everything changed).`
+      : `A first sync sends at least ${fmtNumber(e.requests)} requests to Spotify.`;
+  }).catch((err) => { if (err.name !== 'AbortError') line.textContent = ''; });
+  const into = (panel) => {
+    panel.querySelector('#last-sync').after(line);
+    return panel;
+  };
+  return {show, into};
 }

@@ -314,13 +314,20 @@ static int tb_close(void *ctx)
     return 1;
 }
 
-/* The caller's drop rule: member `drop` of an object that already has a
- * member `if_present` is not built (its value is still checked by yajl). */
+static int key_is(const char *want, const unsigned char *s, size_t n)
+{
+    return want && strlen(want) == n && memcmp(want, s, n) == 0;
+}
+
+/* The caller's drop rules: member `never` anywhere, member `drop` of an
+ * object that already has a member `if_present`; neither is built (its
+ * value is still checked by yajl). */
 static int tb_dropped(const tree_builder *b, const unsigned char *s, size_t n)
 {
     const json_parse_opts *o = b->opts;
-    return o && o->drop && o->if_present && strlen(o->drop) == n && memcmp(o->drop, s, n) == 0 &&
-           json_object_get(b->stack[b->depth - 1], o->if_present) != NULL;
+    return o && (key_is(o->never, s, n) ||
+                 (o->if_present && key_is(o->drop, s, n) &&
+                  json_object_get(b->stack[b->depth - 1], o->if_present) != NULL));
 }
 
 static int tb_map_key(void *ctx, const unsigned char *s, size_t n)

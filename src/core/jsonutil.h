@@ -61,6 +61,11 @@ typedef struct json_parse_opts {
      * built). Only a member that comes after `if_present` is dropped. */
     const char *drop;
     const char *if_present;
+    /* A member named `never` is not built into any object (NULL: none),
+     * for data no reader uses that would dominate the tree (Spotify's
+     * available_markets: ~180 country codes per track and per album in
+     * extended mode). Its value is checked as a dropped one is. */
+    const char *never;
 } json_parse_opts;
 
 /* json_parse_bounded with opts (NULL = none); same contract otherwise. */

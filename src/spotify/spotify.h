@@ -135,11 +135,13 @@ kt_status spotify_refresh_user(spotify_client *c, int64_t user_id, kt_err *err);
 
 /* ---- Web API ----
  *
- * Bodies are handed over as Spotify sent them but for one thing: in an
+ * Bodies are handed over as Spotify sent them but for two things: in an
  * object that has an "item" member, a "track" member coming after it is
  * left out of the tree. Playlist items carry the same track under both
  * names ("track" is the deprecated one; every reader here uses "item"), and
- * building it twice was a third of a sync's parse time.
+ * building it twice was a third of a sync's parse time. And no object keeps
+ * "available_markets" (extended mode's ~180 country codes per track and
+ * album, which nothing here reads and which dominated a page's tree).
  */
 
 /* One request. `path` is relative to api_url and starts with '/', query

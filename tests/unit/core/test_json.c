@@ -201,6 +201,17 @@ static void test_parse_drop_rule(void **state)
     s = "{\"item\":1,\"track\":\"\xff\"}";
     assert_int_equal(json_parse_bounded_opts(s, strlen(s), 0, &o, &j, &err), KT_OK);
     json_decref(j); /* (the dropped string is not built, so not UTF-8 checked: documented) */
+    /* never: gone from every object, wherever it comes; still checked */
+    const json_parse_opts nv = {.never = "available_markets"};
+    s = "{\"available_markets\":[\"SE\"],\"album\":{\"n\":1,\"available_markets\":[\"DE\",{}]},"
+        "\"a\":[{\"available_markets\":null,\"m\":2}]}";
+    assert_int_equal(json_parse_bounded_opts(s, strlen(s), 0, &nv, &j, &err), KT_OK);
+    d = json_dumps(j, JSON_COMPACT);
+    assert_string_equal(d, "{\"album\":{\"n\":1},\"a\":[{\"m\":2}]}");
+    free(d);
+    json_decref(j);
+    s = "{\"available_markets\":[1,}";
+    assert_int_equal(json_parse_bounded_opts(s, strlen(s), 0, &nv, &j, &err), KT_ERR_INVALID);
     /* NULL opts = json_parse_bounded */
     s = "{\"item\":1,\"track\":2}";
     assert_int_equal(json_parse_bounded_opts(s, strlen(s), 0, NULL, &j, &err), KT_OK);

@@ -64,7 +64,7 @@ export function lineChart(name, caption, series, {emptyText = 'No data yet.', ar
   const labelEvery = Math.max(1, Math.ceil(xs.length / labels));
   xs.forEach((lx, i) => {
     // The last label always shows; one just before it would overlap it.
-    if ((i % labelEvery === 0 && xs.length - 1 - i >= labelEvery / 2) || i === xs.length - 1) {
+    if ((i % labelEvery === 0 && xs.length - 1 - i >= labelEvery) || i === xs.length - 1) {
       axis.append(s('text', {x: x(i), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === xs.length - 1 ? 'end' : 'middle'}, lx));
     }
   });

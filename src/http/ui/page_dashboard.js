@@ -61,6 +61,29 @@ function trackerChart(trackers) {
     {emptyText: 'No tracker points yet: one is recorded each day after a sync.'});
 }
 
+// Liked Songs at the end of each month since the first song was liked,
+// rebuilt from when each was liked (GET /api/stats/library/growth), so the
+// library has a history from the first sync on, before any tracker point.
+function growthChart(growth) {
+  const pts = (growth && growth.points) || [];
+  const months = [];
+  if (pts.length) {
+    let [y, m] = pts[0].day.split('-').map(Number);
+    const end = new Date().toISOString().slice(0, 7);
+    let i = 0, liked = growth.undated;
+    for (;;) {
+      const key = `${y}-${String(m).padStart(2, '0')}`;
+      while (i < pts.length && pts[i].day.slice(0, 7) <= key) liked = pts[i++].liked;
+      months.push({x: key, y: liked});
+      if (key >= end) break;
+      [y, m] = m === 12 ? [y + 1, 1] : [y, m + 1];
+    }
+  }
+  return lineChart('library-growth', 'Liked Songs over time (by the month you liked them)',
+    months.length ? [{name: 'Liked Songs', points: months}] : [],
+    {area: true, xLabel: 'Month', labels: 5, emptyText: 'No Liked Songs yet: they appear here after a sync.'});
+}
+
 function genresChart(genres) {
   if (!genres || genres.available === false) {
     return h('figure', {class: 'chart', dataset: {chart: 'genres', empty: 'true'}},
@@ -122,10 +145,18 @@ async function charts(ctx) {
     throw err;
   }
   const lib = agg.library || {};
+  // Without it the rest of the dashboard still shows.
+  const growth = await api('/api/stats/library/growth', {signal: ctx.signal}).catch((err) => {
+    if (err.name === 'AbortError') throw err;
+    return null;
+  });
   const listening = agg.listening || {};
   const card = (id, el, wide) => h('section', {class: wide ? 'card wide' : 'card', id}, el);
   return h('div', {class: 'grid', id: 'charts'},
-    card('card-tracker', trackerChart(agg.trackers), true),
+    // Tracker points are recorded once a day (the scheduler's job); until
+    // the first, the backfilled Liked Songs chart below is the history.
+    agg.trackers && agg.trackers.points && agg.trackers.points.length ? card('card-tracker', trackerChart(agg.trackers), true) : null,
+    card('card-growth', growthChart(growth), true),
     card('card-artists', barChart('top-artists', 'Top artists in Liked Songs',
       (lib.top_artists || []).map((a) => ({label: a.name, value: a.tracks})))),
     card('card-genres', genresChart(lib.genres)),

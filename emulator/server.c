@@ -29,6 +29,7 @@
 
 #include "accounts.h"
 #include "faults.h"
+#include "images.h"
 #include "request.h"
 #include "stats.h"
 #include "webapi.h"
@@ -516,6 +517,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (strncmp(url, "/__emulator/", 12) == 0) return handle_control(app, st, method, url);
+    if (images_is_path(url)) return images_answer(conn, method, url);
     if (st->phase == P_NEW) {
         st->pathbuf = xstrdup(url);
         const route *rt = st->rt = match(method, st->pathbuf, st->params, &st->method_mismatch);

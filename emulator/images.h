@@ -1,0 +1,32 @@
+/* images.h - the emulator's own cover art, so a demo or test that shows
+ * covers works offline and with no request to Spotify's CDN.
+ *
+ * Catalog objects' images[].url point at GET <base>/image/<size>/<key>
+ * (images_url); that path answers a small SVG drawn from the key alone
+ * (the same picture for every size of one album, a different one per
+ * album), `size` pixels wide. These requests are not Web API calls: like
+ * the real CDN they need no token, get no faults and are not counted in
+ * the request statistics, so a browser loading covers never changes the
+ * request counts tests assert.
+ */
+#ifndef EM_IMAGES_H
+#define EM_IMAGES_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "util.h"
+
+/* Appends the JSON string "<base>/image/<size>/<key>" to w, where base is
+ * api (".../v1", as em_out.api) without its "/v1". key: a Spotify id. */
+void images_url(jw *w, const char *api, int size, const char *key);
+
+/* True when url is under /image/ (the caller then calls images_answer). */
+bool images_is_path(const char *url);
+
+/* Queues the answer to GET or HEAD /image/<size>/<key>: 200 image/svg+xml,
+ * cacheable for a day; 404 for any other path under /image/, 405 for other
+ * methods. Returns MHD's result of queueing it. Thread-safe (no state). */
+enum MHD_Result images_answer(struct MHD_Connection *conn, const char *method, const char *url);
+
+#endif

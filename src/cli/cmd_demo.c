@@ -10,7 +10,10 @@
  *    polled with a deadline). It is stopped when the demo ends, and it dies
  *    with keeptrack if keeptrack is killed (PR_SET_PDEATHSIG).
  * 4. keeptrack serves with the emulator's URLs and test client id/secret,
- *    the database and key file in <data_dir>/demo, and prints the URL.
+ *    the database and key file in <data_dir>/demo, and prints one banner:
+ *    the URL, what to click, where the data and logs are, how to stop.
+ *    The server's log lines go to <data_dir>/demo/keeptrack.log, not the
+ *    terminal (they buried the banner); --verbose keeps them on stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +32,7 @@
 
 #include "cli/cli.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #define DEMO_CLIENT_ID "keeptrack-test-client"
@@ -137,18 +141,43 @@ static int wait_emulator(pid_t pid, const char *log_path, char *base, size_t cap
 typedef struct demo_info {
     const char *emulator;
     const char *dir;
+    int verbose; /* log lines on stderr instead of the log file */
 } demo_info;
 
 static void banner(void *ctx, const char *url)
 {
     demo_info *d = ctx;
-    printf("\nkeeptrack demo is running.\n"
-           "  Open %s/ in your browser and click \"Connect Spotify\".\n"
-           "  Spotify is played by spotify-emulator at %s (user \"demo\").\n"
-           "  Demo data: %s\n"
-           "  Press Ctrl-C to stop.\n\n",
+    printf("\nkeeptrack demo is running.\n\n"
+           "  1. Open %s/ in your browser and click \"Connect Spotify\".\n"
+           "     Spotify is played by spotify-emulator at %s (user \"demo\"):\n"
+           "     nothing leaves this machine.\n"
+           "  2. Click \"Sync now\" to copy the demo library, then look around.\n\n"
+           "  Data: %s (delete it to start over)\n",
            url, d->emulator, d->dir);
+    if (d->verbose)
+        printf("  Logs: below; the emulator's in %s/emulator.log\n", d->dir);
+    else
+        printf("  Logs: %s/keeptrack.log and emulator.log (--verbose shows them here)\n", d->dir);
+    printf("  Press Ctrl-C to stop.\n\n");
     fflush(stdout);
+}
+
+/* Sends the log lines to <dir>/keeptrack.log (appended, 0600). Returns the
+ * open file (the caller closes it after log_set_sink(NULL)), or NULL. */
+static FILE *log_to_file(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/keeptrack.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "keeptrack demo: cannot write %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    log_set_sink(f);
+    return f;
 }
 
 int cmd_demo(kt_config *cfg, int argc, char **argv)
@@ -157,11 +186,17 @@ int cmd_demo(kt_config *cfg, int argc, char **argv)
     char base[256], api[300];
     kt_err err = {0};
     pid_t pid = -1;
-    int rc = 1, want = 8080, port;
+    int rc = 1, want = 8080, port, verbose = 0;
     const char *colon;
+    FILE *log_file = NULL;
 
-    if (argc > 1) {
-        fprintf(stderr, "keeptrack demo: unexpected argument '%s'\n", argv[1]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = 1;
+            continue;
+        }
+        fprintf(stderr, "keeptrack demo: unexpected argument '%s' (see keeptrack demo --help)\n",
+                argv[i]);
         return 2;
     }
     if (!find_emulator(bin, sizeof bin)) {
@@ -210,9 +245,17 @@ int cmd_demo(kt_config *cfg, int argc, char **argv)
         rc = 2;
         goto out;
     }
-    demo_info info = {.emulator = base, .dir = dir};
+    if (!verbose && (log_file = log_to_file(dir)) == NULL)
+        goto out;
+    demo_info info = {.emulator = base, .dir = dir, .verbose = verbose};
     rc = cli_serve_until_signal(cfg, banner, &info);
+    if (rc == 0)
+        printf("keeptrack demo stopped.\n");
 out:
+    if (log_file) {
+        log_set_sink(NULL);
+        fclose(log_file);
+    }
     if (pid > 0) {
         kill(pid, SIGTERM);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

@@ -138,11 +138,15 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
         goto out;
     }
     bound_url(cfg->listen, http_server_port(srv), url, sizeof url);
-    printf("keeptrack listening on %s\n", url);
-    fflush(stdout);
     LOG_INFO("serve_started", "listen=%s public_url=%s", url, cfg->public_url);
-    if (banner)
+    /* The banner (the demo's) names the URL itself: printing this line too
+     * showed a newcomer the URL twice. */
+    if (banner) {
         banner(ctx, url);
+    } else {
+        printf("keeptrack listening on %s\n", url);
+        fflush(stdout);
+    }
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -1,5 +1,6 @@
 """`keeptrack demo` (what `make run` starts): emulator + keeptrack on SQLite,
-prints the URL, a browser can log in, Ctrl-C stops both. The demo always
+prints one banner (the URL once, no log lines: those go to a file), a
+browser can log in, Ctrl-C stops both. The demo always
 uses SQLite (by design), so this test has no PostgreSQL variant."""
 import os
 import re
@@ -38,12 +39,15 @@ def test_demo_prints_url_and_logs_in(tmp_path):
                 "KEEPTRACK_DATA_DIR": str(tmp_path),
                 "KEEPTRACK_LISTEN": f"127.0.0.1:{port}"})
     proc = subprocess.Popen([os.environ["KEEPTRACK_BIN"], "demo"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         out = read_until(proc, rb"Press Ctrl-C to stop")
         m = re.search(rb"Open (http://127\.0\.0\.1:(\d+))/ in your browser", out)
         url = m.group(1).decode()
         assert int(m.group(2)) == port
+        # What the terminal shows: the banner alone, the URL once.
+        assert b"level=" not in out, out
+        assert out.count(url.encode()) == 1, out
         emu = re.search(rb"spotify-emulator at (http://127\.0\.0\.1:\d+)", out).group(1)
         browser = Http(url, json_default=False)
         r = browser.get("/api/auth/login")
@@ -55,6 +59,8 @@ def test_demo_prints_url_and_logs_in(tmp_path):
         me = browser.get("/api/me", accept_json=True).json()
         assert me["spotify_id"] == "demo" and me["status"] == "active"
         assert os.path.exists(tmp_path / "demo" / "keeptrack.db")
+        log = (tmp_path / "demo" / "keeptrack.log").read_text()
+        assert "event=serve_started" in log and "route=/api/me" in log
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=20)

@@ -12,7 +12,8 @@
  *    snapshot (all of them when changed), ceil(items/page) pages, page =
  *    spotify_page_max of the mode (100 in extended mode, 50 in development
  *    mode), plus the mode probe when this process has not learnt the mode
- *    yet and some playlist is read;
+ *    yet and some playlist is read (none when the last sync found the app
+ *    extended: the run then reads /tracks without asking);
  *  - followed artists: the cursor walk, ceil(total/50) pages (at least 1);
  *  - top items: the six first pages, and a list longer than its first page
  *    (rare) walked again whole: 1 + ceil(n/50) for it;
@@ -56,6 +57,22 @@ static spotify_mode mode_from_name(const char *s)
     if (s && strcmp(s, "development") == 0)
         return SPOTIFY_MODE_DEVELOPMENT;
     return SPOTIFY_MODE_UNKNOWN;
+}
+
+spotify_mode sync_stored_mode(kt_app *app)
+{
+    store *s = NULL;
+    char *stored = NULL;
+    kt_err e;
+    err_clear(&e);
+    spotify_mode m = SPOTIFY_MODE_UNKNOWN;
+    if (app_db_get(app, &s, &e) != KT_OK)
+        return m;
+    if (store_app_state_get(s, SYNC_MODE_STATE_KEY, &stored, &e) == KT_OK)
+        m = mode_from_name(stored);
+    free(stored);
+    app_db_put(app, s);
+    return m;
 }
 
 void sync_remember_mode(kt_app *app, spotify_mode mode)
@@ -176,24 +193,23 @@ kt_status sync_estimate(kt_app *app, int64_t user_id, unsigned what, json_t **ou
     };
     store *s = NULL;
     store_user u = {0};
-    char *stored_mode = NULL;
     json_t *parts = json_object();
     store_rows *runs = NULL;
     int64_t sum = 0, sum_changed = 0, n_runs = 0;
-    kt_err ignored;
-    err_clear(&ignored);
     what &= SYNC_ALL;
     spotify_mode mode = spotify_get_mode(app->spotify);
-    int probe = mode == SPOTIFY_MODE_UNKNOWN; /* the run will ask Spotify */
+    if (mode == SPOTIFY_MODE_UNKNOWN)
+        mode = sync_stored_mode(app);
+    /* The run asks Spotify unless it knows the mode or trusts the stored
+     * "extended" (sync_playlists.c). */
+    int probe = spotify_get_mode(app->spotify) == SPOTIFY_MODE_UNKNOWN &&
+                mode != SPOTIFY_MODE_EXTENDED;
     kt_status st = parts ? app_db_get(app, &s, err)
                          : err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     if (st != KT_OK)
         goto out;
     if ((st = store_user_get(s, user_id, &u, err)) != KT_OK)
         goto out;
-    if (mode == SPOTIFY_MODE_UNKNOWN &&
-        store_app_state_get(s, SYNC_MODE_STATE_KEY, &stored_mode, &ignored) == KT_OK)
-        mode = mode_from_name(stored_mode);
     for (size_t k = 0; st == KT_OK && k < 8; k++) {
         unsigned bit = 1u << k;
         est_part p = {0, 0};
@@ -238,7 +254,6 @@ kt_status sync_estimate(kt_app *app, int64_t user_id, unsigned what, json_t **ou
 out:
     app_db_put(app, s);
     store_user_clear(&u);
-    free(stored_mode);
     store_rows_free(runs);
     json_decref(parts);
     return st;

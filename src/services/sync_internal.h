@@ -114,8 +114,12 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err);
 #define SYNC_MODE_STATE_KEY "sync.spotify_mode"
 
 /* Records the mode in app_state when it differs from the stored one
- * (failures only logged: the estimate then assumes development mode). */
+ * (failures ignored: the next run then probes again). */
 void sync_remember_mode(kt_app *app, spotify_mode mode);
+
+/* The mode stored by sync_remember_mode; SPOTIFY_MODE_UNKNOWN when none
+ * (or the store cannot be read). */
+spotify_mode sync_stored_mode(kt_app *app);
 
 /* Borrow / return a pooled connection for one short store call. */
 kt_status sync_db(sync_ctx *c, store **out, kt_err *err);

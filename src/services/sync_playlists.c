@@ -19,9 +19,13 @@
  *    per new snapshot_id.
  *
  * Development-mode apps read /playlists/{id}/items 50 a page; extended-quota
- * apps the older /playlists/{id}/tracks 100 a page, half the requests
- * (spotify_endpoint_available and spotify_page_limit after one
- * spotify_detect_mode, done only when some playlist needs its items).
+ * apps the older /playlists/{id}/tracks 100 a page, half the requests. The
+ * mode is the one this process learnt; else, when the last sync found the
+ * app extended (sync_stored_mode), /tracks is read at once, without the
+ * probe (a request and a latency saved per process): should the app have
+ * lost extended quota, the first 403 there teaches the client development
+ * mode and the items are read again through /items; else one
+ * spotify_detect_mode. All only when some playlist needs its items.
  * sync_estimate (sync_estimate.c) counts the same pages: keep them in step.
  */
 #include <stdio.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 
 #include "core/jsonutil.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "services/sync_internal.h"
 #include "store/store_library.h"
@@ -49,7 +54,7 @@ typedef struct pl_state {
     pl_entry *v;
     size_t n, cap;
     const char *items_ep; /* "items" (development mode) or "tracks" (extended) */
-    int page;             /* items per page: spotify_page_limit of items_ep */
+    int page;             /* items per page: spotify_page_max of items_ep's mode */
     int64_t pages_done, pages_total;
 } pl_state;
 
@@ -129,7 +134,17 @@ static kt_status walk_page(void *ctx, const json_t *page, kt_err *err)
     return items_take(w->ps, w->e, page, err);
 }
 
-/* Fetches one playlist's items alone; a 403 makes it metadata-only. */
+/* 1 when /tracks was read on the stored mode's word and Spotify has since
+ * answered that the app is in development mode: what was read is dropped
+ * and read again through /items (sync_playlists). */
+static int stale_mode(pl_state *ps)
+{
+    return strcmp(ps->items_ep, "tracks") == 0 &&
+           spotify_get_mode(ps->c->app->spotify) == SPOTIFY_MODE_DEVELOPMENT;
+}
+
+/* Fetches one playlist's items alone; a 403 makes it metadata-only (unless
+ * it says the mode was stale: the whole read starts again then). */
 static kt_status walk_one(pl_state *ps, pl_entry *e, kt_err *err)
 {
     char path[256];
@@ -142,7 +157,7 @@ static kt_status walk_one(pl_state *ps, pl_entry *e, kt_err *err)
                                           NULL, walk_page, &w, &e403);
     if (st == KT_ERR_FORBIDDEN) {
         sync_list_free(&e->items);
-        e->fetch = 0;
+        e->fetch = stale_mode(ps) ? e->fetch : 0;
         return KT_OK;
     }
     if (st != KT_OK) {
@@ -248,7 +263,7 @@ static kt_status fetch_items(pl_state *ps, kt_err *err)
     if (st == KT_OK)
         st = fetch_pages(ps, refs, nrefs, err);
     free(refs);
-    for (size_t i = 0; i < ps->n && st == KT_OK; i++)
+    for (size_t i = 0; i < ps->n && st == KT_OK && !stale_mode(ps); i++)
         if (ps->v[i].fetch && ps->v[i].walk)
             st = walk_one(ps, &ps->v[i], err);
     return st;
@@ -333,6 +348,44 @@ static kt_status write_all(pl_state *ps, kt_err *err)
     return st;
 }
 
+/* Picks /items or /tracks and the page size (see the top of this file). */
+static kt_status choose_endpoint(pl_state *ps, kt_err *err)
+{
+    spotify_client *sp = ps->c->app->spotify;
+    spotify_mode mode = spotify_get_mode(sp);
+    if (mode == SPOTIFY_MODE_UNKNOWN && sync_stored_mode(ps->c->app) == SPOTIFY_MODE_EXTENDED) {
+        mode = SPOTIFY_MODE_EXTENDED; /* assumed: /tracks itself confirms or refutes it */
+    } else {
+        kt_status st = spotify_detect_mode(sp, ps->c->user_id, &mode, err);
+        if (st != KT_OK)
+            return st;
+        sync_remember_mode(ps->c->app, mode);
+    }
+    ps->items_ep = mode == SPOTIFY_MODE_EXTENDED ? "tracks" : "items";
+    ps->page = spotify_page_max(mode, mode == SPOTIFY_MODE_EXTENDED ? "GET /playlists/{id}/tracks"
+                                                                    : "GET /playlists/{id}/items");
+    return KT_OK;
+}
+
+/* The app lost extended quota since the sync that recorded it: forget what
+ * /tracks gave and read the items through /items, 50 a page. */
+static kt_status reread_as_development(pl_state *ps, kt_err *err)
+{
+    int any = 0;
+    LOG_INFO("sync_mode_changed", "user=%lld /tracks answered 403: reading /items",
+             (long long)ps->c->user_id);
+    sync_remember_mode(ps->c->app, SPOTIFY_MODE_DEVELOPMENT);
+    for (size_t i = 0; i < ps->n; i++) {
+        sync_list_free(&ps->v[i].items);
+        ps->v[i].readable = ps->v[i].walk = 0;
+    }
+    ps->pages_done = 0;
+    ps->items_ep = "items";
+    ps->page = spotify_page_max(SPOTIFY_MODE_DEVELOPMENT, "GET /playlists/{id}/items");
+    kt_status st = plan(ps, &any, err);
+    return st == KT_OK && any ? fetch_items(ps, err) : st;
+}
+
 kt_status sync_playlists(sync_ctx *c, kt_err *err)
 {
     pl_state ps = {.c = c, .items_ep = "items"};
@@ -341,20 +394,9 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err)
                                           NULL, list_page, &ps, err);
     if (st == KT_OK)
         st = plan(&ps, &any, err);
-    if (st == KT_OK && any) {
-        spotify_mode mode = SPOTIFY_MODE_UNKNOWN;
-        if ((st = spotify_detect_mode(c->app->spotify, c->user_id, &mode, err)) == KT_OK &&
-            spotify_endpoint_available(c->app->spotify, "GET /playlists/{id}/tracks") &&
-            mode == SPOTIFY_MODE_EXTENDED)
-            ps.items_ep = "tracks";
-        if (st == KT_OK) {
-            sync_remember_mode(c->app, mode);
-            char tmpl[64];
-            snprintf(tmpl, sizeof tmpl, "GET /playlists/{id}/%s", ps.items_ep);
-            ps.page = spotify_page_limit(c->app->spotify, tmpl);
-            st = fetch_items(&ps, err);
-        }
-    }
+    if (st == KT_OK && any && (st = choose_endpoint(&ps, err)) == KT_OK &&
+        (st = fetch_items(&ps, err)) == KT_OK && stale_mode(&ps))
+        st = reread_as_development(&ps, err);
     if (st == KT_OK)
         st = write_all(&ps, err);
     for (size_t i = 0; i < ps.n; i++) {

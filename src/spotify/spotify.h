@@ -186,7 +186,7 @@ typedef kt_status (*spotify_page_fn)(void *ctx, const json_t *page, kt_err *err)
 /* Offset paging: fetches `path` (which must not contain offset=), reads
  * `total` from the first page, then fetches the remaining pages in parallel
  * and hands every page to fn in order. `page_size` is the limit sent
- * (1..SPOTIFY_PAGE_MAX; see spotify_page_limit for what the endpoint takes).
+ * (1..SPOTIFY_PAGE_MAX; spotify_page_max says what the endpoint takes).
  * `wrap_key`, when not NULL, is the key holding the paging object (e.g.
  * "albums" for /browse/new-releases). */
 kt_status spotify_get_all_offset(spotify_client *c, int64_t user_id, const char *path,
@@ -234,10 +234,6 @@ int spotify_endpoint_available(spotify_client *c, const char *endpoint_template)
 #define SPOTIFY_PAGE_MIN_MAX 50
 #define SPOTIFY_PAGE_MAX 100
 int spotify_page_max(spotify_mode mode, const char *tmpl);
-
-/* spotify_page_max for the mode learnt so far (development mode's limits
- * while it is unknown, which every app may use). */
-int spotify_page_limit(spotify_client *c, const char *tmpl);
 
 /* Probes once with the user's token (SPOTIFY_APP_USER: the app token):
  * GET /browse/new-releases?limit=1, extended-only; 200 means extended, 403

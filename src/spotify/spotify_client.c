@@ -375,11 +375,6 @@ int spotify_endpoint_available(spotify_client *c, const char *endpoint_template)
     return spotify_get_mode(c) == SPOTIFY_MODE_EXTENDED;
 }
 
-int spotify_page_limit(spotify_client *c, const char *tmpl)
-{
-    return spotify_page_max(spotify_get_mode(c), tmpl);
-}
-
 kt_status spotify_detect_mode(spotify_client *c, int64_t user_id, spotify_mode *out, kt_err *err)
 {
     if (!c || !out)

@@ -103,14 +103,15 @@ COUNTED = ("carl:liked=130,playlists=9,playlist_items=0-260,followed_playlists=2
            "albums=0,shows=0,episodes=0,plays=0")
 
 
-def expected_requests(truth, page):
+def expected_requests(truth, page, probe=1):
     """The requests of a full `sync liked playlists following` into an empty
     database, from the emulator's truth: every collection at its per-page
-    maximum (playlist items: `page`), plus the one mode probe."""
+    maximum (playlist items: `page`), plus the mode probe (none once a sync
+    found the app extended)."""
     readable = [p for p in truth["playlists"] if p["items"] is not None]
     items = sum(math.ceil(len(p["items"]) / page) for p in readable)
     return (max(1, math.ceil(len(truth["liked"]) / 50)) +
-            max(1, math.ceil(len(truth["playlists"]) / 50)) + 1 + items +
+            max(1, math.ceil(len(truth["playlists"]) / 50)) + probe + items +
             max(1, math.ceil(len(truth["followed_artists"]) / 50))), items
 
 
@@ -136,6 +137,45 @@ def test_full_sync_spends_exactly_the_pages_of_each_mode(mode, db, tmp_path):
         item_paths = [r["path"] for r in stats["requests"] if r["path"].startswith("/v1/playlists/")]
         assert item_paths and all(f"limit={page}&" in p for p in item_paths), item_paths[:3]
         sync(kt, "albums", "shows", "episodes", "top", "recent")
+        assert_matches_truth(emu, browser, "carl")
+    finally:
+        rc = kt.stop()
+        emu.stop()
+    assert rc == 0, kt.log()
+
+
+@pytest.mark.parametrize("mode", ["extended"], indirect=True)
+def test_app_that_lost_extended_quota_is_read_through_items(mode, db, tmp_path):
+    """A sync that found the app extended lets the next process read /tracks
+    without the mode probe; when the app has meanwhile lost extended quota,
+    /tracks answers 403 and the sync reads /items instead: still exact, and
+    the next sync asks for the mode again."""
+    emu = start_emulator(mode, COUNTED)
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env=KT_ENV).start()
+    try:
+        browser = kt.login("carl")
+        sync(kt)
+        emu.set_faults(mode="development")
+        truth = emu.truth("carl")
+        i, pl = max(((i, p) for i, p in enumerate(truth["playlists"]) if p["items"]),
+                    key=lambda ip: len(ip[1]["items"]))
+        emu.mutate("carl", "playlist_remove", playlist=pl["id"],
+                   uris=[spotify_item(pl["items"][0])["uri"]])
+        n = len(emu.truth("carl", ["playlists"])["playlists"][i]["items"])
+        emu.reset_stats()
+        sync(kt, "playlists")
+        eps = emu.stats()["endpoints"]
+        assert eps["GET /v1/playlists/{id}/items"]["count"] == math.ceil(n / 50), eps
+        assert 1 <= eps["GET /v1/playlists/{id}/tracks"]["statuses"]["403"] <= 8, eps
+        assert "GET /v1/browse/new-releases" not in eps, "no probe: the stored mode was used"
+        assert_matches_truth(emu, browser, "carl")
+        assert dry_run(kt, "playlists")["mode"] == "development"
+        emu.mutate("carl", "playlist_remove", playlist=pl["id"],
+                   uris=[spotify_item(pl["items"][1])["uri"]])
+        emu.reset_stats()
+        sync(kt, "playlists")
+        assert emu.count("GET /v1/browse/new-releases") == 1, "development mode is probed again"
+        assert emu.count("GET /v1/playlists/{id}/tracks") == 0
         assert_matches_truth(emu, browser, "carl")
     finally:
         rc = kt.stop()
@@ -169,7 +209,9 @@ def test_dry_run_estimate_is_the_next_syncs_request_count(mode, db, tmp_path):
         api = browser.get("/api/sync/estimate")
         assert api.status == 200, api
         assert {**api.json(), "user": 1, "account_id": est["account_id"]} == est
-        want, _ = expected_requests(truth, 100 if mode == "extended" else 50)
+        # Extended: the first sync's probe is remembered, the next sync asks nothing.
+        want, _ = expected_requests(truth, 100 if mode == "extended" else 50,
+                                    probe=0 if mode == "extended" else 1)
         # liked, playlists and following read whole, + albums, shows, episodes (1 each),
         # 6 top lists, recently played.
         assert est["if_changed"] == want + 3 + 6 + 1, est

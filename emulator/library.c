@@ -228,6 +228,7 @@ bool library_spec_set(em_user_spec *spec, const char *key, const char *val, char
         {"episodes", offsetof(em_user_spec, episodes), 20000},
         {"followed", offsetof(em_user_spec, followed), 20000},
         {"plays", offsetof(em_user_spec, plays), 100000},
+        {"play_days", offsetof(em_user_spec, play_days), 3650},
     };
     if (strcmp(key, "playlist_items") == 0) {
         const char *dash = strchr(val, '-');
@@ -699,13 +700,24 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
         }
     }
 
-    /* Plays, newest first. */
+    /* Plays, newest first. Spread over play_days (the demo's weeks of
+     * listening), the gaps average play_days / plays, so every hour and
+     * weekday gets plays, and half of them go to a handful of liked songs
+     * that changes every week: what is "top" moves from week to week. */
     int64_t pms = lib->day0 * 1000 - (int64_t)rng_below(&r, 3600000);
+    int64_t spread = spec->play_days && spec->plays ? spec->play_days * 2 * DAY * 1000 / spec->plays : 1800000;
+    uint32_t gap_max = spread > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)spread;
     for (long i = 0; i < spec->plays; i++) {
-        uint32_t tk = nliked && rng_below(&r, 4) ? u->liked.v[rng_below(&r, nliked)].ref : tr0 + rng_below(&r, npool);
+        uint32_t tk;
+        if (spec->play_days && nliked && rng_below(&r, 2)) {
+            uint64_t week = (uint64_t)(lib->day0 * 1000 - pms) / (7ull * DAY * 1000);
+            tk = u->liked.v[(week * 5 + rng_below(&r, 6)) % nliked].ref;
+        } else {
+            tk = nliked && rng_below(&r, 4) ? u->liked.v[rng_below(&r, nliked)].ref : tr0 + rng_below(&r, npool);
+        }
         em_play p = {tk, pms};
         VEC_PUSH(&u->plays, p);
-        pms -= (int64_t)lib->tracks.v[tk].duration_ms + rng_below(&r, 1800000);
+        pms -= (int64_t)lib->tracks.v[tk].duration_ms + rng_below(&r, gap_max);
     }
 
     VEC_PUSH(&lib->users, u);

@@ -118,6 +118,7 @@ typedef struct em_user_spec {
     char id[65];
     long liked, playlists, items_min, items_max, followed_playlists;
     long albums, shows, episodes, followed, plays;
+    long play_days; /* 0: plays back to back (a few hours); N: spread over N days */
     uint64_t seed;
 } em_user_spec;
 

@@ -14,6 +14,16 @@
  *    the URL, what to click, where the data and logs are, how to stop.
  *    The server's log lines go to <data_dir>/demo/keeptrack.log, not the
  *    terminal (they buried the banner); --verbose keeps them on stderr.
+ *
+ * The demo user listens for weeks (the emulator spreads DEMO_PLAYS plays
+ * over DEMO_PLAY_DAYS days), but Spotify's recently-played only ever shows
+ * the last 50, so on the demo database's first run the whole history is
+ * imported as the user would import Spotify's data export: the plays are
+ * read from the emulator's ground truth, written as extended streaming
+ * history records and go through history_import for a user added ahead of
+ * the login ("disconnected" until "Connect Spotify" logs it in). The first
+ * visit then has every listening chart filled; later syncs add polled plays
+ * and deduplicate them against the imported ones as usual.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,14 +40,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "services/history_import.h"
+#include "store/store_auth.h"
 
 #define DEMO_CLIENT_ID "keeptrack-test-client"
 #define DEMO_CLIENT_SECRET "keeptrack-test-secret"
 #define EMULATOR_START_MS 15000
+#define DEMO_USER "demo"
+#define DEMO_PLAYS "1500"
+#define DEMO_PLAY_DAYS "42"
+/* The emulator's answer with every play is ~2 MB; refuse anything far larger. */
+#define TRUTH_MAX_BYTES (64 * 1024 * 1024)
 
 /* Finds spotify-emulator: KEEPTRACK_EMULATOR, else next to our binary. */
 static int find_emulator(char *out, size_t cap)
@@ -100,7 +121,8 @@ static pid_t spawn_emulator(const char *bin, const char *redirect_uri, const cha
         sigset_t none;
         char *args[] = {(char *)bin, "--listen", "127.0.0.1:0", "--redirect-uri",
                         (char *)redirect_uri, "--client-id", DEMO_CLIENT_ID,
-                        "--client-secret", DEMO_CLIENT_SECRET, NULL};
+                        "--client-secret", DEMO_CLIENT_SECRET, "--user",
+                        DEMO_USER ":plays=" DEMO_PLAYS ",play_days=" DEMO_PLAY_DAYS, NULL};
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -136,6 +158,99 @@ static int wait_emulator(pid_t pid, const char *log_path, char *base, size_t cap
         nanosleep(&tick, NULL);
     }
     return 0;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+    buf *b = ctx;
+    if (b->len + size * n > TRUTH_MAX_BYTES || buf_append(b, data, size * n) != KT_OK)
+        return 0; /* curl fails the transfer */
+    return size * n;
+}
+
+/* GET base/__emulator/users/demo/truth?sections=profile,recently_played;
+ * NULL when it fails. */
+static json_t *fetch_truth(const char *base)
+{
+    char url[400];
+    buf b = {0};
+    json_t *out = NULL;
+    long code = 0;
+    CURL *c = curl_easy_init();
+    snprintf(url, sizeof url,
+             "%s/__emulator/users/" DEMO_USER "/truth?sections=profile,recently_played", base);
+    if (c && curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) == CURLE_OK &&
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)EMULATOR_START_MS) == CURLE_OK &&
+        curl_easy_perform(c) == CURLE_OK &&
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200 && b.data)
+        out = json_loadb(b.data, b.len, 0, NULL);
+    curl_easy_cleanup(c);
+    buf_free(&b);
+    return out;
+}
+
+/* One emulator play as an extended streaming history record (the time to
+ * the second, as Spotify's export writes it; the whole track played). */
+static json_t *export_record(const json_t *play)
+{
+    const json_t *t = json_object_get(play, "track");
+    const char *at = json_string_value(json_object_get(play, "played_at"));
+    const json_t *artist = json_array_get(json_object_get(t, "artists"), 0);
+    char ts[21];
+    if (!at || strlen(at) < 19 || !json_is_object(t))
+        return NULL;
+    snprintf(ts, sizeof ts, "%.19sZ", at);
+    return json_pack("{s:s,s:O,s:O,s:O,s:O,s:O}", "ts", ts, "ms_played",
+                     json_object_get(t, "duration_ms"), "spotify_track_uri",
+                     json_object_get(t, "uri"), "master_metadata_track_name",
+                     json_object_get(t, "name"), "master_metadata_album_artist_name",
+                     json_object_get(artist, "name"), "master_metadata_album_album_name",
+                     json_object_get(json_object_get(t, "album"), "name"));
+}
+
+/* Imports the demo user's listening history on the demo database's first
+ * run (see the top of this file). Failing is not fatal: the demo then
+ * starts with polled plays only, as a real account would. */
+static void seed_history(kt_config *cfg, const char *base)
+{
+    json_t *truth = fetch_truth(base), *recs = json_array();
+    const json_t *prof = json_object_get(truth, "profile");
+    const json_t *plays = json_object_get(truth, "recently_played");
+    const char *account = json_string_value(json_object_get(prof, "account_id"));
+    const char *spotify_id = json_string_value(json_object_get(prof, "id"));
+    char *text = NULL;
+    store *s = NULL;
+    history_report *rep = NULL;
+    kt_err err = {0};
+    int64_t uid = 0;
+    int created = 0;
+    if (!account || !spotify_id || !recs) {
+        fprintf(stderr, "keeptrack demo: could not read the demo user's plays from the emulator\n");
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(plays); i++)
+        json_array_append_new(recs, export_record(json_array_get(plays, i)));
+    if (!(text = json_dumps(recs, JSON_COMPACT))) {
+        fprintf(stderr, "keeptrack demo: out of memory\n");
+        goto out;
+    }
+    history_input in = {.name = "Streaming_History_Audio_demo.json", .data = text,
+                        .len = strlen(text)};
+    history_options o = {.min_ms = cfg->history_min_ms};
+    if (store_open(cfg->db, &s, &err) != KT_OK || store_migrate(s, &err) != KT_OK ||
+        store_user_add_disconnected(s, account, spotify_id,
+                                    json_string_value(json_object_get(prof, "display_name")),
+                                    time_now_ms(), &uid, &created, &err) != KT_OK ||
+        (created && history_import(s, uid, &in, 1, &o, &rep, &err) != KT_OK))
+        fprintf(stderr, "keeptrack demo: seeding the listening history: %s\n", err.msg);
+out:
+    history_report_free(rep);
+    store_close(s);
+    free(text);
+    json_decref(recs);
+    json_decref(truth);
 }
 
 typedef struct demo_info {
@@ -247,6 +362,7 @@ int cmd_demo(kt_config *cfg, int argc, char **argv)
     }
     if (!verbose && (log_file = log_to_file(dir)) == NULL)
         goto out;
+    seed_history(cfg, base);
     demo_info info = {.emulator = base, .dir = dir, .verbose = verbose};
     rc = cli_serve_until_signal(cfg, banner, &info);
     if (rc == 0)

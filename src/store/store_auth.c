@@ -302,6 +302,28 @@ static kt_status upsert_login_user(store *s, const store_login *in, int64_t *id,
                            up, 7, id, err);
 }
 
+kt_status store_user_add_disconnected(store *s, const char *account_id, const char *spotify_id,
+                                      const char *display_name, int64_t now_ms, int64_t *id,
+                                      int *created, kt_err *err)
+{
+    int64_t n = 0;
+    if (!account_id || !spotify_id || !id)
+        return err_set(err, KT_ERR_INVALID, NULL, "account_id, spotify_id and id are required");
+    store_param up[] = {SP_TEXT(account_id), SP_TEXT(spotify_id), SP_TEXT(display_name),
+                        SP_TEXT(STORE_USER_DISCONNECTED), SP_INT(now_ms), SP_INT(now_ms)};
+    store_param find[] = {SP_TEXT(account_id)};
+    kt_status st = store_exec(s,
+                              "INSERT INTO users (account_id, spotify_id, display_name, status, "
+                              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
+                              "(account_id) DO NOTHING",
+                              up, 6, &n, err);
+    if (st == KT_OK)
+        st = store_query_int(s, "SELECT id FROM users WHERE account_id = ?", find, 1, id, err);
+    if (st == KT_OK && created)
+        *created = n > 0;
+    return st;
+}
+
 kt_status store_login_record(store *s, const store_login *in, store_seal_fn seal, void *seal_ctx,
                              int64_t *user_id, kt_err *err)
 {

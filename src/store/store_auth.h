@@ -81,6 +81,15 @@ kt_status store_user_get(store *s, int64_t id, store_user *out, kt_err *err);
 kt_status store_user_get_by_account(store *s, const char *account_id, store_user *out,
                                     kt_err *err);
 
+/* Adds a user known before any login (`keeptrack demo` seeds its user's
+ * history this way): status "disconnected", no tokens, until a login with
+ * the same account_id upserts it to "active". *created (may be NULL) is 1
+ * when the row is new, 0 when the account already had one (left as it
+ * is); *id receives the row's id either way. */
+kt_status store_user_add_disconnected(store *s, const char *account_id, const char *spotify_id,
+                                      const char *display_name, int64_t now_ms, int64_t *id,
+                                      int *created, kt_err *err);
+
 /* Every user, ordered by id. *out is owned by the caller
  * (store_user_list_free); *n may be 0 (then *out is NULL). */
 kt_status store_user_list(store *s, store_user **out, size_t *n, kt_err *err);

@@ -2,6 +2,7 @@
 prints one banner (the URL once, no log lines: those go to a file), a
 browser can log in, Ctrl-C stops both. The demo always
 uses SQLite (by design), so this test has no PostgreSQL variant."""
+import calendar
 import os
 import re
 import select
@@ -31,6 +32,48 @@ def read_until(proc, pattern, timeout=30):
     raise AssertionError(f"demo did not print {pattern!r}: {out!r}")
 
 
+DAY = 86400000
+
+
+def check_listening(browser, emu):
+    """The demo user has weeks of plays at every hour and weekday, imported
+    before the first login, and the weekly top tracks change: every figure
+    from the emulator's truth (each play lasting its track, to the second)."""
+    truth = Http(emu.base_url).get("/__emulator/users/demo/truth?sections=recently_played").json()
+    plays = []
+    for p in truth["recently_played"]:
+        at = calendar.timegm(time.strptime(p["played_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+        plays.append((at, p["track"]["uri"], p["track"]["duration_ms"]))
+    first, last = min(p[0] for p in plays), max(p[0] for p in plays)
+    assert last - first >= 28 * DAY, "several weeks of plays"
+    assert len({time.gmtime(p[0] // 1000).tm_wday for p in plays}) == 7
+    assert len({time.gmtime(p[0] // 1000).tm_hour for p in plays}) == 24
+    to = (last // DAY + 1) * DAY
+    got = browser.get(f"/api/stats/listening/series?period=all&to={to}&bucket=day",
+                      accept_json=True).json()
+    assert (got["plays"], got["ms"]) == (len(plays), sum(p[2] for p in plays))
+    per_day = {}
+    for at, _, _ in plays:
+        per_day[at // DAY * DAY] = per_day.get(at // DAY * DAY, 0) + 1
+    assert {calendar.timegm(time.strptime(b["start"], "%Y-%m-%dT%H:%M:%SZ")) * 1000: b["plays"]
+            for b in got["buckets"] if b["plays"]} == per_day
+    # the top track of each of the last five weeks, and they are not all the same
+    tops = []
+    for w in range(5):
+        hi = to - w * 7 * DAY
+        sel = [p for p in plays if hi - 7 * DAY <= p[0] < hi]
+        n, ms = {}, {}
+        for _, uri, d in sel:
+            n[uri] = n.get(uri, 0) + 1
+            ms[uri] = ms.get(uri, 0) + d
+        want = sorted(n, key=lambda u: (-n[u], -ms[u], u.encode()))[0]
+        r = browser.get(f"/api/stats/tops?kind=tracks&period=week&to={hi}&limit=1",
+                        accept_json=True).json()
+        assert (r["items"][0]["uri"], r["items"][0]["plays"]) == (want, n[want])
+        tops.append(want)
+    assert len(set(tops)) >= 2, "the weekly top lists move"
+
+
 def test_demo_prints_url_and_logs_in(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
@@ -58,6 +101,7 @@ def test_demo_prints_url_and_logs_in(tmp_path):
         assert r.status == 302 and r.location == "/"
         me = browser.get("/api/me", accept_json=True).json()
         assert me["spotify_id"] == "demo" and me["status"] == "active"
+        check_listening(browser, Http(emu.decode()))
         assert os.path.exists(tmp_path / "demo" / "keeptrack.db")
         log = (tmp_path / "demo" / "keeptrack.log").read_text()
         assert "event=serve_started" in log and "route=/api/me" in log

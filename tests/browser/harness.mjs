@@ -156,3 +156,52 @@ export async function launchBrowser(workdir, {colorScheme = 'light', viewport = 
 export function tempDir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+// Goes to a hash route of the single-page app and waits until its page
+// module finished rendering (app.js sets data-ready).
+export async function gotoPage(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForSelector(`.page[data-ready="true"][data-page="${hash.split('/')[1]}"]`);
+}
+
+// The states a job's progress bar (under selector) went through, until it
+// is done or failed.
+export async function followProgress(page, selector) {
+  const seen = new Set();
+  await waitFor(async () => {
+    const st = await page.getAttribute(`${selector} .progress`, 'data-state').catch(() => null);
+    if (st) seen.add(st);
+    return st === 'done' || st === 'failed';
+  }, `${selector} to finish`, 60000, 20);
+  return seen;
+}
+
+// What a browser test file needs, started in workdir: the emulator with
+// one user (userSpec, as --user takes it, e.g. 'alice:liked=60'),
+// keeptrack wired to it, and a browser with its first page:
+// {emu, kt, ctx, page}. Stop them with stopStack (in `after`).
+export async function startStack(workdir, userSpec, browserOptions = {}) {
+  const emu = await startEmulator(['--redirect-uri', 'any-loopback', '--user', userSpec], workdir);
+  const kt = await startKeeptrack(emu, workdir);
+  const ctx = await launchBrowser(workdir, browserOptions);
+  const page = ctx.pages()[0] || await ctx.newPage();
+  return {emu, kt, ctx, page};
+}
+
+// Closes the browser and stops keeptrack and the emulator (each part may
+// be missing when start-up failed half-way); throws unless both exited 0.
+export async function stopStack({emu, kt, ctx} = {}) {
+  if (ctx) await ctx.close();
+  const ktCode = kt ? await kt.stop() : 0;
+  const emuCode = emu ? await emu.stop() : 0;
+  if (ktCode !== 0) throw new Error(`keeptrack exited with ${ktCode}; see ${kt.logPath}`);
+  if (emuCode !== 0) throw new Error(`the emulator exited with ${emuCode}`);
+}
+
+// GET url as JSON with the browser page's cookies (not its HTTP cache);
+// throws unless the answer is 200.
+export async function getJson(page, url) {
+  const r = await page.request.get(url, {headers: {Accept: 'application/json'}});
+  if (r.status() !== 200) throw new Error(`GET ${url} -> ${r.status()}: ${await r.text()}`);
+  return r.json();
+}

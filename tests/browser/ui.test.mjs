@@ -15,7 +15,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {startEmulator, startKeeptrack, launchBrowser, waitFor, tempDir, ADMIN_TOKEN} from './harness.mjs';
+import {startStack, stopStack, getJson, launchBrowser, waitFor, tempDir, gotoPage, followProgress as followPage, ADMIN_TOKEN} from './harness.mjs';
 
 const USER = 'alice';
 const artifacts = process.env.KT_ARTIFACTS || tempDir('kt-browser-artifacts-');
@@ -23,50 +23,23 @@ const work = tempDir('kt-browser-');
 let emu, kt, ctx, page;
 const consoleErrors = [];
 
-async function apiJson(p) {
-  const r = await page.request.get(kt.baseUrl + p, {headers: {Accept: 'application/json'}});
-  assert.equal(r.status(), 200, `${p}: ${await r.text()}`);
-  return r.json();
-}
+const apiJson = (p) => getJson(page, kt.baseUrl + p);
 
 async function shot(name, target = page) {
   await target.screenshot({path: path.join(artifacts, `${name}.png`), fullPage: true});
 }
 
-async function go(hash) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await page.waitForSelector(`.page[data-ready="true"][data-page="${hash.split('/')[1]}"]`);
-}
-
-// The states a job's progress bar went through, until it is done or failed.
-async function followProgress(selector) {
-  const seen = new Set();
-  await waitFor(async () => {
-    const st = await page.getAttribute(`${selector} .progress`, 'data-state').catch(() => null);
-    if (st) seen.add(st);
-    return st === 'done' || st === 'failed';
-  }, `${selector} to finish`, 60000, 20);
-  return seen;
-}
+const go = (hash) => gotoPage(page, hash);
+const followProgress = (selector) => followPage(page, selector);
 
 before(async () => {
   fs.mkdirSync(artifacts, {recursive: true});
-  emu = await startEmulator(['--redirect-uri', 'any-loopback', '--user',
-    `${USER}:liked=60,playlists=3,playlist_items=5-20,followed=10,plays=120,albums=5`], work);
-  kt = await startKeeptrack(emu, work);
-  ctx = await launchBrowser(work);
-  page = ctx.pages()[0] || await ctx.newPage();
+  ({emu, kt, ctx, page} = await startStack(work, `${USER}:liked=60,playlists=3,playlist_items=5-20,followed=10,plays=120,albums=5`));
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 });
 
-after(async () => {
-  if (ctx) await ctx.close();
-  const ktCode = kt ? await kt.stop() : 0;
-  const emuCode = emu ? await emu.stop() : 0;
-  assert.equal(ktCode, 0, `keeptrack exited with ${ktCode}; see ${kt && kt.logPath}`);
-  assert.equal(emuCode, 0, `the emulator exited with ${emuCode}`);
-});
+after(() => stopStack({emu, kt, ctx}));
 
 test('a logged-out visitor sees Connect Spotify; assets are cached, CSP is strict', async () => {
   const resp = await page.goto(kt.baseUrl + '/');

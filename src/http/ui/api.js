@@ -16,8 +16,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, {method = 'GET', body, form, headers, signal} = {}) {
+// cache: a fetch() cache mode; 'no-cache' revalidates a response the
+// browser keeps (GET /api/artists/ allows 30 s), which a page needs after a
+// job changed the data behind it.
+export async function api(path, {method = 'GET', body, form, headers, signal, cache} = {}) {
   const opts = {method, credentials: 'same-origin', signal, headers: {Accept: 'application/json', ...headers}};
+  if (cache) opts.cache = cache;
   if (form !== undefined) {
     opts.body = form; // FormData: the browser writes the multipart boundary
   } else if (body !== undefined) {

@@ -5,7 +5,7 @@
 // fetches and job polling when the user navigates away.
 
 import {api, ApiError} from './api.js';
-import {h, clear, errorBox} from './dom.js';
+import {h, clear, errorBox, labelCells} from './dom.js';
 import {dashboardPage} from './page_dashboard.js';
 import {listeningPage, itemPage} from './page_listening.js';
 import {libraryPage, playlistPage} from './page_library.js';
@@ -116,6 +116,12 @@ async function start() {
   document.getElementById('connect').remove();
   document.getElementById('nav').hidden = false;
   document.body.dataset.state = 'logged-in';
+  // Pages build and rebuild tables at any time (search, paging, a job's
+  // end); labelling every table as it arrives keeps the phone layout right
+  // without each page having to remember it.
+  new MutationObserver((records) => {
+    for (const rec of records) for (const n of rec.addedNodes) if (n.nodeType === 1) labelCells(n);
+  }).observe(document.getElementById('main'), {childList: true, subtree: true});
   window.addEventListener('hashchange', () => {
     render();
     document.getElementById('main').focus();

@@ -107,26 +107,50 @@ export function barChart(name, caption, items, {emptyText = 'No data yet.', valu
 }
 
 // cells: [{weekday 0=Sunday..6, hour 0..23, value}]; missing cells are 0.
-export function heatmap(name, caption, cells, {emptyText = 'No plays yet.'} = {}) {
+// vertical: hours down and weekdays across (7 wide columns instead of 24
+// thin ones), for a phone, where 24 columns shrink the labels to ~5 px.
+export function heatmap(name, caption, cells, {emptyText = 'No plays yet.', vertical = false} = {}) {
   const grid = Array.from({length: 7}, () => new Array(24).fill(0));
   for (const c of cells) if (c.weekday >= 0 && c.weekday < 7 && c.hour >= 0 && c.hour < 24) grid[c.weekday][c.hour] += c.value;
   const max = Math.max(0, ...grid.flat());
   if (max === 0) return emptyNote(name, caption, emptyText);
-  const cw = 24, ch = 22, L = 40, T = 18, W = L + 24 * cw + 4, H = T + 7 * ch + 4;
+  const cw = vertical ? 40 : 24, ch = vertical ? 15 : 22, L = vertical ? 44 : 40, T = 18;
+  const W = L + (vertical ? 7 : 24) * cw + 4, H = T + (vertical ? 24 : 7) * ch + 4;
+  // Where the cell of (weekday d, hour hr) goes in either orientation.
+  const at = (d, hr) => (vertical ? {x: L + d * cw, y: T + hr * ch} : {x: L + hr * cw, y: T + d * ch});
   const svg = s('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'chart',
     'aria-label': `${caption}: busiest ${(() => { let b = [0, 0]; grid.forEach((r, d) => r.forEach((v, hr) => { if (v > grid[b[0]][b[1]]) b = [d, hr]; })); return `${WEEKDAYS[b[0]]} ${b[1]}:00 with ${fmtNumber(max)} plays`; })()}`});
   const axis = s('g', {class: 'axis'});
-  for (let hr = 0; hr < 24; hr += 3) axis.append(s('text', {x: L + hr * cw + cw / 2, y: 12, 'text-anchor': 'middle'}, String(hr)));
-  WEEKDAYS.forEach((d, i) => axis.append(s('text', {x: L - 6, y: T + i * ch + ch / 2 + 4, 'text-anchor': 'end'}, d)));
+  for (let hr = 0; hr < 24; hr += 3) {
+    axis.append(vertical ? s('text', {x: L - 6, y: T + hr * ch + ch / 2 + 4, 'text-anchor': 'end'}, `${hr}:00`)
+      : s('text', {x: L + hr * cw + cw / 2, y: 12, 'text-anchor': 'middle'}, String(hr)));
+  }
+  WEEKDAYS.forEach((d, i) => axis.append(vertical ? s('text', {x: L + i * cw + cw / 2, y: 12, 'text-anchor': 'middle'}, d)
+    : s('text', {x: L - 6, y: T + i * ch + ch / 2 + 4, 'text-anchor': 'end'}, d)));
   svg.append(axis);
   grid.forEach((r, d) => r.forEach((v, hr) => {
     // Mix the empty and full colours by the cell's share of the maximum.
-    const rect = s('rect', {class: 'cell', x: L + hr * cw, y: T + d * ch, width: cw, height: ch, rx: 2,
+    const rect = s('rect', {class: 'cell', ...at(d, hr), width: cw, height: ch, rx: 2,
       dataset: {weekday: d, hour: hr, value: v}}, s('title', null, `${WEEKDAYS[d]} ${hr}:00–${hr + 1}:00: ${fmtNumber(v)} plays`));
     rect.style.fill = `color-mix(in srgb, var(--heat-1) ${Math.round((v / max) * 100)}%, var(--heat-0))`;
     svg.append(rect);
   }));
   const table = dataTable(['Weekday', ...Array.from({length: 24}, (_, i) => String(i))],
     grid.map((r, d) => [WEEKDAYS[d], ...r.map((v) => fmtNumber(v))]));
-  return figure(name, caption, svg, table);
+  const fig = figure(name, caption, svg, table);
+  fig.dataset.orientation = vertical ? 'vertical' : 'horizontal';
+  return fig;
+}
+
+// An element holding build(narrow) that builds again when the screen
+// crosses the phone width (max-width: 640px, style.css's breakpoint), so a
+// chart drawn for a phone turns when the phone does. Stops listening when
+// signal aborts (the page was left).
+export function narrowAware(build, signal) {
+  const mq = window.matchMedia('(max-width: 640px)');
+  const box = h('div', {class: 'narrow-aware'}, build(mq.matches));
+  const onChange = () => box.replaceChildren(build(mq.matches));
+  mq.addEventListener('change', onChange);
+  if (signal) signal.addEventListener('abort', () => mq.removeEventListener('change', onChange), {once: true});
+  return box;
 }

@@ -110,3 +110,32 @@ export function progressBar(label) {
     },
   };
 }
+
+// Gives every cell of the wide data tables under root (more than
+// STACK_COLUMNS columns) its column's heading as data-label and marks the
+// table "stack", so style.css can show each row as a wrapped line of
+// "label value" pairs on a phone instead of dropping columns. Explicit
+// ARIA roles keep the table a table for screen readers once CSS changes
+// its display. Narrower tables fit a phone as they are; the numbers
+// tables of charts (inside figure.chart) scroll inside their box.
+const STACK_COLUMNS = 4;
+export function labelCells(root) {
+  const tables = root.matches && root.matches('table') ? [root] : root.querySelectorAll ? root.querySelectorAll('table') : [];
+  for (const table of tables) {
+    if (table.closest('figure.chart') || !table.tHead) continue;
+    const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent.trim());
+    if (heads.length <= STACK_COLUMNS) continue;
+    table.classList.add('stack');
+    table.setAttribute('role', 'table');
+    for (const row of table.rows) {
+      row.setAttribute('role', 'row');
+      [...row.cells].forEach((cell, i) => {
+        if (cell.tagName === 'TH') cell.setAttribute('role', cell.scope === 'row' ? 'rowheader' : 'columnheader');
+        else {
+          cell.setAttribute('role', 'cell');
+          cell.dataset.label = heads[i] || '';
+        }
+      });
+    }
+  }
+}

@@ -6,7 +6,7 @@
 
 import {api, runJob, isMissingRoute} from './api.js';
 import {h, clear, fmtNumber, fmtDateTime, announce, errorBox} from './dom.js';
-import {lineChart, barChart, heatmap} from './charts.js';
+import {lineChart, barChart, heatmap, narrowAware} from './charts.js';
 
 const COUNTS = [
   ['liked', 'Liked Songs', '/api/library/tracks?limit=1'],
@@ -27,23 +27,27 @@ async function counts(signal) {
 }
 
 // "Sync now" and the latest run; onDone re-renders the page with new data.
+// The latest-run line is read again when a sync ends (done or failed), so
+// it never says "Not synced yet" under a finished progress bar.
 export function syncPanel(ctx, onDone) {
   const status = h('p', {class: 'muted', id: 'last-sync'}, 'Looking for the last sync…');
   const button = h('button', {type: 'button', class: 'primary', id: 'sync-now'}, 'Sync now');
   const slot = h('div', {id: 'sync-progress'});
   const panel = h('section', {class: 'card wide', 'aria-labelledby': 'sync-h'},
     h('h2', {id: 'sync-h'}, 'Sync with Spotify'), status, h('div', {class: 'row'}, button), slot);
-  api('/api/sync/runs?limit=1', {signal: ctx.signal}).then((runs) => {
+  const showLast = () => api('/api/sync/runs?limit=1', {signal: ctx.signal}).then((runs) => {
     const run = runs.items[0];
     status.textContent = run
       ? `Last sync ${fmtDateTime(run.finished_at || run.started_at)}: ${run.status}, ${fmtNumber(run.added)} added, ${fmtNumber(run.removed)} removed.`
       : 'Not synced yet: press "Sync now" to copy your library.';
-  }).catch(() => { status.textContent = ''; });
+  }).catch((err) => { if (err.name !== 'AbortError') status.textContent = ''; });
+  showLast();
   button.addEventListener('click', async () => {
     button.disabled = true;
     const end = await runJob(slot, 'Sync progress', () => api('/api/sync', {method: 'POST', body: {}, signal: ctx.signal}), ctx.signal);
     button.disabled = false;
     if (end) announce(end.state === 'done' ? 'Sync finished.' : `Sync failed: ${end.error || ''}`);
+    if (end) await showLast();
     if (end && end.state === 'done' && onDone) onDone();
   });
   return panel;
@@ -53,18 +57,22 @@ function decadeLabel(d) {
   return typeof d === 'number' ? `${d}s` : String(d);
 }
 
-function trackerChart(trackers) {
+// A line chart drawn for a phone is narrower in its own units, so its
+// labels stay ~13 px instead of shrinking to 8 px with a 520-unit drawing.
+const lineSize = (narrow) => (narrow ? {width: 340, labels: 4} : {});
+
+function trackerChart(trackers, narrow) {
   const points = (trackers && trackers.points) || [];
   const series = TRACKER_SERIES.filter(([key]) => points.some((p) => typeof p[key] === 'number'))
     .map(([key, name]) => ({name, points: points.map((p) => ({x: p.day, y: p[key] || 0}))}));
   return lineChart('tracker', 'Your library over time', series,
-    {emptyText: 'No tracker points yet: one is recorded each day after a sync.'});
+    {emptyText: 'No tracker points yet: one is recorded each day after a sync.', ...lineSize(narrow)});
 }
 
 // Liked Songs at the end of each month since the first song was liked,
 // rebuilt from when each was liked (GET /api/stats/library/growth), so the
 // library has a history from the first sync on, before any tracker point.
-function growthChart(growth) {
+function growthChart(growth, narrow) {
   const pts = (growth && growth.points) || [];
   const months = [];
   if (pts.length) {
@@ -81,14 +89,19 @@ function growthChart(growth) {
   }
   return lineChart('library-growth', 'Liked Songs over time (by the month you liked them)',
     months.length ? [{name: 'Liked Songs', points: months}] : [],
-    {area: true, xLabel: 'Month', labels: 5, emptyText: 'No Liked Songs yet: they appear here after a sync.'});
+    {area: true, xLabel: 'Month', labels: 5, emptyText: 'No Liked Songs yet: they appear here after a sync.', ...lineSize(narrow)});
 }
 
+// The API's reason is written for API users (it names the refresh route);
+// the card says the same in a listener's words.
 function genresChart(genres) {
   if (!genres || genres.available === false) {
+    const why = !genres ? '' : genres.artists_checked === 0
+      ? ' keeptrack looks up your artists\' genres after a sync; they appear here then.'
+      : ' Spotify no longer gives apps like keeptrack the genres of these artists.';
     return h('figure', {class: 'chart', dataset: {chart: 'genres', empty: 'true'}},
       h('figcaption', null, 'Genres'),
-      h('p', {class: 'muted'}, genres && genres.reason ? `Not available: ${genres.reason}` : 'Not available.'));
+      h('p', {class: 'muted'}, `Not available.${why}`));
   }
   return barChart('genres', 'Genres', (genres.items || []).slice(0, 10).map((g) => ({label: g.genre, value: g.tracks})),
     {emptyText: 'Spotify returned no genres for your artists.'});
@@ -155,15 +168,15 @@ async function charts(ctx) {
   return h('div', {class: 'grid', id: 'charts'},
     // Tracker points are recorded once a day (the scheduler's job); until
     // the first, the backfilled Liked Songs chart below is the history.
-    agg.trackers && agg.trackers.points && agg.trackers.points.length ? card('card-tracker', trackerChart(agg.trackers), true) : null,
-    card('card-growth', growthChart(growth), true),
+    agg.trackers && agg.trackers.points && agg.trackers.points.length ? card('card-tracker', narrowAware((narrow) => trackerChart(agg.trackers, narrow), ctx.signal), true) : null,
+    card('card-growth', narrowAware((narrow) => growthChart(growth, narrow), ctx.signal), true),
     card('card-artists', barChart('top-artists', 'Top artists in Liked Songs',
       (lib.top_artists || []).map((a) => ({label: a.name, value: a.tracks})))),
     card('card-genres', genresChart(lib.genres)),
     card('card-decades', barChart('decades', 'Release decades',
       (lib.decades || []).map((d) => ({label: decadeLabel(d.decade), value: d.tracks})))),
-    card('card-heatmap', heatmap('heatmap', `Listening by hour and weekday (${listening.timezone || 'UTC'}, last 30 days)`,
-      heatCells(listening.weekday_hour)), true),
+    card('card-heatmap', narrowAware((vertical) => heatmap('heatmap', `Listening by hour and weekday (${listening.timezone || 'UTC'}, last 30 days)`,
+      heatCells(listening.weekday_hour), {vertical}), ctx.signal), true),
     movementCard(agg.top_movement));
 }
 

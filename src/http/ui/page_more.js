@@ -21,21 +21,23 @@ function releaseTile(artist) {
 export async function releasesPage(ctx) {
   const list = h('div', {id: 'releases-list'});
   const scope = h('select', {id: 'releases-scope'}, h('option', {value: 'me'}, 'Artists I follow'), h('option', {value: 'global'}, 'Everyone on this server'));
-  const load = async () => {
-    const data = await api(`/api/artists/?scope=${scope.value}&limit=100&release_limit=5`, {signal: ctx.signal});
+  // The answer may be served from the browser's cache for 30 s; after a
+  // refresh job it must not be, so load() can ask for a revalidation.
+  const load = async (cache) => {
+    const data = await api(`/api/artists/?scope=${scope.value}&limit=100&release_limit=5`, {signal: ctx.signal, cache});
     clear(list, data.artists.length === 0
-      ? h('p', {class: 'muted'}, 'No new releases found yet. Refresh to look for them.')
+      ? h('p', {class: 'muted'}, 'No new releases found yet. Press "Look for new releases" to check the artists you follow.')
       : h('ul', {class: 'tiles'}, data.artists.map(releaseTile)),
     h('p', {class: 'muted'}, `${fmtNumber(data.paging.total)} artists with recent releases`));
     list.dataset.total = data.paging.total;
   };
   const refresh = h('button', {type: 'button', id: 'releases-refresh'}, 'Look for new releases');
-  const slot = h('div');
+  const slot = h('div', {id: 'releases-progress'});
   refresh.addEventListener('click', async () => {
     refresh.disabled = true;
     const end = await runJob(slot, 'New releases progress', () => api('/api/releases/refresh', {method: 'POST', body: {}, signal: ctx.signal}), ctx.signal);
     refresh.disabled = false;
-    if (end && end.state === 'done') await load().catch((err) => clear(list, errorBox(err)));
+    if (end && end.state === 'done') await load('no-cache').catch((err) => clear(list, errorBox(err)));
   });
   scope.addEventListener('change', () => load().catch((err) => clear(list, errorBox(err))));
   ctx.root.append(h('h1', null, 'New releases'),
@@ -112,13 +114,27 @@ export async function backupsPage(ctx) {
           clear(out, h('p', {class: 'banner ok'}, `Imported ${fmtNumber(r.imported)} plays; ${fmtNumber(r.duplicates)} already known, ${fmtNumber(r.skipped)} skipped, ${fmtNumber(r.rejected)} rejected.`));
         }})),
     h('section', {class: 'card', 'aria-labelledby': 'backup-h'}, h('h2', {id: 'backup-h'}, 'Database backups'),
-      h('p', null, 'The server makes consistent snapshots of the whole database on a schedule and keeps the recent ones (and an off-site copy when configured). Its operator restores them with ', h('code', null, 'keeptrack restore-backup'), '.'))));
+      h('p', null, 'This server also copies its whole database on a schedule and keeps the recent copies. To go back to one, ask the person who runs it.'))));
 }
 
 // ---- settings ----
 
+function runsTable(runs) {
+  return runs.items.length === 0 ? h('p', {class: 'muted'}, 'None yet.') :
+    h('div', {class: 'table-wrap'}, h('table', {id: 'runs-table'},
+      h('thead', null, h('tr', null, ['Started', 'Status', 'Added', 'Removed', 'Requests', 'Error'].map((t, i) => h('th', {scope: 'col', class: i >= 2 && i <= 4 ? 'num' : null}, t)))),
+      h('tbody', null, runs.items.map((r) => h('tr', null, h('td', null, fmtDateTime(r.started_at)), h('td', null, r.status),
+        h('td', {class: 'num'}, fmtNumber(r.added)), h('td', {class: 'num'}, fmtNumber(r.removed)),
+        h('td', {class: 'num'}, fmtNumber(r.requests)), h('td', null, r.error || ''))))));
+}
+
 export async function settingsPage(ctx) {
   const runs = await api('/api/sync/runs?limit=10', {signal: ctx.signal});
+  const runsSlot = h('div', {id: 'runs'}, runsTable(runs));
+  // A sync started here adds a run: the table follows.
+  const afterSync = () => api('/api/sync/runs?limit=10', {signal: ctx.signal})
+    .then((now) => clear(runsSlot, runsTable(now)))
+    .catch((err) => { if (err.name !== 'AbortError') clear(runsSlot, errorBox(err)); });
   const out = h('div', {id: 'settings-result', 'aria-live': 'polite'});
   const disconnect = h('button', {type: 'button', id: 'disconnect'}, 'Disconnect Spotify');
   const del = h('button', {type: 'button', class: 'danger', id: 'delete-data'}, 'Delete my data');
@@ -140,21 +156,16 @@ export async function settingsPage(ctx) {
   });
   const me = ctx.me;
   ctx.root.append(h('h1', null, 'Settings'), h('div', {class: 'grid'},
-    syncPanel(ctx, null),
+    syncPanel(ctx, afterSync),
     h('section', {class: 'card', 'aria-labelledby': 'acct-h'}, h('h2', {id: 'acct-h'}, 'Spotify account'),
       h('dl', null, h('dt', null, 'Account'), h('dd', null, `${me.display_name || ''} (${me.spotify_id})`),
         h('dt', null, 'Status'), h('dd', {id: 'account-status'}, me.status),
         h('dt', null, 'Authorized'), h('dd', null, fmtDateTime(me.authorized_at)),
         h('dt', null, 'Spotify asks you to log in again by'), h('dd', null, `${fmtDate(me.refresh_token_expires_at)}${me.refresh_token_days_left !== null ? ` (${me.refresh_token_days_left} days)` : ''}`)),
-      h('p', {class: 'muted'}, 'Scheduled syncs run on the server\'s schedule (KEEPTRACK_SYNC_INTERVAL); "Sync now" runs one at once.'),
+      h('p', {class: 'muted'}, 'keeptrack also syncs by itself, on the schedule set by the person who runs this server; "Sync now" syncs at once.'),
       h('div', {class: 'row'}, disconnect, del), out),
-    h('section', {class: 'card wide', 'aria-labelledby': 'runs-h'}, h('h2', {id: 'runs-h'}, 'Recent syncs'),
-      runs.items.length === 0 ? h('p', {class: 'muted'}, 'None yet.') :
-        h('div', {class: 'table-wrap'}, h('table', {id: 'runs-table'},
-          h('thead', null, h('tr', null, ['Started', 'Status', 'Added', 'Removed', 'Requests', 'Error'].map((t, i) => h('th', {scope: 'col', class: i >= 2 && i <= 4 ? 'num' : null}, t)))),
-          h('tbody', null, runs.items.map((r) => h('tr', null, h('td', null, fmtDateTime(r.started_at)), h('td', null, r.status),
-            h('td', {class: 'num'}, fmtNumber(r.added)), h('td', {class: 'num'}, fmtNumber(r.removed)),
-            h('td', {class: 'num'}, fmtNumber(r.requests)), h('td', null, r.error || '')))))))));
+    h('section', {class: 'card wide', 'aria-labelledby': 'runs-h'}, h('h2', {id: 'runs-h'}, 'Recent syncs'), runsSlot)),
+  h('p', {class: 'muted', id: 'admin-hint'}, 'Running this server? ', h('a', {href: '#/admin'}, 'Open the admin page'), '.'));
 }
 
 // ---- admin ----

@@ -19,6 +19,12 @@ function madeTable(playlists) {
       h('td', {class: 'num'}, fmtNumber(p.tracks)), h('td', {class: 'hide-narrow'}, fmtDateTime(p.updated_at)))))));
 }
 
+function statsText(stats) {
+  const mine = stats.mine || {}, overall = stats.overall || {};
+  return `You: ${fmtNumber(mine.shuffles)} shuffle${mine.shuffles === 1 ? '' : 's'}, ${fmtNumber(mine.tracks_shuffled)} tracks. ` +
+    `Everyone here: ${fmtNumber(overall.shuffles)} shuffles by ${fmtNumber(overall.users)} people.`;
+}
+
 export async function shufflePage(ctx) {
   const [playlists, stats] = await Promise.all([
     api('/api/playlists?limit=500', {signal: ctx.signal}),
@@ -40,6 +46,7 @@ export async function shufflePage(ctx) {
   const slot = h('div', {id: 'shuffle-progress'});
   const result = h('div', {id: 'shuffle-result', 'aria-live': 'polite'});
   const listSlot = h('div', {id: 'shuffled-list'}, madeTable(mine.playlists || []));
+  const statsEl = h('p', {id: 'shuffle-stats'}, statsText(stats));
   const form = h('form', {id: 'shuffle-form'},
     h('div', {class: 'field'}, h('label', {for: 'shuffle-source'}, 'Shuffle'), source),
     h('fieldset', null, h('legend', null, 'Order'),
@@ -63,6 +70,7 @@ export async function shufflePage(ctx) {
       const now = await api('/api/stats/shuffles', {signal: ctx.signal});
       const made = (now.mine.history || []).find((x) => x.source === body.source) || now.mine.history[0];
       clear(listSlot, madeTable(now.mine.playlists || []));
+      statsEl.textContent = statsText(now);
       if (made) {
         const pl = (now.mine.playlists || []).find((p) => p.playlist_id === made.playlist_id);
         clear(result, h('p', {class: 'banner ok', dataset: {playlistId: made.playlist_id, tracks: made.tracks}},
@@ -86,20 +94,18 @@ export async function shufflePage(ctx) {
       delOut.dataset.deleted = r.deleted;
       const now = await api('/api/stats/shuffles', {signal: ctx.signal});
       clear(listSlot, madeTable((now.mine.playlists || []).filter((p) => p.status !== 'deleted')));
+      statsEl.textContent = statsText(now);
     } catch (err) {
       if (err.name !== 'AbortError') clear(delOut, errorBox(err));
     } finally {
       del.disabled = false;
     }
   });
-  const overall = stats.overall || {};
   ctx.root.append(h('h1', null, 'Shuffle'),
     h('div', {class: 'grid'},
       h('section', {class: 'card', 'aria-labelledby': 'shuffle-h'}, h('h2', {id: 'shuffle-h'}, 'Make a shuffled copy'),
         h('p', {class: 'muted'}, 'keeptrack writes every track into a new private playlist in random order. Shuffling the same source again replaces the earlier copy.'), form),
       h('section', {class: 'card', 'aria-labelledby': 'shuffled-h'}, h('h2', {id: 'shuffled-h'}, 'Your shuffled playlists'),
         listSlot, h('div', {class: 'row'}, del), delOut,
-        h('h3', null, 'Statistics'),
-        h('p', {id: 'shuffle-stats'}, `You: ${fmtNumber(mine.shuffles)} shuffles, ${fmtNumber(mine.tracks_shuffled)} tracks. ` +
-          `Everyone here: ${fmtNumber(overall.shuffles)} shuffles by ${fmtNumber(overall.users)} people.`))));
+        h('h3', null, 'Statistics'), statsEl)));
 }

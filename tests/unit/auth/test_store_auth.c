@@ -127,6 +127,39 @@ static void test_relogin_updates_same_user(void **state)
     assert_true(login(s, "acct-bob", NULL, "hash-b1", 7000) != id);
 }
 
+/* A user added before any login (keeptrack demo): disconnected, no tokens,
+ * added once; the first login makes the same row active. */
+static void test_user_added_before_login(void **state)
+{
+    store *s = testdb_store(state);
+    kt_err err = {0};
+    store_user u = {0};
+    store_tokens t = {0};
+    int64_t id = 0, again = 0;
+    int created = -1;
+    assert_int_equal(store_user_add_disconnected(s, "acct-demo", "demo", "Demo", 1000, &id,
+                                                 &created, &err),
+                     KT_OK);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_user_add_disconnected(s, "acct-demo", "other", NULL, 2000, &again,
+                                                 &created, &err),
+                     KT_OK);
+    assert_int_equal(created, 0);
+    assert_int_equal(again, id);
+    assert_int_equal(store_user_get(s, id, &u, &err), KT_OK);
+    assert_string_equal(u.status, STORE_USER_DISCONNECTED);
+    assert_string_equal(u.spotify_id, "demo"); /* the second call left it as it was */
+    assert_string_equal(u.display_name, "Demo");
+    store_user_clear(&u);
+    assert_int_equal(store_tokens_get(s, id, &t, &err), KT_ERR_NOT_FOUND);
+    assert_int_equal(login(s, "acct-demo", "Demo", "hash-d1", 3000), id);
+    assert_int_equal(store_user_get(s, id, &u, &err), KT_OK);
+    assert_string_equal(u.status, STORE_USER_ACTIVE);
+    store_user_clear(&u);
+    assert_int_equal(store_user_add_disconnected(s, NULL, "x", NULL, 1, &id, NULL, &err),
+                     KT_ERR_INVALID);
+}
+
 static void test_disabled_user_cannot_login(void **state)
 {
     store *s = testdb_store(state);
@@ -423,6 +456,7 @@ static void test_reseal_all(void **state)
 #define PG(fn) {"postgres_" #fn, fn, testdb_setup_pg, testdb_teardown, NULL}
 #define CASES(M) \
     M(test_login_creates_user_tokens_session), M(test_relogin_updates_same_user), \
+    M(test_user_added_before_login), \
     M(test_disabled_user_cannot_login), M(test_login_rolls_back_on_conflict), \
     M(test_tokens_put_get_delete), M(test_oauth_state_single_use), \
     M(test_session_sliding_expiry), M(test_session_delete), \

@@ -394,6 +394,126 @@ static void test_listening(void **state)
     store_rows_free(r);
 }
 
+/* Buckets of every play and of one item's plays (issue 19), what the
+ * catalog says of an item, its ranks in the stored top lists and its Liked
+ * Songs positions (playlists: tests/integration/test_listening.py). */
+static void test_listening_items(void **state)
+{
+    testdb *db = testdb_state(state);
+    store *s = db->s;
+    kt_err err = {0};
+    store_rows *r = NULL;
+    int64_t total = -1, u = testdb_add_user(s, "alice");
+    put_catalog(s);
+    put_plays(s, u);
+    put_liked(s, u);
+    const int64_t H = 3600000LL, W = 7 * DAY, SHIFT = 3 * DAY;
+
+    /* per hour: Mon 10h (2 plays), Tue 23h, Wed 0h, Thu 0h */
+    OK(store_stats_listen_buckets(s, u, STORE_ITEM_ALL, NULL, JAN1, JAN1 + W, H, 0, &r, &err));
+    assert_int_equal(store_rows_count(r), 4);
+    assert_int_equal(store_rows_int(r, 0, 0), JAN1 / H + 10);
+    assert_int_equal(store_rows_int(r, 0, 1), 2);
+    assert_int_equal(store_rows_int(r, 0, 2), 400000);
+    assert_int_equal(store_rows_int(r, 0, 3), JAN1 + 10 * H);
+    assert_int_equal(store_rows_int(r, 0, 4), JAN1 + 10 * H + 1800000);
+    assert_int_equal(store_rows_int(r, 3, 0), (JAN1 + 3 * DAY) / H);
+    store_rows_free(r);
+    /* weeks from Monday: Sunday Dec 31 is the week before Monday Jan 1 */
+    OK(store_stats_listen_buckets(s, u, STORE_ITEM_ALL, NULL, JAN1 - DAY, JAN1 + W, W, SHIFT,
+                                  &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_int_equal(store_rows_int(r, 0, 0) * W - SHIFT, JAN1 - W);
+    assert_int_equal(store_rows_int(r, 0, 1), 1);
+    assert_int_equal(store_rows_int(r, 1, 0) * W - SHIFT, JAN1);
+    assert_int_equal(store_rows_int(r, 1, 1), 5);
+    store_rows_free(r);
+    /* one artist (first artist of the track): t1 twice polled, once imported;
+     * "zz" (Abba by name only, no catalog track) is not Abba's by id */
+    OK(store_stats_listen_buckets(s, u, STORE_ITEM_ARTIST, "A", 0, INT64_MAX, DAY, 0, &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_int_equal(store_rows_int(r, 0, 0), JAN1 / DAY - 1);
+    assert_int_equal(store_rows_int(r, 0, 2), 60000);
+    assert_int_equal(store_rows_int(r, 1, 1), 2);
+    store_rows_free(r);
+    OK(store_stats_listen_buckets(s, u, STORE_ITEM_ALBUM, "Y", 0, INT64_MAX, DAY, 0, &r, &err));
+    assert_int_equal(store_rows_count(r), 1);
+    assert_int_equal(store_rows_int(r, 0, 2), 300000);
+    store_rows_free(r);
+    OK(store_stats_listen_buckets(s, u, STORE_ITEM_TRACK, "spotify:track:t1", 0, INT64_MAX, W,
+                                  SHIFT, &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    store_rows_free(r);
+    assert_int_equal(store_stats_listen_buckets(s, u, STORE_ITEM_ALL, NULL, 0, 1, 1000, 0, &r,
+                                                &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(store_stats_listen_buckets(s, u, STORE_ITEM_ARTIST, NULL, 0, 1, DAY, 0, &r,
+                                                &err),
+                     KT_ERR_INVALID);
+
+    OK(store_stats_item_info(s, STORE_ITEM_TRACK, "spotify:track:t1", &r, &err));
+    assert_int_equal(store_rows_count(r), 1);
+    assert_string_equal(store_rows_text(r, 0, 0), "One");
+    assert_string_equal(store_rows_text(r, 0, 1), "A");
+    assert_string_equal(store_rows_text(r, 0, 2), "Abba");
+    assert_string_equal(store_rows_text(r, 0, 3), "X");
+    assert_string_equal(store_rows_text(r, 0, 4), "Xray");
+    assert_int_equal(store_rows_int(r, 0, 5), 200000);
+    store_rows_free(r);
+    OK(store_stats_item_info(s, STORE_ITEM_ALBUM, "Y", &r, &err));
+    assert_string_equal(store_rows_text(r, 0, 0), "Yolk");
+    assert_string_equal(store_rows_text(r, 0, 2), "Cher");
+    assert_string_equal(store_rows_text(r, 0, 4), "2003");
+    store_rows_free(r);
+    OK(store_stats_item_info(s, STORE_ITEM_ARTIST, "nobody", &r, &err));
+    assert_int_equal(store_rows_count(r), 0);
+    store_rows_free(r);
+
+    const char *d1[] = {"spotify:track:t1", "spotify:track:t2", "spotify:track:t3"};
+    const char *d2[] = {"spotify:track:t3", "spotify:track:t1", "spotify:track:t4"};
+    const char *a2[] = {"C", "A"};
+    store_top_list l1 = {"tracks", "short_term", d1, 3};
+    store_top_list l2[] = {{"tracks", "short_term", d2, 3}, {"artists", "long_term", a2, 2}};
+    OK(store_top_replace(s, u, "2024-03-01", &l1, 1, &err));
+    OK(store_top_replace(s, u, "2024-03-02", l2, 2, &err));
+    OK(store_stats_rank_history(s, u, STORE_ITEM_TRACK, "spotify:track:t1", &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_string_equal(store_rows_text(r, 0, 1), "2024-03-01");
+    assert_int_equal(store_rows_int(r, 0, 2), 1);
+    assert_int_equal(store_rows_int(r, 1, 2), 2);
+    store_rows_free(r);
+    /* an album: the best rank of its tracks (t3 3rd, then t3 1st and t4 3rd) */
+    OK(store_stats_rank_history(s, u, STORE_ITEM_ALBUM, "Y", &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_int_equal(store_rows_int(r, 0, 2), 3);
+    assert_int_equal(store_rows_int(r, 1, 2), 1);
+    store_rows_free(r);
+    OK(store_stats_rank_history(s, u, STORE_ITEM_ARTIST, "A", &r, &err));
+    assert_int_equal(store_rows_count(r), 1);
+    assert_string_equal(store_rows_text(r, 0, 0), "long_term");
+    assert_int_equal(store_rows_int(r, 0, 2), 2);
+    store_rows_free(r);
+
+    /* Liked Songs: Beck is on t1 (second artist); Abba on t1 and t2 */
+    OK(store_stats_item_liked(s, u, STORE_ITEM_ARTIST, "A", 10, &r, &total, &err));
+    assert_int_equal(total, 2);
+    assert_int_equal(store_rows_int(r, 0, 0), 0);
+    assert_int_equal(store_rows_int(r, 0, 1), JAN1 + 4 * DAY + 5);
+    assert_int_equal(store_rows_int(r, 1, 0), 1);
+    assert_string_equal(store_rows_text(r, 1, 3), "Two");
+    store_rows_free(r);
+    OK(store_stats_item_liked(s, u, STORE_ITEM_ARTIST, "B", 1, &r, &total, &err));
+    assert_int_equal(total, 1);
+    store_rows_free(r);
+    OK(store_stats_item_liked(s, u, STORE_ITEM_TRACK, "spotify:track:t4", 10, &r, &total, &err));
+    assert_int_equal(total, 0);
+    assert_int_equal(store_rows_count(r), 0);
+    store_rows_free(r);
+    OK(store_stats_item_playlists(s, u, STORE_ITEM_ALBUM, "Y", 10, &r, &err));
+    assert_int_equal(store_rows_count(r), 0);
+    store_rows_free(r);
+}
+
 static void test_top_snapshots(void **state)
 {
     testdb *db = testdb_state(state);
@@ -451,7 +571,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         BOTH(test_tracker_points),     BOTH(test_liked_aggregates), BOTH(test_artist_and_feature_caches),
-        BOTH(test_listening),          BOTH(test_top_snapshots),
+        BOTH(test_listening),          BOTH(test_listening_items),  BOTH(test_top_snapshots),
     };
     return cmocka_run_group_tests_name("store_stats", tests, NULL, NULL);
 }

@@ -170,6 +170,13 @@ function layoutProblems() {
     const t = svg.querySelector('text');
     const px = t ? parseFloat(getComputedStyle(t).fontSize) * scale : 13;
     if (px < 10) problems.push(`chart "${svg.closest('figure').dataset.chart}" text is ${px.toFixed(1)} px`);
+    // Axis labels that run into each other cannot be read either.
+    const labels = [...svg.querySelectorAll('.axis text')].map((e) => [e.textContent, e.getBoundingClientRect()]);
+    labels.forEach(([ta, a], i) => labels.slice(i + 1).forEach(([tb, b]) => {
+      if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) {
+        problems.push(`chart "${svg.closest('figure').dataset.chart}" labels "${ta}" and "${tb}" overlap`);
+      }
+    }));
   }
   return problems;
 }

@@ -59,7 +59,7 @@ function decadeLabel(d) {
 
 // A line chart drawn for a phone is narrower in its own units, so its
 // labels stay ~13 px instead of shrinking to 8 px with a 520-unit drawing.
-const lineSize = (narrow) => (narrow ? {width: 340, labels: 4} : {});
+const lineSize = (narrow) => (narrow ? {width: 340, labels: 3} : {});
 
 function trackerChart(trackers, narrow) {
   const points = (trackers && trackers.points) || [];

@@ -106,6 +106,11 @@ export function barChart(name, caption, items, {emptyText = 'No data yet.', valu
   return figure(name, caption, svg, dataTable(['', 'Value'], items.map((it) => [it.label, valueText(it.value)])));
 }
 
+// lineChart options for a chart drawn for a phone (narrowAware's argument):
+// narrower in its own units, so its labels stay ~13 px instead of shrinking
+// to 8 px with a 520-unit drawing, and 3 labels of up to 7 characters fit.
+export const lineSize = (narrow) => (narrow ? {width: 340, labels: 3} : {});
+
 // cells: [{weekday 0=Sunday..6, hour 0..23, value}]; missing cells are 0.
 // vertical: hours down and weekdays across (7 wide columns instead of 24
 // thin ones), for a phone, where 24 columns shrink the labels to ~5 px.

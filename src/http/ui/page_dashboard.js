@@ -6,7 +6,7 @@
 
 import {api, runJob, isMissingRoute} from './api.js';
 import {h, clear, fmtNumber, fmtDateTime, announce, errorBox} from './dom.js';
-import {lineChart, barChart, heatmap, narrowAware} from './charts.js';
+import {lineChart, barChart, heatmap, narrowAware, lineSize} from './charts.js';
 
 const COUNTS = [
   ['liked', 'Liked Songs', '/api/library/tracks?limit=1'],
@@ -56,10 +56,6 @@ export function syncPanel(ctx, onDone) {
 function decadeLabel(d) {
   return typeof d === 'number' ? `${d}s` : String(d);
 }
-
-// A line chart drawn for a phone is narrower in its own units, so its
-// labels stay ~13 px instead of shrinking to 8 px with a 520-unit drawing.
-const lineSize = (narrow) => (narrow ? {width: 340, labels: 3} : {});
 
 function trackerChart(trackers, narrow) {
   const points = (trackers && trackers.points) || [];

@@ -14,7 +14,7 @@
 
 import {api} from './api.js';
 import {h, clear, fmtNumber, fmtDate, fmtDateTime, fmtDuration, announce, errorBox} from './dom.js';
-import {lineChart} from './charts.js';
+import {lineChart, narrowAware, lineSize} from './charts.js';
 
 const PERIODS = [['day', 'Last 24 hours'], ['week', 'Last 7 days'], ['month', 'Last 30 days'],
   ['year', 'Last 365 days'], ['all', 'All time'], ['custom', 'Custom range']];
@@ -52,11 +52,6 @@ function bucketLabel(iso, series) {
   return span <= 200 * DAY_MS ? iso.slice(5, 10) : iso.slice(0, 10);
 }
 
-// Charts drawn for a phone: a narrower drawing keeps the text readable.
-function chartSize() {
-  return window.matchMedia('(max-width: 640px)').matches ? {width: 340, labels: 4} : {width: 520, labels: 6};
-}
-
 // The last day of a range whose `to` is exclusive.
 const lastDay = (to) => new Date(Date.parse(to) - 1).toISOString().slice(0, 10);
 
@@ -88,7 +83,7 @@ function summary(series) {
 
 // The period's buckets, with the previous period's beside them (matched by
 // position: its first bucket under this period's first).
-function seriesChart(series, previous, metric) {
+function seriesChart(series, previous, metric, narrow) {
   const value = metric === 'plays' ? (b) => b.plays : (b) => minutes(b.ms);
   const unit = metric === 'plays' ? 'Plays' : 'Minutes';
   const lines = [{name: `${unit} in this period`, points: series.buckets.map((b) => ({x: bucketLabel(b.start, series), y: value(b)}))}];
@@ -97,7 +92,7 @@ function seriesChart(series, previous, metric) {
       points: series.buckets.map((b, i) => ({x: bucketLabel(b.start, series), y: previous.buckets[i] ? value(previous.buckets[i]) : 0}))});
   }
   const caption = `${metric === 'plays' ? 'Plays' : 'Listening time (minutes)'} per ${series.bucket}, ${series.from.slice(0, 10)} to ${lastDay(series.to)} (UTC)`;
-  const fig = lineChart('listening-series', caption, lines, {...chartSize(), area: true, xLabel: series.bucket[0].toUpperCase() + series.bucket.slice(1),
+  const fig = lineChart('listening-series', caption, lines, {...lineSize(narrow), area: true, xLabel: series.bucket[0].toUpperCase() + series.bucket.slice(1),
     emptyText: 'No plays in this period.'});
   fig.dataset.metric = metric;
   return fig;
@@ -201,7 +196,7 @@ export async function listeningPage(ctx) {
   const tops = KINDS.map(([kind, title]) => topsCard(kind, title, state, ctx.signal));
   let series = null, previous = null;
 
-  const drawChart = () => clear(chartSlot, seriesChart(series, previous, state.metric));
+  const drawChart = () => clear(chartSlot, narrowAware((narrow) => seriesChart(series, previous, state.metric, narrow), ctx.signal));
   const load = async () => {
     series = await api(`/api/stats/listening/series?${query(state)}`, {signal: ctx.signal});
     previous = series.previous
@@ -305,8 +300,8 @@ export async function itemPage(ctx) {
       tile('last', 'Last listen', it.last_play || '', fmtDateTime(it.last_play), 'value date')),
     h('div', {class: 'grid'},
       h('section', {class: 'card wide', id: 'card-item-plays', 'aria-label': 'Plays over time'},
-        lineChart('item-plays', it.per_day.length ? `Plays per ${unit}, ${it.per_day[0].day} to ${it.per_day[it.per_day.length - 1].day} (UTC)` : 'Plays', points.length ? [{name: 'Plays', points}] : [],
-          {...chartSize(), area: true, xLabel: unit === 'week' ? 'Week of' : 'Day', emptyText: 'Never played (in the plays keeptrack holds).'})),
+        narrowAware((narrow) => lineChart('item-plays', it.per_day.length ? `Plays per ${unit}, ${it.per_day[0].day} to ${it.per_day[it.per_day.length - 1].day} (UTC)` : 'Plays', points.length ? [{name: 'Plays', points}] : [],
+          {...lineSize(narrow), area: true, xLabel: unit === 'week' ? 'Week of' : 'Day', emptyText: 'Never played (in the plays keeptrack holds).'}), ctx.signal)),
       h('section', {class: 'card', 'aria-labelledby': 'rank-h'}, h('h2', {id: 'rank-h'}, 'Rank in your top lists'), rankTable(it.rank_history)),
       h('section', {class: 'card', 'aria-labelledby': 'pl-h'}, h('h2', {id: 'pl-h'}, 'In your playlists'), playlistsTable(it.playlists)),
       h('section', {class: 'card', 'aria-labelledby': 'liked-h'}, h('h2', {id: 'liked-h'}, 'In Liked Songs'), likedTable(it.liked)))].filter(Boolean));

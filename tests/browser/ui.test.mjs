@@ -190,6 +190,7 @@ test('playlist versions: diff and restore an earlier version', async () => {
   await waitFor(async () => (await page.$('#restore-progress .progress[data-state="done"], #restore-progress .banner.error')), 'the restore to end', 60000);
   const err = await page.$('#restore-progress .banner.error');
   assert.equal(err ? await err.textContent() : null, null, 'restore answered an error');
+  assert.match(await page.textContent('#restore-next'), /next sync/, 'the page says when its copy follows');
   const truth = await emu.truth(USER);
   const now = truth.playlists.find((p) => p.id === pl.id);
   const uris = (now.items || now.tracks.items || []).map((e) => (e.item || e.track || {}).uri);

@@ -124,6 +124,11 @@ async function restoreVersion(ctx, id, snapshot, slot, inPlace) {
   if (end) {
     slot.dataset.restoreId = restore.restore_id;
     announce(end.state === 'done' ? 'Version restored.' : 'Restore failed.');
+    // The job writes to Spotify only: this page's copy (tracks, versions)
+    // changes with the next sync, so say so rather than look stale.
+    if (end.state === 'done') {
+      slot.append(h('p', {class: 'muted', id: 'restore-next'}, 'Spotify has this version now; the tracks and versions here follow at the next sync ("Sync now" on the dashboard).'));
+    }
   }
 }
 

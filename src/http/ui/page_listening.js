@@ -130,7 +130,9 @@ function fillShares(root) {
 function topsCard(kind, title, state, signal) {
   const by = h('select', {id: `tops-by-${kind}`}, h('option', {value: 'plays'}, 'Plays'), h('option', {value: 'time'}, 'Listening time'));
   by.value = state.by[kind] || 'plays';
-  const body = h('div', {id: `tops-${kind}`, 'aria-live': 'polite'});
+  // Not a live region (it would read the whole table out); a change the
+  // user asks for is announced in one sentence instead.
+  const body = h('div', {id: `tops-${kind}`});
   const load = async () => {
     state.by[kind] = by.value;
     body.dataset.ready = 'false';
@@ -144,7 +146,7 @@ function topsCard(kind, title, state, signal) {
     }
     body.dataset.ready = 'true';
   };
-  by.addEventListener('change', () => load().catch(() => {}));
+  by.addEventListener('change', () => load().then(() => announce(`${title} by ${by.value === 'time' ? 'listening time' : 'plays'}.`)).catch(() => {}));
   const card = h('section', {class: 'card', 'aria-labelledby': `tops-h-${kind}`, id: `card-tops-${kind}`},
     h('h2', {id: `tops-h-${kind}`}, title),
     h('div', {class: 'field'}, h('label', {for: `tops-by-${kind}`}, 'Rank by'), by), body);

@@ -63,7 +63,8 @@ test('sync now: the sync card and the counts follow the job, without a reload', 
   assert.ok((await followProgress(page, '#sync-progress')).has('done'));
   await page.waitForFunction(() => /^Last sync /.test(document.querySelector('#last-sync').textContent));
   const run = (await apiJson('/api/sync/runs?limit=1')).items[0];
-  assert.match(await page.textContent('#last-sync'), new RegExp(`: ${run.status}, ${run.added} added, ${run.removed} removed\\.$`));
+  const n = (v) => new Intl.NumberFormat('en').format(v);
+  assert.ok((await page.textContent('#last-sync')).endsWith(`: ${run.status}, ${n(run.added)} added, ${n(run.removed)} removed.`));
   await page.waitForSelector('.page[data-generation="2"]');
   assert.equal(await page.evaluate(() => window.ktNoReload), true, 'the page was not reloaded');
 

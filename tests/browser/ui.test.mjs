@@ -297,5 +297,7 @@ test('settings: delete my data ends at the connect page', async () => {
   await page.waitForSelector('body[data-state="logged-out"]');
   const r = await page.request.get(`${kt.baseUrl}/api/me`, {headers: {Accept: 'application/json'}});
   assert.equal(r.status(), 401);
-  assert.deepEqual(consoleErrors.filter((e) => !/i\.scdn\.co|ERR_NAME_NOT_RESOLVED|Failed to load resource/.test(e)), []);
+  // The only expected one: the logged-out page's GET /api/me answers 401,
+  // which Chromium logs. Covers come from the emulator, so none fails.
+  assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of 401/.test(e)), []);
 });

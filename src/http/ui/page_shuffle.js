@@ -22,7 +22,7 @@ function madeTable(playlists) {
 function statsText(stats) {
   const mine = stats.mine || {}, overall = stats.overall || {};
   return `You: ${fmtNumber(mine.shuffles)} shuffle${mine.shuffles === 1 ? '' : 's'}, ${fmtNumber(mine.tracks_shuffled)} tracks. ` +
-    `Everyone here: ${fmtNumber(overall.shuffles)} shuffles by ${fmtNumber(overall.users)} people.`;
+    `Everyone here: ${fmtNumber(overall.shuffles)} shuffle${overall.shuffles === 1 ? '' : 's'} by ${fmtNumber(overall.users)} ${overall.users === 1 ? 'person' : 'people'}.`;
 }
 
 export async function shufflePage(ctx) {

@@ -202,6 +202,34 @@ test('another period and bucket; the address keeps the choice', async () => {
   await shot('listening-02-year');
 });
 
+test('a custom range (both days included) and the last 24 hours by hour', async () => {
+  await gotoPage(page, '#/listening/month');
+  const last = Math.max(...plays.map((p) => p.at));
+  const toDay = Math.floor(last / DAY) * DAY, fromDay = toDay - 9 * DAY;
+  const iso = (ms) => new Date(ms).toISOString().slice(0, 10);
+  await page.selectOption('#period', 'custom');
+  assert.equal(await page.isVisible('#custom-range'), true);
+  await page.fill('#from', iso(fromDay));
+  await page.fill('#to', iso(toDay));
+  await page.click('#apply-range');
+  await page.waitForFunction((h) => location.hash === h, `#/listening/custom/${iso(fromDay)}/${iso(toDay)}`);
+  await page.waitForSelector('.page[data-page="listening"][data-ready="true"]');
+  const sel = inRange(fromDay, toDay + DAY);
+  assert.equal(await tileValue(page, 'plays'), sel.length);
+  assert.equal(await page.$$eval('[data-chart="listening-series"] [data-series="Minutes in this period"] circle', (els) => els.length), 10);
+  assert.deepEqual((await topsRows(page, 'artists')).map((r) => [r.name, r.plays]),
+    tops(sel, (p) => p.artist, false).map((e) => [e.sample.artist, e.plays]));
+  // The last 24 UTC hours up to the end of today, one point per hour.
+  await page.selectOption('#period', 'day');
+  await page.waitForFunction(() => location.hash === '#/listening/day');
+  await page.waitForFunction(() => document.querySelector('.page').dataset.ready === 'true' &&
+    document.querySelectorAll('[data-chart="listening-series"] [data-series="Minutes in this period"] circle').length === 24);
+  const end = (Math.floor(Date.now() / DAY) + 1) * DAY;
+  assert.equal(await tileValue(page, 'plays'), inRange(end - DAY, end).length);
+  const hours = await page.$$eval('[data-chart="listening-series"] [data-series="Plays in this period"] circle, [data-chart="listening-series"] [data-series="Minutes in this period"] circle', (els) => els.map((e) => e.dataset.x));
+  assert.deepEqual(hours, Array.from({length: 24}, (_, i) => `${String(i).padStart(2, '0')}:00`));
+});
+
 test('drill-down pages: plays, first and last listen, playlists and Liked Songs', async () => {
   await gotoPage(page, '#/listening/all');
   const top = tops(plays, (p) => p.artist, false)[0];

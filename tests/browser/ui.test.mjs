@@ -95,6 +95,10 @@ test('sync now shows live progress to the end; counts equal the emulator', async
   assert.equal(await count('following'), truth.followed_artists.length);
   assert.equal(await count('plays'), (await apiJson('/api/plays?limit=1')).total);
   assert.equal(await page.textContent('#counts [data-count="liked"] .value'), String(truth.liked.length));
+  // The sync card says what the next sync costs the user's quota (issue 20).
+  const est = await apiJson('/api/sync/estimate');
+  await page.waitForSelector(`#sync-estimate[data-requests="${est.requests}"]`);
+  assert.match(await page.textContent('#sync-estimate'), new RegExp(`about ${est.requests} requests`));
 });
 
 test('every dashboard chart shows the API numbers', async () => {

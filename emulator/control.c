@@ -123,6 +123,43 @@ static void truth(em_app *app, em_req *r, em_resp *out, em_user *u)
         }
         jw_obj_end(w);
     }
+    /* Only when asked for: the top lists as they were on each of the 14 days
+     * before today (users with play_days; the keeptrack demo records them
+     * as if it had polled daily), oldest first. */
+    if (sections && want_section(sections, "top_history")) {
+        static const char *const ranges[] = {"short_term", "medium_term", "long_term"};
+        uint32_t top[50], artists[50];
+        jw_key(w, "top_history");
+        jw_arr(w);
+        for (int d = 14; d >= 1; d--) {
+            char day[40];
+            int64_t day_s = app->lib->day0 - (int64_t)d * 86400;
+            fmt_iso(day_s, day, sizeof(day));
+            day[10] = '\0';
+            jw_obj(w);
+            jw_kstr(w, "day", day);
+            for (int t = 0; t < TR_COUNT; t++) {
+                size_t n = library_top_from_plays(app->lib, u, t, day_s, top, 50);
+                size_t m = library_top_artists_of(app->lib, top, n, artists, 50);
+                jw_key(w, ranges[t]);
+                jw_obj(w);
+                jw_key(w, "tracks");
+                jw_arr(w);
+                for (size_t i = 0; i < n; i++) {
+                    jw_begin_value(w);
+                    jw_printf(w, "\"spotify:track:%s\"", app->lib->tracks.v[top[i]].id);
+                }
+                jw_arr_end(w);
+                jw_key(w, "artists");
+                jw_arr(w);
+                for (size_t i = 0; i < m; i++) jw_str(w, app->lib->artists.v[artists[i]].id);
+                jw_arr_end(w);
+                jw_obj_end(w);
+            }
+            jw_obj_end(w);
+        }
+        jw_arr_end(w);
+    }
     if (want_section(sections, "recently_played")) {
         jw_key(w, "recently_played");
         jw_arr(w);

@@ -719,6 +719,16 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
         VEC_PUSH(&u->plays, p);
         pms -= (int64_t)lib->tracks.v[tk].duration_ms + rng_below(&r, gap_max);
     }
+    /* Weeks of listening: Spotify's top lists are what the plays say. */
+    for (int tr = 0; spec->play_days && tr < TR_COUNT; tr++) {
+        uint32_t top[50];
+        size_t n = library_top_from_plays(lib, u, tr, lib->day0, top, 50);
+        u->top_tracks[tr].n = u->top_artists[tr].n = 0;
+        for (size_t i = 0; i < n; i++) VEC_PUSH(&u->top_tracks[tr], top[i]);
+        uint32_t artists[50];
+        size_t m = library_top_artists_of(lib, top, n, artists, 50);
+        for (size_t i = 0; i < m; i++) VEC_PUSH(&u->top_artists[tr], artists[i]);
+    }
 
     VEC_PUSH(&lib->users, u);
     emmap_put(&lib->user_ids, u->id, (uint32_t)lib->users.n - 1);
@@ -871,6 +881,49 @@ uint32_t library_new_release(em_library *lib, uint32_t artist, const char *name,
                              int64_t released, uint32_t ntracks)
 {
     return gen_album(lib, &lib->mut_rng, artist, type, released, ntracks ? ntracks : 1, name);
+}
+
+typedef struct top_count { uint32_t track, n; } top_count;
+
+static int top_count_cmp(const void *a, const void *b)
+{
+    const top_count *x = a, *y = b;
+    if (x->n != y->n) return x->n > y->n ? -1 : 1;
+    return x->track < y->track ? -1 : x->track > y->track;
+}
+
+size_t library_top_from_plays(const em_library *lib, const em_user *u, int tr, int64_t day_s,
+                              uint32_t *out, size_t max)
+{
+    static const int64_t window_days[TR_COUNT] = {28, 182, 0};
+    int64_t hi = day_s * 1000, lo = window_days[tr] ? hi - window_days[tr] * DAY * 1000 : INT64_MIN;
+    uint32_t *count = xcalloc(lib->tracks.n ? lib->tracks.n : 1, sizeof *count);
+    top_count *all = xcalloc(u->plays.n ? u->plays.n : 1, sizeof *all);
+    size_t k = 0, n = 0;
+    for (size_t i = 0; i < u->plays.n; i++) {
+        const em_play *p = &u->plays.v[i];
+        if (p->at_ms < lo || p->at_ms >= hi || p->track >= lib->tracks.n) continue;
+        if (count[p->track]++ == 0) all[k++].track = p->track;
+    }
+    for (size_t i = 0; i < k; i++) all[i].n = count[all[i].track];
+    qsort(all, k, sizeof *all, top_count_cmp);
+    for (; n < k && n < max; n++) out[n] = all[n].track;
+    free(count);
+    free(all);
+    return n;
+}
+
+size_t library_top_artists_of(const em_library *lib, const uint32_t *tracks, size_t n,
+                              uint32_t *out, size_t max)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < max; i++) {
+        uint32_t a = lib->tracks.v[tracks[i]].artists[0];
+        bool dup = false;
+        for (size_t k = 0; k < m && !dup; k++) dup = out[k] == a;
+        if (!dup) out[m++] = a;
+    }
+    return m;
 }
 
 void library_play(em_user *u, uint32_t track, int64_t at_ms)

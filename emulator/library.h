@@ -208,6 +208,18 @@ uint32_t library_new_release(em_library *lib, uint32_t artist, const char *name,
                              int64_t released, uint32_t ntracks);
 /* Records a play (keeps newest first). */
 void library_play(em_user *u, uint32_t track, int64_t at_ms);
+/* A user's top tracks of range `tr` as of the UTC midnight day_s (unix s)
+ * rebuilt from the plays before it: the tracks played most in the range's
+ * window (short 28 days, medium 182, long every play), ties by catalog
+ * order; at most max written to out, the count returned. Users with
+ * play_days get their top lists this way (today's, and the days before
+ * through the truth's "top_history" section), so Spotify's top lists follow
+ * their listening and move from day to day. */
+size_t library_top_from_plays(const em_library *lib, const em_user *u, int tr, int64_t day_s,
+                              uint32_t *out, size_t max);
+/* The first artists of tracks[0..n), each once, in order (a top artists list). */
+size_t library_top_artists_of(const em_library *lib, const uint32_t *tracks, size_t n,
+                              uint32_t *out, size_t max);
 
 /* Parses "spotify:TYPE:ID" into type name (static) and index; false when the
  * uri is malformed (*bad_format = true) or unknown (*bad_format = false). */

@@ -23,7 +23,10 @@
  * history records and go through history_import for a user added ahead of
  * the login ("disconnected" until "Connect Spotify" logs it in). The first
  * visit then has every listening chart filled; later syncs add polled plays
- * and deduplicate them against the imported ones as usual.
+ * and deduplicate them against the imported ones as usual. The emulator's
+ * top lists follow those plays, and the lists of the 14 days before today
+ * are recorded too, as the daily top-items job would have, so the top-track
+ * movement compares days from the start.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +53,7 @@
 #include "core/timeutil.h"
 #include "services/history_import.h"
 #include "store/store_auth.h"
+#include "store/store_library.h"
 
 #define DEMO_CLIENT_ID "keeptrack-test-client"
 #define DEMO_CLIENT_SECRET "keeptrack-test-secret"
@@ -168,8 +172,8 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* GET base/__emulator/users/demo/truth?sections=profile,recently_played;
- * NULL when it fails. */
+/* GET base/__emulator/users/demo/truth?sections=profile,recently_played,
+ * top_history; NULL when it fails. */
 static json_t *fetch_truth(const char *base)
 {
     char url[400];
@@ -178,7 +182,8 @@ static json_t *fetch_truth(const char *base)
     long code = 0;
     CURL *c = curl_easy_init();
     snprintf(url, sizeof url,
-             "%s/__emulator/users/" DEMO_USER "/truth?sections=profile,recently_played", base);
+             "%s/__emulator/users/" DEMO_USER "/truth?sections=profile,recently_played,top_history",
+             base);
     if (c && curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) == CURLE_OK &&
@@ -208,6 +213,33 @@ static json_t *export_record(const json_t *play)
                      json_object_get(t, "name"), "master_metadata_album_artist_name",
                      json_object_get(artist, "name"), "master_metadata_album_album_name",
                      json_object_get(json_object_get(t, "album"), "name"));
+}
+
+/* Records the emulator's top lists of the days before today (its truth's
+ * top_history) as the daily top-items job would have, so the top-track
+ * movement has days to compare on the first visit. */
+static kt_status seed_top_history(store *s, int64_t uid, const json_t *days, kt_err *err)
+{
+    static const char *const ranges[] = {"short_term", "medium_term", "long_term"};
+    static const char *const kinds[] = {"tracks", "artists"};
+    kt_status st = KT_OK;
+    for (size_t d = 0; st == KT_OK && d < json_array_size(days); d++) {
+        const json_t *day = json_array_get(days, d);
+        const char *refs[6][50];
+        store_top_list lists[6];
+        for (size_t l = 0; l < 6; l++) {
+            const json_t *items =
+                json_object_get(json_object_get(day, ranges[l / 2]), kinds[l % 2]);
+            size_t n = 0;
+            for (size_t i = 0; i < json_array_size(items) && n < 50; i++)
+                if (json_is_string(json_array_get(items, i)))
+                    refs[l][n++] = json_string_value(json_array_get(items, i));
+            lists[l] = (store_top_list){kinds[l % 2], ranges[l / 2], refs[l], n};
+        }
+        st = store_top_replace(s, uid, json_string_value(json_object_get(day, "day")), lists, 6,
+                               err);
+    }
+    return st;
 }
 
 /* Imports the demo user's listening history on the demo database's first
@@ -243,7 +275,8 @@ static void seed_history(kt_config *cfg, const char *base)
         store_user_add_disconnected(s, account, spotify_id,
                                     json_string_value(json_object_get(prof, "display_name")),
                                     time_now_ms(), &uid, &created, &err) != KT_OK ||
-        (created && history_import(s, uid, &in, 1, &o, &rep, &err) != KT_OK))
+        (created && history_import(s, uid, &in, 1, &o, &rep, &err) != KT_OK) ||
+        (created && seed_top_history(s, uid, json_object_get(truth, "top_history"), &err) != KT_OK))
         fprintf(stderr, "keeptrack demo: seeding the listening history: %s\n", err.msg);
 out:
     history_report_free(rep);

@@ -72,6 +72,22 @@ def check_listening(browser, emu):
         assert (r["items"][0]["uri"], r["items"][0]["plays"]) == (want, n[want])
         tops.append(want)
     assert len(set(tops)) >= 2, "the weekly top lists move"
+    # Spotify's top lists of the last 14 days were recorded: yesterday's
+    # short-term list against the day before's, as the emulator ranks them
+    hist = Http(emu.base_url).get("/__emulator/users/demo/truth?sections=top_history").json()
+    days = hist["top_history"]
+    assert len(days) == 14
+    before, after = (d["short_term"]["tracks"] for d in days[-2:])
+    mv = browser.get("/api/top/movement?range=short_term", accept_json=True).json()
+    assert (mv["from_day"], mv["to_day"]) == (days[-2]["day"], days[-1]["day"])
+    assert {e["track"]["uri"] for e in mv["new"]} == set(after) - set(before)
+    assert {e["track"]["uri"] for e in mv["dropped"]} == set(before) - set(after)
+    moved = {e["track"]["uri"]: (e["rank"], e["previous_rank"]) for e in mv["climbers"] + mv["fallers"]}
+    assert moved == {u: (after.index(u) + 1, before.index(u) + 1) for u in after
+                     if u in before and after.index(u) != before.index(u)}
+    assert moved or mv["new"], "the top lists move between days"
+    art = browser.get("/api/top/movement?range=long_term&kind=artists", accept_json=True).json()
+    assert art["to_day"] == days[-1]["day"]
 
 
 def test_demo_prints_url_and_logs_in(tmp_path):

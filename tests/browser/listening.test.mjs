@@ -255,6 +255,13 @@ test('drill-down pages: plays, first and last listen, playlists and Liked Songs'
   assert.deepEqual(shown, lists);
   const liked = truth.liked.map((e, i) => (byArtist(e.track) ? i : -1)).filter((i) => i >= 0);
   assert.deepEqual(await page.$$eval('#item-liked tbody tr', (els) => els.map((e) => Number(e.dataset.position))), liked);
+  // Ranks: the snapshot the sync stored today, from the truth's top artists.
+  const today = new Date().toISOString().slice(0, 10);
+  for (const range of ['short_term', 'medium_term', 'long_term']) {
+    const i = truth.top[range].artists.findIndex((a) => a.id === id);
+    const shownRank = await page.getAttribute(`#rank-history tr[data-day="${today}"] td[data-range="${range}"]`, 'data-rank').catch(() => null);
+    assert.equal(shownRank || '', i < 0 ? '' : String(i + 1), range);
+  }
   await shot('listening-03-artist');
   // From a track of the list to the track's page and its album.
   await gotoPage(page, '#/listening/all');

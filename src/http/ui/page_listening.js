@@ -250,12 +250,20 @@ function playsPoints(perDay) {
   return {unit: weekly ? 'week' : 'day', points};
 }
 
+// One row per snapshot day (newest first: the current rank is what a
+// reader looks for), a column per top list; "–" where it was not listed.
 function rankTable(history) {
   if (history.length === 0) return h('p', {class: 'muted', id: 'rank-history', dataset: {empty: 'true'}}, 'Not in your stored top lists.');
+  const byDay = new Map();
+  for (const r of history) {
+    if (!byDay.has(r.day)) byDay.set(r.day, {});
+    byDay.get(r.day)[r.range] = r.rank;
+  }
+  const ranges = Object.keys(RANGE_NAMES);
   return h('div', {class: 'table-wrap'}, h('table', {id: 'rank-history'},
-    h('thead', null, h('tr', null, h('th', {scope: 'col'}, 'Day'), h('th', {scope: 'col'}, 'Top list'), h('th', {scope: 'col', class: 'num'}, 'Rank'))),
-    h('tbody', null, history.map((r) => h('tr', {dataset: {day: r.day, range: r.range, rank: r.rank}},
-      h('td', null, r.day), h('td', null, RANGE_NAMES[r.range] || r.range), h('td', {class: 'num'}, `#${r.rank}`))))));
+    h('thead', null, h('tr', null, h('th', {scope: 'col'}, 'Day'), ranges.map((k) => h('th', {scope: 'col', class: 'num'}, RANGE_NAMES[k])))),
+    h('tbody', null, [...byDay.entries()].reverse().map(([day, ranks]) => h('tr', {dataset: {day}},
+      h('td', null, day), ranges.map((k) => h('td', {class: 'num', dataset: {range: k, rank: ranks[k] || ''}}, ranks[k] ? `#${ranks[k]}` : '–')))))));
 }
 
 function playlistsTable(lists) {

@@ -118,8 +118,9 @@ def figures(label, emu, kt, what, timeline=False):
     db_ms = int(m.group(1)) if m else -1
     bound = requests / CONCURRENCY * LATENCY_MS / 1000.0
     print(f"{label}:")
-    print(f"  requests      {requests} (dry-run estimate: {est['requests']}, "
-          f"{est['if_changed']} if everything changed)")
+    guess = (f"dry-run estimate: {est['requests']}, {est['if_changed']} if everything changed"
+             if est["synced"] else "dry-run estimate: none, never synced (sizes unknown)")
+    print(f"  requests      {requests} ({guess})")
     print(f"  wall time     {wall:.2f} s (process, including start-up)")
     print(f"  bound         {bound:.2f} s ({requests} / {CONCURRENCY} x {LATENCY_MS} ms)")
     print(f"  ratio         {wall / bound:.2f}" if bound > 0 else "  ratio         -")

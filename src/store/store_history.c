@@ -1,34 +1,43 @@
 /* store_history.c - domain SQL of listening-history imports (see
- * store_history.h). PostgreSQL batches travel as one JSON array per
- * statement (jansson builds it, json_array_elements unpacks it).
+ * store_history.h). PostgreSQL batches travel as one array parameter per
+ * column (store_array.h), unpacked by unnest.
  */
 #include "store/store_history.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/strset.h"
+#include "store/store_array.h"
 
 static kt_status nomem(kt_err *err)
 {
     return err_set(err, KT_ERR_NOMEM, "out_of_memory", "out of memory");
 }
 
-/* Column k of a batch element, per back-end. */
-#define PG_TXT(k) "e->>" #k
-#define PG_INT(k) "CAST(e->>" #k " AS BIGINT)"
-#define PG_FROM " FROM json_array_elements(CAST(? AS json)) AS e"
-
+/* PostgreSQL: one statement per table per batch, each column one array
+ * parameter (store_array.h). The stub tracks skip the uris the catalog
+ * already has before ON CONFLICT sees them: after the first batches of a
+ * file nearly every uri is known, and a NOT EXISTS probe is cheaper than a
+ * speculative insertion. */
 static const char *const tracks_sql =
-    "INSERT INTO tracks (uri, id, kind, name, local_artist, local_album, updated_at) SELECT " PG_TXT(0)
-    ", " PG_TXT(1) ", " PG_TXT(2) ", " PG_TXT(3) ", " PG_TXT(4) ", " PG_TXT(5) ", 0" PG_FROM
-    " ON CONFLICT (uri) DO NOTHING";
+    "INSERT INTO tracks (uri, id, kind, name, local_artist, local_album, updated_at) "
+    "SELECT u.uri, u.id, u.kind, u.name, u.artist, u.album, 0 FROM unnest(CAST(? AS text[]), "
+    "CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), "
+    "CAST(? AS text[])) AS u(uri, id, kind, name, artist, album) WHERE NOT EXISTS (SELECT 1 "
+    "FROM tracks t WHERE t.uri = u.uri) ON CONFLICT (uri) DO NOTHING";
 
 static const char *const plays_sql =
     "INSERT INTO plays (user_id, played_at, track_uri, source, ms_played, source_ts, track_name, "
-    "artist_name, album_name) SELECT ?, " PG_INT(0) ", " PG_TXT(1) ", 'import', " PG_INT(2) ", "
-    PG_INT(3) ", " PG_TXT(4) ", " PG_TXT(5) ", " PG_TXT(6) PG_FROM
-    " ON CONFLICT (user_id, played_at) DO NOTHING";
+    "artist_name, album_name) SELECT ?, u.played_at, u.uri, 'import', u.ms, u.ts, u.track, "
+    "u.artist, u.album FROM unnest(CAST(? AS bigint[]), CAST(? AS text[]), CAST(? AS bigint[]), "
+    "CAST(? AS bigint[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[])) AS "
+    "u(played_at, uri, ms, ts, track, artist, album) ON CONFLICT (user_id, played_at) DO "
+    "NOTHING";
+
+#define TRACK_COLS 6
+#define PLAY_COLS 7
 
 /* SQLite: one cached single-row statement per table, run per row (in
  * process, a row costs a few microseconds; no round trip to save). */
@@ -69,54 +78,70 @@ kt_status store_history_window(store *s, int64_t user_id, int64_t from_ms, int64
                        p, 3, out, err);
 }
 
-static json_t *str_or_null(const char *v)
+/* The column arrays of a batch: distinct stub tracks (t), and the plays (p). */
+static kt_status batch_arrays(const store_hist_row *rows, size_t n, store_array *t,
+                              store_array *p, kt_err *err)
 {
-    return v ? json_string(v) : json_null();
+    strset *seen = strset_new();
+    kt_status st = seen ? KT_OK : nomem(err);
+    for (size_t i = 0; i < n && st == KT_OK; i++) {
+        const store_hist_row *r = &rows[i];
+        int unresolved = strcmp(r->kind, "unresolved") == 0, fresh = strset_add(seen, r->uri);
+        if (fresh < 0) {
+            st = nomem(err);
+            break;
+        }
+        if (fresh) {
+            store_array_text(&t[0], r->uri);
+            store_array_text(&t[1], r->id);
+            store_array_text(&t[2], r->kind);
+            store_array_text(&t[3], r->track_name);
+            store_array_text(&t[4], unresolved ? r->artist_name : NULL);
+            store_array_text(&t[5], unresolved ? r->album_name : NULL);
+        }
+        store_array_int(&p[0], r->played_at);
+        store_array_text(&p[1], r->uri);
+        store_array_int(&p[2], r->ms_played);
+        store_array_int(&p[3], r->source_ts);
+        store_array_text(&p[4], r->track_name);
+        store_array_text(&p[5], r->artist_name);
+        store_array_text(&p[6], r->album_name);
+    }
+    strset_free(seen);
+    return st;
 }
 
-/* The two JSON arrays of a batch: distinct stub tracks, and the plays. */
-static kt_status batch_json(const store_hist_row *rows, size_t n, char **tracks, char **plays,
-                            kt_err *err)
+/* PostgreSQL: the batch's two statements (inside the caller's transaction). */
+static kt_status pg_batch(store *s, int64_t user_id, const store_hist_row *rows, size_t n,
+                          int64_t *changes, kt_err *err)
 {
-    json_t *t = json_array(), *p = json_array(), *seen = json_object();
-    kt_status st = KT_OK;
-    *tracks = *plays = NULL;
-    for (size_t i = 0; i < n && t && p && seen && st == KT_OK; i++) {
-        const store_hist_row *r = &rows[i];
-        int unresolved = strcmp(r->kind, "unresolved") == 0;
-        if (!json_object_get(seen, r->uri)) {
-            if (json_object_set_new(seen, r->uri, json_true()) != 0 ||
-                json_array_append_new(
-                    t, json_pack("[s,o,s,o,o,o]", r->uri, str_or_null(r->id), r->kind,
-                                 str_or_null(r->track_name),
-                                 str_or_null(unresolved ? r->artist_name : NULL),
-                                 str_or_null(unresolved ? r->album_name : NULL))) != 0)
-                st = nomem(err);
-        }
-        if (st == KT_OK &&
-            json_array_append_new(p, json_pack("[I,s,I,I,o,o,o]", (json_int_t)r->played_at,
-                                               r->uri, (json_int_t)r->ms_played,
-                                               (json_int_t)r->source_ts,
-                                               str_or_null(r->track_name),
-                                               str_or_null(r->artist_name),
-                                               str_or_null(r->album_name))) != 0)
-            st = nomem(err);
+    store_array t[TRACK_COLS], p[PLAY_COLS];
+    store_param tp[TRACK_COLS], pp[1 + PLAY_COLS];
+    kt_status st;
+    for (size_t c = 0; c < TRACK_COLS; c++)
+        store_array_init(&t[c]);
+    for (size_t c = 0; c < PLAY_COLS; c++)
+        store_array_init(&p[c]);
+    st = batch_arrays(rows, n, t, p, err);
+    for (size_t c = 0; c < TRACK_COLS && st == KT_OK; c++) {
+        const char *lit = store_array_end(&t[c], err);
+        st = lit ? KT_OK : KT_ERR_NOMEM;
+        tp[c] = SP_TEXT(lit);
     }
-    if (st == KT_OK && (!t || !p || !seen))
-        st = nomem(err);
-    if (st == KT_OK) {
-        *tracks = json_dumps(t, JSON_COMPACT);
-        *plays = json_dumps(p, JSON_COMPACT);
-        if (!*tracks || !*plays) {
-            free(*tracks);
-            free(*plays);
-            *tracks = *plays = NULL;
-            st = nomem(err);
-        }
+    pp[0] = SP_INT(user_id);
+    for (size_t c = 0; c < PLAY_COLS && st == KT_OK; c++) {
+        const char *lit = store_array_end(&p[c], err);
+        st = lit ? KT_OK : KT_ERR_NOMEM;
+        pp[1 + c] = SP_TEXT(lit);
     }
-    json_decref(t);
-    json_decref(p);
-    json_decref(seen);
+    if (st == KT_OK)
+        st = store_exec(s, tracks_sql, tp, TRACK_COLS, NULL, err);
+    if (st == KT_OK)
+        st = store_exec(s, plays_sql, pp, 1 + PLAY_COLS, changes, err);
+    for (size_t c = 0; c < TRACK_COLS; c++)
+        store_array_free(&t[c]);
+    for (size_t c = 0; c < PLAY_COLS; c++)
+        store_array_free(&p[c]);
     return st;
 }
 
@@ -138,20 +163,11 @@ kt_status store_history_commit(store *s, int64_t user_id, int64_t import_id,
                                const store_hist_progress *progress, int64_t now_ms,
                                int64_t *added, kt_err *err)
 {
-    char *tracks = NULL, *plays = NULL;
     int pg = store_get_backend(s) == STORE_POSTGRES;
     int64_t changes = 0;
-    kt_status st = n && pg ? batch_json(rows, n, &tracks, &plays, err) : KT_OK;
-    if (st != KT_OK)
-        return st;
-    st = store_begin(s, err);
-    if (st == KT_OK && n && pg) {
-        store_param tp[] = {SP_TEXT(tracks)};
-        store_param pp[] = {SP_INT(user_id), SP_TEXT(plays)};
-        st = store_exec(s, tracks_sql, tp, 1, NULL, err);
-        if (st == KT_OK)
-            st = store_exec(s, plays_sql, pp, 2, &changes, err);
-    }
+    kt_status st = store_begin(s, err);
+    if (st == KT_OK && n && pg)
+        st = pg_batch(s, user_id, rows, n, &changes, err);
     for (size_t i = 0; i < n && !pg && st == KT_OK; i++)
         st = sqlite_row(s, user_id, &rows[i], &changes, err);
     if (st == KT_OK)
@@ -159,8 +175,6 @@ kt_status store_history_commit(store *s, int64_t user_id, int64_t import_id,
     if (st == KT_OK)
         st = store_commit(s, err);
     store_rollback(s);
-    free(tracks);
-    free(plays);
     if (st == KT_OK && added)
         *added = changes;
     return st;

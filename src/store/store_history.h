@@ -4,10 +4,12 @@
  * rows (one per imported file: resume point, counts, status, report).
  * Tables: plays (migration 3, columns added by 4) and history_imports (4).
  *
- * Batches are written with one INSERT ... SELECT over a JSON array per
- * table (SQLite json_each, PostgreSQL json_array_elements): one statement
- * per batch whatever its size, which keeps PostgreSQL off a round trip per
- * row. That is the one place this file's SQL differs per back-end.
+ * On PostgreSQL a batch is one INSERT ... SELECT FROM unnest(...) per
+ * table, each column one array parameter (store_array.h): one statement
+ * and one round trip per batch whatever its size, and plays' references
+ * are checked once per statement (migration 11). SQLite runs one cached
+ * single-row statement per row, in process. That is the one place this
+ * file's SQL differs per back-end.
  *
  * Conventions as store_library.h: a borrowed `store *` held by the calling
  * thread; kt_status + err; out-parameters written only on success;

@@ -43,6 +43,13 @@ static const cli_command commands[] = {
      "unless --new. Local files cannot be added through the API: they are counted.\n"
      "USER: numeric id or Spotify account id (default: the only active user).\n",
      CLI_VALIDATE_FULL, cmd_shuffle},
+    {"trending-playlist", "write your trending tracks list into a playlist",
+     "usage: keeptrack trending-playlist [--user USER] [--name NAME]\n"
+     "Writes the trending list (curated in the web UI or with /api/trending), in its order,\n"
+     "into a private playlist (\"Trending tracks\" unless --name). Running it again replaces\n"
+     "that playlist's tracks. USER: numeric id or Spotify account id (default: the only\n"
+     "active user).\n",
+     CLI_VALIDATE_FULL, cmd_trending_playlist},
     {"import-history", "import Spotify's listening-history export (.json files or the .zip)",
      "usage: keeptrack import-history [--user USER] FILE...\n"
      "Imports Streaming_History_Audio_*.json, endsong_*.json and StreamingHistory*.json\n"

@@ -27,6 +27,7 @@ static const route_table tables[] = {
     {routes_library, &routes_library_count},
     {routes_jobs, &routes_jobs_count},
     {routes_shuffle, &routes_shuffle_count},
+    {routes_trending, &routes_trending_count},
     {routes_releases, &routes_releases_count},
     {routes_stats, &routes_stats_count},
     {routes_ops, &routes_ops_count},

@@ -32,6 +32,8 @@ extern const http_route routes_jobs[];
 extern const size_t routes_jobs_count;
 extern const http_route routes_shuffle[];
 extern const size_t routes_shuffle_count;
+extern const http_route routes_trending[];
+extern const size_t routes_trending_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_stats[];

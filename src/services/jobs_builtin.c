@@ -19,6 +19,7 @@
 #include "services/restore.h"
 #include "services/shuffle.h"
 #include "services/sync.h"
+#include "services/trending.h"
 
 /* jobs_ctx_progress as a sync_progress_fn. */
 static void sync_progress(void *ctx, int64_t done, int64_t total, const char *msg)
@@ -161,6 +162,24 @@ static kt_status run_share(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return st;
 }
 
+/* Job kind "trending_playlist": params {"name"?}: the trending list as a
+ * playlist, the same one replaced on later runs (trending.h). */
+static kt_status run_trending_playlist(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    json_t *obj = NULL;
+    shuffle_result res;
+    (void)ud;
+    kt_status st = job_params(job, &obj, err);
+    if (st != KT_OK)
+        return st;
+    st = trending_playlist(app, jobs_ctx_user(job), json_str(obj, "name"), sync_progress, job,
+                           &res, err);
+    if (st == KT_OK)
+        shuffle_done_message(job, &res);
+    json_decref(obj);
+    return st;
+}
+
 /* Job kind "restore": params {"restore_id":N}; the request row holds the
  * input and options and receives the report (restore.h). */
 static kt_status run_restore(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
@@ -227,6 +246,8 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, SHUFFLE_SHARE_JOB_KIND, run_share, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, RESTORE_JOB_KIND, run_restore, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, TRENDING_JOB_PLAYLIST, run_trending_playlist, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, STATS_JOB_TRACKERS, run_trackers, NULL, err);
     if (st == KT_OK)

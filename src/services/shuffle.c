@@ -673,6 +673,30 @@ out:
     return rc;
 }
 
+kt_status shuffle_write_list(kt_app *app, int64_t user_id, const shuffle_list_spec *spec,
+                             shuffle_progress_fn progress, void *progress_ctx,
+                             shuffle_result *out, kt_err *err)
+{
+    shuffle_result res = {.replaced = 0};
+    kt_status rc = check_name(spec->name, err);
+    if (rc != KT_OK)
+        return rc;
+    if (spec->n == 0)
+        return err_set(err, KT_ERR_INVALID, "empty_list", "there are no tracks to write");
+    output_spec o = {spec->kind, spec->source, "ordered", spec->name, spec->desc, 0, 0};
+    writer w = {.app = app, .uid = user_id, .uris = spec->uris, .n = spec->n,
+                .progress = progress, .progress_ctx = progress_ctx};
+    rc = output_write(&w, &o, &res.replaced, err);
+    res.requests = w.requests;
+    if (rc != KT_OK)
+        return rc;
+    snprintf(res.playlist_id, sizeof res.playlist_id, "%s", w.id);
+    snprintf(res.name, sizeof res.name, "%s", spec->name);
+    res.tracks = (int64_t)spec->n;
+    *out = res;
+    return KT_OK;
+}
+
 /* ---- delete all ---- */
 
 typedef struct scan_ctx {

@@ -25,6 +25,7 @@
 #define KT_SERVICES_SHUFFLE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -87,6 +88,25 @@ kt_status shuffle_run(kt_app *app, int64_t user_id, const shuffle_options *opt,
 kt_status shuffle_share_liked(kt_app *app, int64_t user_id, const char *name, int public_,
                               shuffle_progress_fn progress, void *progress_ctx,
                               shuffle_result *out, kt_err *err);
+
+/* A list of tracks to write as one playlist that later calls replace. */
+typedef struct shuffle_list_spec {
+    const char *kind;   /* what made it (shuffled_playlists.kind), e.g. "trending" */
+    const char *source; /* which list of that kind */
+    const char *name;   /* 1..SHUFFLE_NAME_MAX bytes */
+    const char *desc;   /* the playlist's description */
+    const char *const *uris; /* in order, each a track or episode URI */
+    size_t n;                /* 1.. */
+} shuffle_list_spec;
+
+/* Writes spec->uris in order into the user's playlist of (kind, source):
+ * the one an earlier call made (its contents replaced, *out.replaced = 1)
+ * or a new private one, with the retries, reconciliation and cleanup of
+ * shuffle_run (see the top). Errors as shuffle_run; KT_ERR_INVALID
+ * "empty_list" for n == 0. */
+kt_status shuffle_write_list(kt_app *app, int64_t user_id, const shuffle_list_spec *spec,
+                             shuffle_progress_fn progress, void *progress_ctx,
+                             shuffle_result *out, kt_err *err);
 
 /* Unfollows every playlist keeptrack made as a shuffle for user_id: those
  * it recorded plus any owned playlist in every page of /me/playlists whose

@@ -534,6 +534,24 @@
     "CREATE TRIGGER tracks_plays_restrict AFTER DELETE OR UPDATE OF uri ON tracks\n" \
     "  FOR EACH ROW EXECUTE FUNCTION plays_track_gone();\n"
 
+/* Migration 12: trending tracks (issue 18), a curated list per user.
+ *  - trending_tracks: the user's list in its order (position 0..n-1,
+ *    renumbered on every remove, reorder and import, so the order is
+ *    always dense), one row per track (a track is listed once), where it
+ *    was added from (library | top | movement | uri | csv) and when. The
+ *    track itself is in the shared catalog (a track added by URI that no
+ *    library holds is fetched and written there first).
+ */
+#define TRENDING_SCHEMA \
+    "CREATE TABLE trending_tracks (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  track_uri TEXT NOT NULL REFERENCES tracks(uri),\n" \
+    "  position BIGINT NOT NULL,\n" \
+    "  source TEXT NOT NULL,\n" \
+    "  added_at BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (user_id, track_uri));\n" \
+    "CREATE INDEX trending_tracks_order ON trending_tracks(user_id, position);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -597,6 +615,7 @@ static const migration migrations[] = {
      RESTORE_CREATED_SCHEMA},
     {11, "plays: references checked once per statement on PostgreSQL (foreign keys on SQLite)",
      NULL},
+    {12, "trending_tracks: each user's curated list of trending tracks", TRENDING_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -10,6 +10,7 @@ import {dashboardPage} from './page_dashboard.js';
 import {listeningPage, itemPage} from './page_listening.js';
 import {libraryPage, playlistPage} from './page_library.js';
 import {shufflePage} from './page_shuffle.js';
+import {trendingPage} from './page_trending.js';
 import {releasesPage, backupsPage, settingsPage, adminPage} from './page_more.js';
 
 const PAGES = {
@@ -19,6 +20,7 @@ const PAGES = {
   library: {title: 'Library', render: libraryPage},
   playlist: {title: 'Playlist', render: playlistPage, nav: 'library'},
   shuffle: {title: 'Shuffle', render: shufflePage},
+  trending: {title: 'Trending', render: trendingPage},
   releases: {title: 'New releases', render: releasesPage},
   backups: {title: 'Export & backups', render: backupsPage},
   settings: {title: 'Settings', render: settingsPage},

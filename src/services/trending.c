@@ -243,6 +243,53 @@ static kt_status fetch_features(kt_app *app, int64_t uid, const char *const *uri
     return st;
 }
 
+/* Fetches the details (genres, image) of the first artist of each track
+ * whose artist the catalog knows only by name, when the app has extended
+ * quota: development mode no longer returns genres, so there the request
+ * would buy nothing. An artist Spotify does not have is stored with no
+ * genres, so it is not asked again. */
+static kt_status fetch_genres(kt_app *app, int64_t uid, const char *const *uris, size_t n,
+                              kt_err *err)
+{
+    kt_status st = KT_OK;
+    if (n == 0 || app_mode(app, uid) != SPOTIFY_MODE_EXTENDED)
+        return KT_OK;
+    for (size_t i = 0; st == KT_OK && i < n; i++) {
+        store *s = NULL;
+        char *id = NULL, *genres = NULL, path[96];
+        json_t *body = NULL;
+        if ((st = app_db_get(app, &s, err)) == KT_OK)
+            st = store_trending_artist_due(s, uris[i], &id, err);
+        app_db_put(app, s);
+        s = NULL;
+        if (st != KT_OK || !id)
+            goto next;
+        snprintf(path, sizeof path, "/artists/%.64s", id);
+        st = spotify_get(app->spotify, uid, path, &body, err);
+        if (st == KT_ERR_NOT_FOUND)
+            st = KT_OK; /* body NULL: no genres */
+        if (st == KT_OK) {
+            const json_t *g = json_object_get(body, "genres");
+            json_t *none = json_array();
+            genres = json_dumps(json_is_array(g) ? g : none, JSON_COMPACT);
+            json_decref(none);
+            if (!genres)
+                st = nomem(err);
+        }
+        /* Spotify lists images widest first. */
+        const char *image = json_string_value(
+            json_object_get(json_array_get(json_object_get(body, "images"), 0), "url"));
+        if (st == KT_OK && (st = app_db_get(app, &s, err)) == KT_OK)
+            st = store_stats_artist_put(s, id, genres, image, time_now_ms(), err);
+        app_db_put(app, s);
+    next:
+        free(genres);
+        free(id);
+        json_decref(body);
+    }
+    return st;
+}
+
 /* ---- rows ---- */
 
 static const char *mood_of(double valence, double energy)
@@ -394,6 +441,8 @@ kt_status trending_add(kt_app *app, int64_t user_id, const char *ref, const char
      * never asked again), so only a newly listed track can need them. */
     if (st == KT_OK && added)
         st = fetch_features(app, user_id, one, 1, err);
+    if (st == KT_OK && added)
+        st = fetch_genres(app, user_id, one, 1, err);
     if (st == KT_OK)
         st = read_rows(app, user_id, &r, err);
     for (size_t i = 0; st == KT_OK && i < store_rows_count(r); i++) {
@@ -586,6 +635,8 @@ kt_status trending_import_csv(kt_app *app, int64_t user_id, const char *data, si
     app_db_put(app, s);
     if (st == KT_OK)
         st = fetch_features(app, user_id, uris, pl->n, err);
+    if (st == KT_OK)
+        st = fetch_genres(app, user_id, uris, pl->n, err);
     if (st == KT_OK &&
         (*out = json_pack("{s:I,s:I}", "imported", (json_int_t)pl->n, "fetched",
                           (json_int_t)fetched)) == NULL)

@@ -6,7 +6,9 @@
  * catalog yet is fetched with GET /tracks/{id} (one at a time: batch
  * lookups are gone in development mode) and written to the catalog first.
  * A row shows the track, its first artist, album, release year, the
- * artist's genres when the catalog has them, and energy, key, valence,
+ * artist's genres where Spotify still returns them (extended quota: the
+ * artist is fetched with GET /artists/{id} as its track is added, unless
+ * the catalog knows it already), and energy, key, valence,
  * tempo and a mood (from valence and energy) when the app may read audio
  * features (extended quota: fetched with /audio-features?ids= as tracks
  * are added); otherwise the list says why not.

@@ -7,6 +7,7 @@
  * statement per row is cheap and keeps the SQL plain on both back-ends.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_trending.h"
@@ -34,6 +35,24 @@ kt_status store_trending_in_catalog(store *s, const char *uri, int *known, kt_er
         s, "SELECT COUNT(*) FROM tracks WHERE uri = ? AND kind = 'track'", p, 1, &n, err);
     if (st == KT_OK)
         *known = n > 0;
+    return st;
+}
+
+kt_status store_trending_artist_due(store *s, const char *uri, char **artist_id, kt_err *err)
+{
+    store_rows *r = NULL;
+    store_param p[] = {SP_TEXT(uri)};
+    kt_status st = store_query(s,
+                               "SELECT a.id FROM track_artists ta JOIN artists a ON a.id = "
+                               "ta.artist_id WHERE ta.track_uri = ? AND ta.position = 0 AND "
+                               "a.genres IS NULL",
+                               p, 1, &r, err);
+    if (st != KT_OK)
+        return st;
+    *artist_id = NULL;
+    if (store_rows_count(r) > 0 && (*artist_id = strdup(store_rows_text(r, 0, 0))) == NULL)
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    store_rows_free(r);
     return st;
 }
 

@@ -30,6 +30,11 @@ kt_status store_trending_list(store *s, int64_t user_id, store_rows **out, kt_er
 /* Whether uri is a track ("track" kind) in the shared catalog. */
 kt_status store_trending_in_catalog(store *s, const char *uri, int *known, kt_err *err);
 
+/* The id of the first artist of track uri when the catalog does not know
+ * that artist's genres yet (only seen as a reference); *artist_id
+ * (malloc'd, caller frees) is NULL when there is nothing to fetch. */
+kt_status store_trending_artist_due(store *s, const char *uri, char **artist_id, kt_err *err);
+
 /* Appends uri (which must be in the catalog) to the end of the list (tx).
  * *added (may be NULL) receives 0 when it was already listed (nothing
  * changes then). KT_ERR_INVALID "list_full" at STORE_TRENDING_MAX. */

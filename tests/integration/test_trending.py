@@ -6,9 +6,10 @@ SQLite and PostgreSQL:
   one GET /tracks/{id} and shown like the rest; every row equals the
   emulator's truth (artist, song, album, release year, uri, artist uri);
 - development mode: no audio features, the reason says why, and
-  /audio-features is never asked; extended mode: energy, key, valence,
-  tempo equal the emulator's /audio-features answer and the mood is the
-  valence/energy quadrant;
+  /audio-features is never asked (nor /artists/{id}: no genres there);
+  extended mode: energy, key, valence, tempo equal the emulator's
+  /audio-features answer, the mood is the valence/energy quadrant, and the
+  genres are the first artist's from GET /artists/{id};
 - reorder, remove (positions stay dense), adding twice changes nothing;
 - bad input: 400 naming the field (track, source, uris, id), 404 for a
   track Spotify does not have and for one not listed;
@@ -112,6 +113,8 @@ def test_add_list_reorder_remove(env):
     af = lst["audio_features"]
     assert af["available"] is False and "development mode" in af["reason"]
     assert env.emu.count("GET /v1/audio-features") == 0
+    assert all(x["genres"] is None for x in lst["tracks"])  # not returned in development mode
+    assert env.emu.count("GET /v1/artists/{id}") == 0
 
     # adding again changes nothing (and asks Spotify nothing: it is in the catalog now)
     r = env.add(f"https://open.spotify.com/track/{t2['id']}")
@@ -281,6 +284,10 @@ def test_extended_mode_shows_audio_features(db, tmp_path):
         want = r.json()["audio_features"]
         lst = e.listed()
         assert lst["audio_features"] == {"available": True}
+        for row, t in zip(lst["tracks"], picks):  # the first artist's genres, as Spotify has them
+            a = e.emu.api("GET", "/artists/" + t["artists"][0]["id"], token=tok).json()
+            assert row["genres"] == a["genres"], row
+        assert any(row["genres"] for row in lst["tracks"])
         keys = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
         for row, f in zip(lst["tracks"], want):
             af = row["audio_features"]

@@ -1,8 +1,9 @@
 /* test_trending.c - the contract of store_trending.h on SQLite and
  * PostgreSQL (append once, remove and close the gap, reorder only as a
  * permutation, replace all or nothing, the columns a row shows, the size
- * limit, user scoping), and trending_parse_ref (URIs and URLs accepted,
- * everything else refused naming the field). PostgreSQL cases skip when
+ * limit, user scoping, which artists still need their genres), and
+ * trending_parse_ref (URIs and URLs accepted, everything else refused
+ * naming the field). PostgreSQL cases skip when
  * KEEPTRACK_TEST_PG is unset (tests/unit/store/testdb.h).
  */
 #include <setjmp.h>
@@ -73,6 +74,19 @@ static void test_add_remove_reorder(void **state)
     assert_int_equal(known, 1);
     OK(store_trending_in_catalog(s, "spotify:track:nope", &known, &err));
     assert_int_equal(known, 0);
+    /* genres to fetch: only for an artist seen as a reference */
+    static const store_ref ref_only = {"a9", "Ref"};
+    store_track_row r0 = {.uri = "spotify:track:r0", .id = "r0", .kind = "track",
+                          .duration_ms = -1, .disc_number = -1, .track_number = -1,
+                          .artists = &ref_only, .n_artists = 1};
+    OK(store_catalog_put(s, NULL, 0, NULL, 0, NULL, 0, &r0, 1, 1500, &err));
+    char *due = NULL;
+    OK(store_trending_artist_due(s, "spotify:track:r0", &due, &err));
+    assert_non_null(due);
+    assert_string_equal(due, "a9");
+    free(due);
+    OK(store_trending_artist_due(s, uris[0], &due, &err));
+    assert_null(due);
     for (int i = 0; i < N_TRACKS; i++) {
         OK(store_trending_add(s, alice, uris[i], i ? "uri" : "library", 2000 + i, &added, &err));
         assert_int_equal(added, 1);

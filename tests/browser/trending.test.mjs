@@ -1,9 +1,9 @@
 // trending.test.mjs - the trending tracks page (issue 18, item 1): add
-// from Liked Songs and by Spotify link, reorder, remove, the audio-feature
-// reason in development mode, the CSV download and import (a bad file
-// changes nothing), "make a playlist of this list" (the emulator's truth
-// holds the list in order), and the page at 1280x800 and 390x844 with no
-// sideways scrolling and every cell on screen.
+// from Liked Songs, the top list and by Spotify link, reorder, remove,
+// the audio-feature reason in development mode, the CSV download and
+// import (a bad file changes nothing), "make a playlist of this list" (the
+// emulator's truth holds the list in order), and the page at 1280x800 and
+// 390x844 with no sideways scrolling and every cell on screen.
 //
 // Like the other browser files: one emulator user, one keeptrack, cases in
 // order; expected values come from the emulator's truth and the API;
@@ -71,6 +71,26 @@ test('add from Liked Songs and by link; rows show the truth; the reason for no a
   await page.waitForSelector('#trending-status .banner.error, #trending-status [role="alert"]');
   assert.match(await page.textContent('#trending-status'), /track:/);
   assert.equal((await listUris()).length, 4);
+});
+
+test('pick from the top list: the candidates are the top tracks in rank order', async () => {
+  const top = await apiJson('/api/top/tracks?range=short_term');
+  assert.ok(top.items.length > 0, 'the sync recorded top tracks');
+  await page.selectOption('#pick-from', 'top');
+  await page.selectOption('#pick-range', 'short_term');
+  await page.waitForSelector('#pick-results[data-from="top"][data-loading="false"]');
+  const shown = await page.$$eval('#pick-list li', (els) => els.map((e) => e.dataset.uri));
+  assert.deepEqual(shown, top.items.slice(0, shown.length).map((e) => e.track.uri));
+  const listed = new Set(await listUris());
+  const fresh = shown.find((u) => !listed.has(u));
+  assert.ok(fresh, 'a top track not yet in the list');
+  await page.click(`#pick-list li[data-uri="${fresh}"] button`);
+  await waitRows(listed.size + 1);
+  const row = (await apiJson('/api/trending')).tracks.at(-1);
+  assert.equal(row.uri, fresh);
+  assert.equal(row.source, 'top');
+  await page.click('#trending-table tbody tr:last-child button.danger'); // back to four rows
+  await waitRows(listed.size);
 });
 
 test('reorder and remove', async () => {

@@ -552,6 +552,35 @@
     "  PRIMARY KEY (user_id, track_uri));\n" \
     "CREATE INDEX trending_tracks_order ON trending_tracks(user_id, position);\n"
 
+/* Migration 13: playlists from top tracks (issue 18, item 2).
+ *  - fromtops_defs: each user's saved definitions. `spec` is the canonical
+ *    text of what ranks the tracks (source, range or period/from/to, by,
+ *    limit), unique per user, so asking again for the same tops finds the
+ *    same row and its playlist (shuffled_playlists kind 'fromtops', source
+ *    the row's id) is replaced, not duplicated. `refresh` (none | weekly |
+ *    monthly) lets the scheduler re-run it; last_run_at is the last
+ *    successful write, playlist_id its Spotify playlist.
+ */
+#define FROMTOPS_SCHEMA \
+    "CREATE TABLE fromtops_defs (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  spec TEXT NOT NULL,\n" \
+    "  source TEXT NOT NULL,\n" /* spotify | history */ \
+    "  time_range TEXT,\n" /* spotify: short_term | medium_term | long_term */ \
+    "  period TEXT,\n" /* history: day .. all | custom */ \
+    "  from_ms BIGINT,\n" \
+    "  to_ms BIGINT,\n" \
+    "  by_what TEXT,\n" /* history: plays | time */ \
+    "  limit_n BIGINT NOT NULL,\n" \
+    "  name TEXT NOT NULL,\n" \
+    "  refresh TEXT NOT NULL,\n" /* none | weekly | monthly */ \
+    "  playlist_id TEXT,\n" \
+    "  last_run_at BIGINT,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  UNIQUE (user_id, spec));\n" \
+    "CREATE INDEX fromtops_defs_refresh ON fromtops_defs(refresh, last_run_at);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -616,6 +645,7 @@ static const migration migrations[] = {
     {11, "plays: references checked once per statement on PostgreSQL (foreign keys on SQLite)",
      NULL},
     {12, "trending_tracks: each user's curated list of trending tracks", TRENDING_SCHEMA},
+    {13, "fromtops_defs: saved definitions of playlists made from top tracks", FROMTOPS_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -1,11 +1,15 @@
 /* store_library.c - domain SQL of the library copy (see store_library.h).
  *
- * Writes go through a small multi-row INSERT batcher: STORE_LIB_BATCH rows
- * per statement (one prepared, cached statement text per table), the
- * remainder row by row with the single-row text, so each table uses exactly
- * two statement texts whatever the row count. PostgreSQL refuses an
- * ON CONFLICT DO UPDATE that touches one row twice in a statement, so rows
- * are de-duplicated by key (strset) before they reach a batch.
+ * Writes go through a small batcher. SQLite: multi-row INSERTs of
+ * STORE_LIB_BATCH rows per statement (one prepared, cached statement text
+ * per table), the remainder row by row with the single-row text, so each
+ * table uses exactly two statement texts whatever the row count.
+ * PostgreSQL: one statement per table per flush over column arrays. It
+ * refuses an ON CONFLICT DO UPDATE that touches one row twice in a
+ * statement, so rows are de-duplicated by key (strset) before they reach a
+ * batch. Catalog upserts update only rows whose columns differ (their WHERE
+ * ... IS DISTINCT FROM ...), so a re-sync of an unchanged catalog writes
+ * nothing.
  *
  * Portable SQL only (store.h's rules). Read queries that take a sort order
  * are assembled from fixed fragments chosen by enum, never from data, so the
@@ -18,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/strset.h"
+#include "store/store_array.h"
 
 #define TRACK_COLS                                                                          \
     "t.uri, t.id, t.kind, t.name, t.duration_ms, t.explicit, t.disc_number, "              \
@@ -43,13 +49,23 @@ static store_param int_or_null(int64_t v)
 
 #define BATCH_MAX_COLS 16
 
+/* SQLite: multi-row INSERTs of STORE_LIB_BATCH rows and the remainder row
+ * by row (in process, a statement costs microseconds). PostgreSQL: the
+ * rows collect in one array per column (store_array.h) and a flush is one
+ * INSERT ... SELECT FROM unnest(...) whatever the row count: one statement
+ * and one round trip per table per flush, where the multi-row INSERTs cost
+ * one per 100 rows plus one per remaining row (a 50-item page meant ~50
+ * round trips per table). */
 typedef struct batch {
     store *s;
+    int pg;
     char *one_sql;
     char *many_sql;
+    char *pg_sql;
     size_t ncols;
     size_t rows;
     int64_t changes; /* rows the statements reported */
+    store_array cols[BATCH_MAX_COLS];
     store_param params[STORE_LIB_BATCH * BATCH_MAX_COLS];
 } batch;
 
@@ -59,26 +75,75 @@ static void batch_free(batch *b)
         return;
     free(b->one_sql);
     free(b->many_sql);
+    free(b->pg_sql);
+    for (size_t c = 0; c < BATCH_MAX_COLS; c++)
+        store_array_free(&b->cols[c]);
     free(b);
 }
 
-/* head: "INSERT INTO t (a, b) VALUES ", tuple: "(?, ?)", tail: "" or
- * " ON CONFLICT ...". */
-static kt_status batch_new(store *s, const char *head, const char *tuple, const char *tail,
-                           size_t ncols, batch **out, kt_err *err)
+/* The PostgreSQL text: head's "VALUES " becomes a SELECT over one typed
+ * array parameter per column. */
+static char *pg_text(const char *head, const char *types, const char *tail)
 {
-    size_t hl = strlen(head), tl = strlen(tuple), xl = strlen(tail);
+    static const char values[] = "VALUES ";
+    size_t hl = strlen(head), vl = sizeof values - 1;
+    buf out;
+    kt_status st = KT_OK;
+    if (hl < vl || strcmp(head + hl - vl, values) != 0)
+        return NULL;
+    buf_init(&out, 0);
+    st = buf_append(&out, head, hl - vl);
+    if (st == KT_OK)
+        st = buf_puts(&out, "SELECT * FROM unnest(");
+    for (size_t c = 0; types[c] && st == KT_OK; c++)
+        st = buf_printf(&out, "%sCAST(? AS %s[])", c ? ", " : "",
+                        types[c] == 'i' ? "bigint" : "text");
+    if (st == KT_OK)
+        st = buf_puts(&out, ")");
+    if (st == KT_OK)
+        st = buf_puts(&out, tail);
+    if (st != KT_OK) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_detach(&out, NULL);
+}
+
+/* head: "INSERT INTO t (a, b) VALUES ", types: one letter per column, 'i'
+ * (BIGINT) or 't' (TEXT), tail: "" or " ON CONFLICT ...". */
+static kt_status batch_new(store *s, const char *head, const char *types, const char *tail,
+                           batch **out, kt_err *err)
+{
+    size_t ncols = strlen(types), hl = strlen(head), xl = strlen(tail);
+    size_t tl = 3 * ncols; /* "(?, ?)" */
+    if (ncols == 0 || ncols > BATCH_MAX_COLS)
+        return err_set(err, KT_ERR_INTERNAL, NULL, "batch of %zu columns", ncols);
     batch *b = calloc(1, sizeof *b);
     if (!b)
         return nomem(err);
     b->s = s;
     b->ncols = ncols;
-    b->one_sql = malloc(hl + tl + xl + 1);
-    b->many_sql = malloc(hl + (tl + 2) * STORE_LIB_BATCH + xl + 1);
-    if (!b->one_sql || !b->many_sql || ncols > BATCH_MAX_COLS) {
+    b->pg = store_get_backend(s) == STORE_POSTGRES;
+    for (size_t c = 0; c < BATCH_MAX_COLS; c++)
+        store_array_init(&b->cols[c]);
+    char tuple[3 * BATCH_MAX_COLS + 1] = "(?";
+    for (size_t c = 1; c < ncols; c++)
+        memcpy(tuple + 2 + 3 * (c - 1), ", ?", 3);
+    tuple[tl - 1] = ')';
+    tuple[tl] = '\0';
+    if (b->pg)
+        b->pg_sql = pg_text(head, types, tail);
+    else {
+        b->one_sql = malloc(hl + tl + xl + 1);
+        b->many_sql = malloc(hl + (tl + 2) * STORE_LIB_BATCH + xl + 1);
+    }
+    if (b->pg ? !b->pg_sql : !b->one_sql || !b->many_sql) {
         batch_free(b);
-        return ncols > BATCH_MAX_COLS ? err_set(err, KT_ERR_INTERNAL, NULL, "batch too wide")
-                                      : nomem(err);
+        return nomem(err);
+    }
+    if (b->pg) {
+        *out = b;
+        return KT_OK;
     }
     snprintf(b->one_sql, hl + tl + xl + 1, "%s%s%s", head, tuple, tail);
     char *p = b->many_sql;
@@ -97,8 +162,30 @@ static kt_status batch_new(store *s, const char *head, const char *tuple, const 
     return KT_OK;
 }
 
+/* PostgreSQL: the collected rows as one statement. */
+static kt_status batch_flush_pg(batch *b, kt_err *err)
+{
+    store_param p[BATCH_MAX_COLS];
+    kt_status st = KT_OK;
+    int64_t ch = 0;
+    for (size_t c = 0; c < b->ncols && st == KT_OK; c++) {
+        const char *lit = store_array_end(&b->cols[c], err);
+        st = lit ? KT_OK : KT_ERR_NOMEM;
+        p[c] = SP_TEXT(lit);
+    }
+    if (st == KT_OK)
+        st = store_exec(b->s, b->pg_sql, p, b->ncols, &ch, err);
+    for (size_t c = 0; c < b->ncols; c++)
+        store_array_reset(&b->cols[c]);
+    b->rows = 0;
+    b->changes += ch;
+    return st;
+}
+
 static kt_status batch_flush(batch *b, kt_err *err)
 {
+    if (b->pg)
+        return b->rows ? batch_flush_pg(b, err) : KT_OK;
     for (size_t r = 0; r < b->rows; r++) {
         int64_t ch = 0;
         kt_status st = store_exec(b->s, b->one_sql, b->params + r * b->ncols, b->ncols, &ch, err);
@@ -110,10 +197,23 @@ static kt_status batch_flush(batch *b, kt_err *err)
     return KT_OK;
 }
 
-/* Queues one row (ncols params, strings borrowed until the next flush or
- * the full batch runs). */
+/* Queues one row (ncols params). SQLite: strings borrowed until the next
+ * flush or the full batch runs; PostgreSQL: copied into the column arrays,
+ * which run at the next flush. */
 static kt_status batch_add(batch *b, const store_param *row, kt_err *err)
 {
+    if (b->pg) {
+        for (size_t c = 0; c < b->ncols; c++) {
+            if (row[c].type == STORE_INT)
+                store_array_int(&b->cols[c], row[c].i);
+            else if (row[c].type == STORE_TEXT)
+                store_array_text(&b->cols[c], row[c].p);
+            else
+                store_array_null(&b->cols[c]);
+        }
+        b->rows++;
+        return KT_OK; /* an append that failed is reported by the flush */
+    }
     memcpy(b->params + b->rows * b->ncols, row, b->ncols * sizeof *row);
     if (++b->rows < STORE_LIB_BATCH)
         return KT_OK;
@@ -161,61 +261,92 @@ static kt_status catalog_w_init(store *s, catalog_w *w, int64_t now, kt_err *err
     kt_status st;
     memset(w, 0, sizeof *w);
     w->now = now;
-    if ((st = batch_new(s, "INSERT INTO artists (id, name, updated_at) VALUES ", "(?, ?, ?)",
-                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name", 3,
+    if ((st = batch_new(s, "INSERT INTO artists (id, name, updated_at) VALUES ", "tti",
+                        " ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE "
+                        "artists.name IS DISTINCT FROM excluded.name",
                         &w->artists_ref, err)) != KT_OK ||
         (st = batch_new(s,
                         "INSERT INTO artists (id, name, genres, image_url, followers, "
                         "popularity, updated_at) VALUES ",
-                        "(?, ?, ?, ?, ?, ?, ?)",
+                        "ttttiii",
                         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, genres = "
                         "excluded.genres, image_url = excluded.image_url, followers = "
                         "excluded.followers, popularity = excluded.popularity, updated_at = "
-                        "excluded.updated_at",
-                        7, &w->artists_full, err)) != KT_OK ||
+                        "excluded.updated_at WHERE artists.name IS DISTINCT FROM excluded.name "
+                        "OR artists.genres IS DISTINCT FROM excluded.genres OR "
+                        "artists.image_url IS DISTINCT FROM excluded.image_url OR "
+                        "artists.followers IS DISTINCT FROM excluded.followers OR "
+                        "artists.popularity IS DISTINCT FROM excluded.popularity",
+                        &w->artists_full, err)) != KT_OK ||
         (st = batch_new(s,
                         "INSERT INTO albums (id, name, album_type, release_date, "
                         "release_date_precision, total_tracks, image_url, updated_at) VALUES ",
-                        "(?, ?, ?, ?, ?, ?, ?, ?)",
+                        "tttttiti",
                         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, album_type = "
                         "excluded.album_type, release_date = excluded.release_date, "
                         "release_date_precision = excluded.release_date_precision, "
                         "total_tracks = COALESCE(excluded.total_tracks, albums.total_tracks), "
                         "image_url = COALESCE(excluded.image_url, albums.image_url), "
-                        "updated_at = excluded.updated_at",
-                        8, &w->albums, err)) != KT_OK ||
+                        "updated_at = excluded.updated_at WHERE albums.name IS DISTINCT FROM "
+                        "excluded.name OR albums.album_type IS DISTINCT FROM excluded.album_type "
+                        "OR albums.release_date IS DISTINCT FROM excluded.release_date OR "
+                        "albums.release_date_precision IS DISTINCT FROM "
+                        "excluded.release_date_precision OR (excluded.total_tracks IS NOT NULL "
+                        "AND albums.total_tracks IS DISTINCT FROM excluded.total_tracks) OR "
+                        "(excluded.image_url IS NOT NULL AND albums.image_url IS DISTINCT FROM "
+                        "excluded.image_url)",
+                        &w->albums, err)) != KT_OK ||
         (st = batch_new(s, "INSERT INTO album_artists (album_id, position, artist_id) VALUES ",
-                        "(?, ?, ?)",
+                        "tit",
                         " ON CONFLICT (album_id, position) DO UPDATE SET artist_id = "
+                        "excluded.artist_id WHERE album_artists.artist_id IS DISTINCT FROM "
                         "excluded.artist_id",
-                        3, &w->album_artists, err)) != KT_OK ||
+                        &w->album_artists, err)) != KT_OK ||
         (st = batch_new(s,
                         "INSERT INTO shows (id, name, publisher, total_episodes, image_url, "
                         "updated_at) VALUES ",
-                        "(?, ?, ?, ?, ?, ?)",
+                        "tttiti",
                         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, publisher = "
                         "excluded.publisher, total_episodes = COALESCE(excluded.total_episodes, "
                         "shows.total_episodes), image_url = COALESCE(excluded.image_url, "
-                        "shows.image_url), updated_at = excluded.updated_at",
-                        6, &w->shows, err)) != KT_OK ||
+                        "shows.image_url), updated_at = excluded.updated_at WHERE shows.name IS "
+                        "DISTINCT FROM excluded.name OR shows.publisher IS DISTINCT FROM "
+                        "excluded.publisher OR (excluded.total_episodes IS NOT NULL AND "
+                        "shows.total_episodes IS DISTINCT FROM excluded.total_episodes) OR "
+                        "(excluded.image_url IS NOT NULL AND shows.image_url IS DISTINCT FROM "
+                        "excluded.image_url)",
+                        &w->shows, err)) != KT_OK ||
         (st = batch_new(s,
                         "INSERT INTO tracks (uri, id, kind, name, duration_ms, explicit, "
                         "disc_number, track_number, isrc, album_id, show_id, release_date, "
                         "local_artist, local_album, updated_at) VALUES ",
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "ttttiiiitttttti",
                         " ON CONFLICT (uri) DO UPDATE SET id = excluded.id, kind = "
                         "excluded.kind, name = excluded.name, duration_ms = excluded.duration_ms, "
                         "explicit = excluded.explicit, disc_number = excluded.disc_number, "
                         "track_number = excluded.track_number, isrc = excluded.isrc, album_id = "
                         "excluded.album_id, show_id = excluded.show_id, release_date = "
                         "excluded.release_date, local_artist = excluded.local_artist, "
-                        "local_album = excluded.local_album, updated_at = excluded.updated_at",
-                        15, &w->tracks, err)) != KT_OK ||
+                        "local_album = excluded.local_album, updated_at = excluded.updated_at "
+                        "WHERE tracks.updated_at = 0 OR tracks.id IS DISTINCT FROM excluded.id "
+                        "OR tracks.kind IS DISTINCT FROM excluded.kind OR tracks.name IS "
+                        "DISTINCT FROM excluded.name OR tracks.duration_ms IS DISTINCT FROM "
+                        "excluded.duration_ms OR tracks.explicit IS DISTINCT FROM "
+                        "excluded.explicit OR tracks.disc_number IS DISTINCT FROM "
+                        "excluded.disc_number OR tracks.track_number IS DISTINCT FROM "
+                        "excluded.track_number OR tracks.isrc IS DISTINCT FROM excluded.isrc OR "
+                        "tracks.album_id IS DISTINCT FROM excluded.album_id OR tracks.show_id IS "
+                        "DISTINCT FROM excluded.show_id OR tracks.release_date IS DISTINCT FROM "
+                        "excluded.release_date OR tracks.local_artist IS DISTINCT FROM "
+                        "excluded.local_artist OR tracks.local_album IS DISTINCT FROM "
+                        "excluded.local_album",
+                        &w->tracks, err)) != KT_OK ||
         (st = batch_new(s, "INSERT INTO track_artists (track_uri, position, artist_id) VALUES ",
-                        "(?, ?, ?)",
+                        "tit",
                         " ON CONFLICT (track_uri, position) DO UPDATE SET artist_id = "
+                        "excluded.artist_id WHERE track_artists.artist_id IS DISTINCT FROM "
                         "excluded.artist_id",
-                        3, &w->track_artists, err)) != KT_OK)
+                        &w->track_artists, err)) != KT_OK)
         return st;
     if (!(w->seen_artists = strset_new()) || !(w->seen_albums = strset_new()) ||
         !(w->seen_shows = strset_new()) || !(w->seen_tracks = strset_new()))
@@ -613,9 +744,9 @@ kt_status store_coll_replace(store *s, int64_t user_id, store_coll c, const stor
         goto out;
     if (c == STORE_COLL_FOLLOWED)
         st = batch_new(s, "INSERT INTO followed_artists (user_id, position, artist_id) VALUES ",
-                       "(?, ?, ?)", "", 3, &b, err);
+                       "iit", "", &b, err);
     else
-        st = batch_new(s, colls[c].insert_head, "(?, ?, ?, ?)", "", 4, &b, err);
+        st = batch_new(s, colls[c].insert_head, "iiti", "", &b, err);
     for (size_t i = 0; i < n && st == KT_OK; i++) {
         store_param p[] = {SP_INT(user_id), SP_INT((int64_t)i), SP_TEXT(rows[i].ref),
                            int_or_null(rows[i].added_at)};
@@ -704,7 +835,7 @@ static kt_status playlist_items_write(store *s, int64_t user_id, const store_pla
         (st = batch_new(s,
                         "INSERT INTO playlist_items (playlist_id, position, item_uri, added_at, "
                         "added_by) VALUES ",
-                        "(?, ?, ?, ?, ?)", "", 5, &b, err)) != KT_OK)
+                        "iitit", "", &b, err)) != KT_OK)
         goto out;
     for (size_t i = 0; i < pi->n && st == KT_OK; i++) {
         store_param p[] = {SP_INT(pid), SP_INT((int64_t)i), SP_TEXT(pi->items[i].uri),
@@ -771,7 +902,7 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
                         "INSERT INTO playlists (user_id, spotify_id, position, name, description, "
                         "owner_id, owner_name, collaborative, public, snapshot_id, items_total, "
                         "image_url, updated_at) VALUES ",
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "itittttiititi",
                         " ON CONFLICT (user_id, spotify_id) DO UPDATE SET position = "
                         "excluded.position, name = excluded.name, description = "
                         "excluded.description, owner_id = excluded.owner_id, owner_name = "
@@ -779,7 +910,7 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
                         "excluded.public, snapshot_id = excluded.snapshot_id, items_total = "
                         "excluded.items_total, image_url = excluded.image_url, removed_at = NULL, "
                         "updated_at = excluded.updated_at",
-                        13, &b, err)) != KT_OK)
+                        &b, err)) != KT_OK)
         goto out;
     for (size_t i = 0; i < n && st == KT_OK; i++) {
         const store_playlist_row *p = &playlists[i];
@@ -849,7 +980,7 @@ kt_status store_top_replace(store *s, int64_t user_id, const char *day,
         (st = batch_new(s,
                         "INSERT INTO top_items (user_id, kind, time_range, day, rank, item) "
                         "VALUES ",
-                        "(?, ?, ?, ?, ?, ?)", "", 6, &b, err)) != KT_OK)
+                        "itttit", "", &b, err)) != KT_OK)
         goto out;
     for (size_t l = 0; l < n && st == KT_OK; l++) {
         const store_top_list *t = &lists[l];
@@ -928,8 +1059,7 @@ kt_status store_plays_add(store *s, int64_t user_id, const store_play_row *rows,
         st = nomem(err);
     if (st == KT_OK)
         st = batch_new(s, "INSERT INTO plays (user_id, played_at, track_uri, context_uri) VALUES ",
-                       "(?, ?, ?, ?)", " ON CONFLICT (user_id, played_at) DO NOTHING", 4, &b,
-                       err);
+                       "iitt", " ON CONFLICT (user_id, played_at) DO NOTHING", &b, err);
     if (st == KT_OK && !(seen = strset_new()))
         st = nomem(err);
     for (size_t i = 0; i < n && st == KT_OK; i++) {

@@ -6,10 +6,13 @@
  *
  * Writes come from the sync engine (src/services/sync*.c) as plain rows whose
  * strings are borrowed for the duration of the call; the store never sees a
- * Spotify JSON object. They are batched: multi-row INSERTs of up to
- * STORE_LIB_BATCH rows with prepared (cached) statements, all inside one
- * transaction per call, so a collection is replaced atomically: a failure
- * rolls the whole call back and the previous copy stays as it was.
+ * Spotify JSON object. They are batched, all inside one transaction per
+ * call, so a collection is replaced atomically: a failure rolls the whole
+ * call back and the previous copy stays as it was. SQLite: multi-row INSERTs
+ * of up to STORE_LIB_BATCH rows with prepared (cached) statements.
+ * PostgreSQL: one INSERT ... SELECT FROM unnest(...) per table per flush,
+ * each column one array parameter (store_array.h). Catalog upserts leave a
+ * row alone when none of its columns changed (no new row version).
  *
  * Reads serve the HTTP API (src/services/library.c) and return store_rows
  * whose columns are listed at each function; times are unix ms (NULL when
@@ -29,7 +32,7 @@
 #include "core/err.h"
 #include "store/store.h"
 
-/* Rows per multi-row INSERT. */
+/* Rows per multi-row INSERT (SQLite). */
 #define STORE_LIB_BATCH 100
 
 /* Largest page the read functions return. */

@@ -458,6 +458,57 @@ static void test_plays_skip_imported(void **state)
     store_rows_free(r);
 }
 
+/* Catalog upserts write only rows that changed (issue 16): an unchanged
+ * row keeps its updated_at (no new row version), a changed column is
+ * written, a NULL count or image keeps the stored one, and a stub an import
+ * added (updated_at 0) is always completed by the sync's row. */
+static void test_catalog_skips_unchanged(void **state)
+{
+    store *s = testdb_store(state);
+    kt_err err = {0};
+    cat c;
+    put_catalog(s, &c); /* at 1000 */
+    OK(store_exec(s,
+                  "INSERT INTO tracks (uri, id, kind, name, updated_at) VALUES "
+                  "('spotify:track:stub', 'stub', 'track', 'Stub', 0)",
+                  NULL, 0, NULL, &err));
+    store_album_row al0 = albums[0];
+    al0.total_tracks = -1; /* unknown this time: the stored 10 stays */
+    al0.image_url = NULL;
+    store_album_row al1 = albums[1];
+    al1.name = "Second Wind (Deluxe)";
+    store_album_row changed[] = {al0, al1};
+    store_artist_row full = {"a2", "Mid Folk", 1, "[\"folk\"]", NULL, 3, 40};
+    store_track_row stub = {.uri = "spotify:track:stub", .id = "stub", .kind = "track",
+                            .name = "Stub", .duration_ms = -1, .disc_number = -1,
+                            .track_number = -1};
+    OK(store_catalog_put(s, &full, 1, changed, 2, NULL, 0, c.tracks, NT + 2, 2000, &err));
+    OK(store_catalog_put(s, &full, 1, changed, 2, NULL, 0, &stub, 1, 3000, &err));
+    OK(store_catalog_put(s, &full, 1, changed, 2, NULL, 0, c.tracks, NT + 2, 4000, &err));
+    int64_t n = 0;
+    OK(store_query_int(s, "SELECT COUNT(*) FROM tracks WHERE updated_at <> 1000", NULL, 0, &n,
+                       &err));
+    assert_int_equal(n, 1); /* only the stub, completed at 3000 */
+    OK(store_query_int(s, "SELECT updated_at FROM tracks WHERE uri = 'spotify:track:stub'", NULL,
+                       0, &n, &err));
+    assert_int_equal(n, 3000);
+    store_rows *r = NULL;
+    OK(store_query(s, "SELECT id, name, total_tracks, updated_at FROM albums ORDER BY id", NULL, 0,
+                   &r, &err));
+    assert_int_equal(store_rows_count(r), 4);
+    assert_int_equal(store_rows_int(r, 0, 2), 10);
+    assert_int_equal(store_rows_int(r, 0, 3), 1000);
+    assert_string_equal(store_rows_text(r, 1, 1), "Second Wind (Deluxe)");
+    assert_int_equal(store_rows_int(r, 1, 3), 2000);
+    store_rows_free(r);
+    OK(store_query(s, "SELECT genres, followers, updated_at FROM artists WHERE id = 'a2'", NULL, 0,
+                   &r, &err));
+    assert_string_equal(store_rows_text(r, 0, 0), "[\"folk\"]");
+    assert_int_equal(store_rows_int(r, 0, 1), 3);
+    assert_int_equal(store_rows_int(r, 0, 2), 2000);
+    store_rows_free(r);
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
         cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
@@ -467,7 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
         BOTH(test_playlists), BOTH(test_top_plays_runs),
-        BOTH(test_plays_skip_imported),
+        BOTH(test_plays_skip_imported), BOTH(test_catalog_skips_unchanged),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

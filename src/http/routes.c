@@ -30,6 +30,7 @@ static const route_table tables[] = {
     {routes_trending, &routes_trending_count},
     {routes_releases, &routes_releases_count},
     {routes_stats, &routes_stats_count},
+    {routes_recap, &routes_recap_count},
     {routes_ops, &routes_ops_count},
     {routes_export, &routes_export_count},
     {routes_admin, &routes_admin_count},

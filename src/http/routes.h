@@ -38,6 +38,8 @@ extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_stats[];
 extern const size_t routes_stats_count;
+extern const http_route routes_recap[];
+extern const size_t routes_recap_count;
 extern const http_route routes_ops[];
 extern const size_t routes_ops_count;
 extern const http_route routes_export[];

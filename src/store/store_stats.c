@@ -693,3 +693,52 @@ kt_status store_stats_top_snapshot(store *s, int64_t user_id, const char *kind,
                        "ti.rank",
                        p, 3, out, err);
 }
+
+/* ---- yearly recap ---- */
+
+/* Tracks with their first play ever, those whose first play is in range. */
+#define FIRST_TRACKS                                                                          \
+    "SELECT p.track_uri, MAX(" L_TRACK "), MAX(" L_ARTIST "), MIN(p.played_at)" LISTEN_JOINS   \
+    " WHERE p.user_id = ? GROUP BY p.track_uri HAVING MIN(p.played_at) >= ? AND "              \
+    "MIN(p.played_at) < ?"
+
+kt_status store_stats_listen_first_tracks(store *s, int64_t user_id, int64_t from_ms,
+                                          int64_t to_ms, size_t limit, store_rows **out,
+                                          int64_t *total, kt_err *err)
+{
+    char sql[4096];
+    store_rows *r = NULL;
+    int64_t n = 0;
+    kt_status st = bad_limit(limit, err);
+    if (st == KT_OK)
+        st = expand_sql(s, FIRST_TRACKS " ORDER BY MIN(p.played_at), p.track_uri@C@ LIMIT ?",
+                        NULL, sql, sizeof sql, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(user_id), SP_INT(from_ms), SP_INT(to_ms), SP_INT(limit)};
+    st = store_query(s, sql, p, 4, &r, err);
+    /* The count needs no names: plays alone say when each track was first heard. */
+    if (st == KT_OK && total)
+        st = store_query_int(s,
+                             "SELECT COUNT(*) FROM (SELECT track_uri FROM plays WHERE user_id = "
+                             "? GROUP BY track_uri HAVING MIN(played_at) >= ? AND "
+                             "MIN(played_at) < ?) ft",
+                             p, 3, &n, err);
+    if (st != KT_OK) {
+        store_rows_free(r);
+        return st;
+    }
+    if (total)
+        *total = n;
+    *out = r;
+    return KT_OK;
+}
+
+kt_status store_stats_play_days(store *s, int64_t user_id, store_rows **out, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return store_query(s,
+                       "SELECT played_at / 86400000 FROM plays WHERE user_id = ? GROUP BY "
+                       "played_at / 86400000 ORDER BY 1",
+                       p, 1, out, err);
+}

@@ -252,4 +252,19 @@ kt_status store_stats_top_snapshot(store *s, int64_t user_id, const char *kind,
                                    const char *range, const char *day, store_rows **out,
                                    kt_err *err);
 
+/* ---- yearly recap (issue 18) ---- */
+
+/* Tracks whose first play ever (over all the user's plays) lies in the
+ * range: columns (uri, track name, artist name, first played_at), by that
+ * time then uri (byte order), at most `limit`; *total (may be NULL)
+ * receives how many there are. Names as the listening top lists give them. */
+kt_status store_stats_listen_first_tracks(store *s, int64_t user_id, int64_t from_ms,
+                                          int64_t to_ms, size_t limit, store_rows **out,
+                                          int64_t *total, kt_err *err);
+
+/* The UTC days on which the user has any play (polled or imported):
+ * columns (day number = played_at / 86400000), ascending. At most one row
+ * per day, so a lifetime of history stays a few thousand rows. */
+kt_status store_stats_play_days(store *s, int64_t user_id, store_rows **out, kt_err *err);
+
 #endif

@@ -6,7 +6,8 @@
  * due and stored), listening statistics over polled and imported plays
  * (names merged, time, hour x weekday cells, first-heard artists), and top
  * snapshots on two days (the emulator cannot vary top lists over days, so
- * the second day's snapshot is written here through the store). Every case
+ * the second day's snapshot is written here through the store), and the
+ * yearly recap's first-heard tracks and days with plays. Every case
  * runs on both back-ends (tests/unit/store/testdb_cmocka.h).
  */
 #include <setjmp.h>
@@ -563,6 +564,48 @@ static void test_top_snapshots(void **state)
     store_rows_free(r);
 }
 
+/* The yearly recap's queries (issue 18): tracks first heard in a range
+ * (t1 was first heard on Dec 31, an import, so a range from Jan 1 leaves it
+ * out) and the days with any play, across the year boundary. */
+static void test_recap_queries(void **state)
+{
+    testdb *db = testdb_state(state);
+    store *s = db->s;
+    kt_err err = {0};
+    store_rows *r = NULL;
+    int64_t total = 0, u = testdb_add_user(s, "alice"), other = testdb_add_user(s, "bob");
+    put_catalog(s);
+    put_plays(s, u);
+    OK(store_stats_listen_first_tracks(s, u, JAN1, JAN1 + 7 * DAY, 10, &r, &total, &err));
+    assert_int_equal(total, 3);
+    assert_int_equal(store_rows_count(r), 3);
+    assert_string_equal(store_rows_text(r, 0, 0), "spotify:track:t3");
+    assert_string_equal(store_rows_text(r, 0, 1), "Three");
+    assert_string_equal(store_rows_text(r, 0, 2), "Cher");
+    assert_int_equal(store_rows_int(r, 0, 3), JAN1 + DAY + 23 * 3600000LL + 59 * 60000LL);
+    assert_string_equal(store_rows_text(r, 1, 1), "Zed"); /* known only to the export */
+    assert_string_equal(store_rows_text(r, 1, 2), "Abba");
+    assert_string_equal(store_rows_text(r, 2, 0), "spotify:track:nn");
+    store_rows_free(r);
+    OK(store_stats_listen_first_tracks(s, u, JAN1 - DAY, JAN1 + 7 * DAY, 1, &r, &total, &err));
+    assert_int_equal(total, 4);
+    assert_int_equal(store_rows_count(r), 1);
+    assert_string_equal(store_rows_text(r, 0, 0), "spotify:track:t1");
+    assert_int_equal(store_rows_int(r, 0, 3), JAN1 - 16 * 3600000LL);
+    store_rows_free(r);
+    assert_int_equal(store_stats_listen_first_tracks(s, u, JAN1, JAN1 + DAY, 0, &r, NULL, &err),
+                     KT_ERR_INVALID);
+
+    OK(store_stats_play_days(s, u, &r, &err));
+    assert_int_equal(store_rows_count(r), 5); /* Dec 31, Jan 1 (two plays), Jan 2, 3, 4 */
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(store_rows_int(r, i, 0), JAN1 / DAY - 1 + (int64_t)i);
+    store_rows_free(r);
+    OK(store_stats_play_days(s, other, &r, &err));
+    assert_int_equal(store_rows_count(r), 0);
+    store_rows_free(r);
+}
+
 #define BOTH(t)                                                                               \
     cmocka_unit_test_setup_teardown(t, testdb_setup_sqlite, testdb_teardown),                 \
         cmocka_unit_test_setup_teardown(t, testdb_setup_pg, testdb_teardown)
@@ -572,6 +615,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_tracker_points),     BOTH(test_liked_aggregates), BOTH(test_artist_and_feature_caches),
         BOTH(test_listening),          BOTH(test_listening_items),  BOTH(test_top_snapshots),
+        BOTH(test_recap_queries),
     };
     return cmocka_run_group_tests_name("store_stats", tests, NULL, NULL);
 }

@@ -208,8 +208,10 @@ static kt_status batch_add(batch *b, const store_param *row, kt_err *err)
                 store_array_int(&b->cols[c], row[c].i);
             else if (row[c].type == STORE_TEXT)
                 store_array_text(&b->cols[c], row[c].p);
-            else
+            else if (row[c].type == STORE_NULL)
                 store_array_null(&b->cols[c]);
+            else /* no table written here has a blob column */
+                return err_set(err, KT_ERR_INTERNAL, NULL, "a blob in a batched write");
         }
         b->rows++;
         return KT_OK; /* an append that failed is reported by the flush */

@@ -45,6 +45,7 @@ int cmd_restore_backup(kt_config *cfg, int argc, char **argv);
 int cmd_sync(kt_config *cfg, int argc, char **argv);
 int cmd_shuffle(kt_config *cfg, int argc, char **argv);
 int cmd_trending_playlist(kt_config *cfg, int argc, char **argv);
+int cmd_fromtops(kt_config *cfg, int argc, char **argv);
 int cmd_import_history(kt_config *cfg, int argc, char **argv);
 int cmd_export(kt_config *cfg, int argc, char **argv);
 int cmd_restore(kt_config *cfg, int argc, char **argv);

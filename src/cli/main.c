@@ -50,6 +50,19 @@ static const cli_command commands[] = {
      "that playlist's tracks. USER: numeric id or Spotify account id (default: the only\n"
      "active user).\n",
      CLI_VALIDATE_FULL, cmd_trending_playlist},
+    {"tops-playlist", "write your top tracks into a playlist (Spotify's or your history's)",
+     "usage: keeptrack tops-playlist [--user USER] --id ID\n"
+     "       keeptrack tops-playlist [--user USER] --source spotify|history [--range RANGE]\n"
+     "                               [--period P] [--from T] [--to T] [--by plays|time]\n"
+     "                               [--limit N] [--name NAME] [--refresh none|weekly|monthly]\n"
+     "Writes the top N (1..100, default 50) tracks into a private playlist: Spotify's top\n"
+     "tracks of RANGE (short_term, medium_term (default), long_term; synced first), or your\n"
+     "listening history's over a period (day, week, month (default), year, all, or --from/--to,\n"
+     "ISO 8601 or unix ms) ranked by plays or time. The definition is saved (as POST\n"
+     "/api/playlists/from-tops does): the same ranking again replaces the same playlist's\n"
+     "tracks, --id runs a saved definition, --refresh lets the scheduler re-run it.\n"
+     "USER: numeric id or Spotify account id (default: the only active user).\n",
+     CLI_VALIDATE_FULL, cmd_fromtops},
     {"import-history", "import Spotify's listening-history export (.json files or the .zip)",
      "usage: keeptrack import-history [--user USER] FILE...\n"
      "Imports Streaming_History_Audio_*.json, endsong_*.json and StreamingHistory*.json\n"

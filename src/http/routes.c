@@ -28,6 +28,7 @@ static const route_table tables[] = {
     {routes_jobs, &routes_jobs_count},
     {routes_shuffle, &routes_shuffle_count},
     {routes_trending, &routes_trending_count},
+    {routes_fromtops, &routes_fromtops_count},
     {routes_releases, &routes_releases_count},
     {routes_stats, &routes_stats_count},
     {routes_recap, &routes_recap_count},
@@ -103,10 +104,17 @@ void routes_reply_result(http_req *r, kt_status st, json_t **body, const kt_err 
 
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created)
 {
+    routes_reply_job_accepted_with(r, app, id, created, NULL, NULL);
+}
+
+void routes_reply_job_accepted_with(http_req *r, kt_app *app, int64_t id, int created,
+                                    const char *key, json_t *value)
+{
     kt_err err = {0};
     store_job job = {0};
     char loc[64];
     if (jobs_get(app, 0, id, &job, &err) != KT_OK) {
+        json_decref(value);
         http_reply_error(r, &err);
         return;
     }
@@ -116,6 +124,12 @@ void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created
                              (json_int_t)job.progress_total, "created_at",
                              routes_time_json(job.created_at));
     store_job_clear(&job);
+    if (body == NULL || key == NULL)
+        json_decref(value); /* json_object_set_new takes it in every other case */
+    else if (json_object_set_new(body, key, value) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
     if (body == NULL) {
         http_reply_error_msg(r, 500, "internal", "could not build the answer");
         return;

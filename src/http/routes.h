@@ -34,6 +34,8 @@ extern const http_route routes_shuffle[];
 extern const size_t routes_shuffle_count;
 extern const http_route routes_trending[];
 extern const size_t routes_trending_count;
+extern const http_route routes_fromtops[];
+extern const size_t routes_fromtops_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_stats[];
@@ -84,6 +86,11 @@ int routes_require_admin(http_req *r, kt_app *app);
  * /api/jobs/{id}. The job is read whoever owns it (a lane may have pointed
  * at another user's or the scheduler's job). */
 void routes_reply_job_accepted(http_req *r, kt_app *app, int64_t id, int created);
+
+/* routes_reply_job_accepted with one more member, key: value (taken, also
+ * on failure), in the answer. */
+void routes_reply_job_accepted_with(http_req *r, kt_app *app, int64_t id, int created,
+                                    const char *key, json_t *value);
 
 /* The file parts of a multipart/form-data request body, for the upload
  * routes (history import, restore). Returns 1 with *out filled (parts

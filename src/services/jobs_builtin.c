@@ -13,6 +13,7 @@
 #include "core/timeutil.h"
 #include "services/app_priv.h"
 #include "services/backup.h"
+#include "services/fromtops.h"
 #include "services/jobs.h"
 #include "services/releases.h"
 #include "services/stats.h"
@@ -180,6 +181,24 @@ static kt_status run_trending_playlist(kt_app *app, jobs_ctx *job, void *ud, kt_
     return st;
 }
 
+/* Job kind "fromtops": params {"def": id}: a saved playlist from top
+ * tracks written again, the same playlist replaced (fromtops.h). */
+static kt_status run_fromtops(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    json_t *obj = NULL;
+    shuffle_result res;
+    (void)ud;
+    kt_status st = job_params(job, &obj, err);
+    if (st != KT_OK)
+        return st;
+    st = fromtops_run(app, jobs_ctx_user(job), json_int(obj, "def", 0), sync_progress, job, &res,
+                      err);
+    if (st == KT_OK)
+        shuffle_done_message(job, &res);
+    json_decref(obj);
+    return st;
+}
+
 /* Job kind "restore": params {"restore_id":N}; the request row holds the
  * input and options and receives the report (restore.h). */
 static kt_status run_restore(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
@@ -248,6 +267,8 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, RESTORE_JOB_KIND, run_restore, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, TRENDING_JOB_PLAYLIST, run_trending_playlist, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, FROMTOPS_JOB_KIND, run_fromtops, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, STATS_JOB_TRACKERS, run_trackers, NULL, err);
     if (st == KT_OK)

@@ -18,6 +18,7 @@
 #include "services/app_priv.h"
 #include "services/jobs.h"
 #include "services/releases.h"
+#include "services/fromtops.h"
 #include "services/stats.h"
 #include "store/store_auth.h"
 #include "store/store_jobs.h"
@@ -157,6 +158,12 @@ kt_status scheduler_tick(kt_app *app, const scheduler_config *cfg, int64_t now_m
                      (long long)users[u].id, terr.code);
     }
     store_user_list_free(users, n);
+    /* Playlists from tops with a weekly or monthly refresh (fromtops.h). */
+    kt_err ferr = {0};
+    int64_t fromtops = 0;
+    if (fromtops_enqueue_due(app, now_ms, &fromtops, &ferr) != KT_OK)
+        LOG_WARN("schedule_failed", "schedule=fromtops code=%s", ferr.code);
+    count += (int)fromtops;
     kt_err berr = {0};
     if (cfg->backup_every_ms > 0 &&
         enqueue_backup(app, cfg->backup_every_ms, now_ms, &count, &berr) != KT_OK)

@@ -8,6 +8,8 @@
  *   stats refresh       the same period (artist genres, features)    job "stats"
  * and, once for the whole app (user 0):
  *   database backup     every KEEPTRACK_BACKUP_INTERVAL_HOURS (24 h)  job "backup"
+ * and, per saved playlist from tops with a refresh (fromtops.h):
+ *   "weekly" / "monthly"  7 / 30 days after its last run               job "fromtops"
  * and enqueues the job of the current period with the dedupe key
  * "sched:<schedule>:u<user>:p<period start ms>". Periods are aligned to the
  * unix epoch, so every scheduler (several processes on one PostgreSQL)

@@ -8,8 +8,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 from keeptrack import Keeptrack  # noqa: E402
 
-COMMANDS = ["serve", "demo", "sync", "shuffle", "trending-playlist", "import-history", "export",
-            "restore", "migrate", "users", "keys", "config", "backup", "restore-backup"]
+COMMANDS = ["serve", "demo", "sync", "shuffle", "trending-playlist", "tops-playlist",
+            "import-history", "export", "restore", "migrate", "users", "keys", "config", "backup",
+            "restore-backup"]
 
 
 def run(*args, env=None):

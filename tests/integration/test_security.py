@@ -111,7 +111,10 @@ def bob_ids(emu, kt, bob):
     # refuses encoded slashes.)
     ids = {"playlist": [p["id"] for p in pls],
            "snapshot": [p["snapshot_id"] for p in pls if "/" not in p["snapshot_id"]],
-           "job": [], "restore": []}
+           "job": [], "restore": [], "fromtops": []}
+    r = bob.post("/api/playlists/from-tops", json={"source": "spotify", "limit": 1})
+    assert r.status == 202, r
+    ids["fromtops"].append(str(r.json()["definition"]["id"]))
     r = bob.post("/api/sync", json={})
     assert r.status == 202, r
     ids["job"].append(str(r.json().get("id") or r.json()["job"]["id"]))
@@ -134,7 +137,9 @@ def candidates(pattern, ids):
     names = re.findall(r"\{(\w+)\}", pattern)
     if not names or set(names) <= {"kind"}:
         return []
-    if pattern.startswith("/api/playlists/"):
+    if pattern.startswith("/api/playlists/from-tops/"):
+        pool = ids["fromtops"]
+    elif pattern.startswith("/api/playlists/"):
         pool = ids["playlist"]
     elif pattern.startswith("/api/jobs/"):
         pool = ids["job"]

@@ -8,6 +8,7 @@ import {api, ApiError} from './api.js';
 import {h, clear, errorBox, labelCells} from './dom.js';
 import {dashboardPage} from './page_dashboard.js';
 import {listeningPage, itemPage} from './page_listening.js';
+import {recapPage} from './page_recap.js';
 import {libraryPage, playlistPage} from './page_library.js';
 import {shufflePage} from './page_shuffle.js';
 import {trendingPage} from './page_trending.js';
@@ -17,6 +18,7 @@ const PAGES = {
   dashboard: {title: 'Dashboard', render: dashboardPage},
   listening: {title: 'Listening', render: listeningPage},
   item: {title: 'Listening', render: itemPage, nav: 'listening'},
+  recap: {title: 'Recap', render: recapPage},
   library: {title: 'Library', render: libraryPage},
   playlist: {title: 'Playlist', render: playlistPage, nav: 'library'},
   shuffle: {title: 'Shuffle', render: shufflePage},

@@ -205,3 +205,47 @@ export async function getJson(page, url) {
   if (r.status() !== 200) throw new Error(`GET ${url} -> ${r.status()}: ${await r.text()}`);
   return r.json();
 }
+
+// Logs page in through the emulator's consent (the first visit's "Connect
+// Spotify") and runs a full sync from the dashboard, waiting for its end.
+export async function connectAndSync(page, kt) {
+  await page.goto(kt.baseUrl + '/');
+  await Promise.all([page.waitForURL(`${kt.baseUrl}/`), page.click('#connect-button')]);
+  await page.waitForSelector('.page[data-page="dashboard"][data-ready="true"]');
+  await page.click('#sync-now');
+  return followProgress(page, '#sync-progress');
+}
+
+// What is wrong with the layout of page p's main area at its viewport: a
+// page wider than the viewport, or a cell, control or label hidden or off
+// screen (controls inside [hidden] are skipped). [] when nothing is.
+export function layoutProblems(p) {
+  return p.evaluate(() => {
+    const out = [], vw = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth > vw) out.push(`scrolls sideways (${document.documentElement.scrollWidth} > ${vw})`);
+    for (const el of document.querySelectorAll('main td, main button, main input, main select, main label')) {
+      if (el.closest('[hidden]')) continue;
+      const r = el.getBoundingClientRect();
+      if (el.getClientRects().length === 0 && el.textContent.trim()) out.push(`"${el.textContent}" is hidden`);
+      else if (r.right > vw + 0.5) out.push(`"${el.textContent || el.id}" is off screen (${Math.round(r.right)} > ${vw})`);
+    }
+    return out;
+  });
+}
+
+// The two sizes every page is checked at: [label, viewport, isMobile].
+export const SIZES = [['desktop', {width: 1280, height: 800}, false], ['phone', {width: 390, height: 844}, true]];
+
+// Runs fn(page, label) in a fresh browser of each of SIZES, logged in with
+// ctx's cookies; each browser is closed after its run, pass or fail.
+export async function atEachSize(workdir, ctx, fn) {
+  for (const [label, viewport, isMobile] of SIZES) {
+    const c = await launchBrowser(workdir, {viewport, isMobile});
+    try {
+      await c.addCookies(await ctx.cookies());
+      await fn(c.pages()[0] || await c.newPage(), label);
+    } finally {
+      await c.close();
+    }
+  }
+}

@@ -12,6 +12,7 @@ import {recapPage} from './page_recap.js';
 import {libraryPage, playlistPage} from './page_library.js';
 import {shufflePage} from './page_shuffle.js';
 import {trendingPage} from './page_trending.js';
+import {fromtopsPage} from './page_fromtops.js';
 import {releasesPage, backupsPage, settingsPage, adminPage} from './page_more.js';
 
 const PAGES = {
@@ -23,6 +24,7 @@ const PAGES = {
   playlist: {title: 'Playlist', render: playlistPage, nav: 'library'},
   shuffle: {title: 'Shuffle', render: shufflePage},
   trending: {title: 'Trending', render: trendingPage},
+  tops: {title: 'Top playlists', render: fromtopsPage},
   releases: {title: 'New releases', render: releasesPage},
   backups: {title: 'Export & backups', render: backupsPage},
   settings: {title: 'Settings', render: settingsPage},

@@ -20,6 +20,8 @@ GET /api/stats/tops. Each playlist's items are read from the truth.
   (--id) and saves one (--source), replacing the same playlist.
 - Bad input is a 400 naming the field, and saves nothing; another user's
   definition is not found; DELETE removes a definition only.
+- The scheduler makes a weekly definition again once its last run is a
+  week old (one job, the same playlist) and leaves one without a refresh.
 """
 import json
 import os
@@ -256,3 +258,56 @@ def test_bad_input_names_the_field(env):
     assert r.status == 200 and r.json() == {"id": d["id"], "deleted": True}, r
     assert env.b.get("/api/playlists/from-tops").json() == {"definitions": []}
     assert env.playlist(pid)[1] is not None
+
+
+def test_scheduled_refresh(db, tmp_path):
+    """A weekly definition whose last run is 8 days old is made again by the
+    scheduler (one job however many ticks; the same playlist); one without
+    a refresh is left alone."""
+    year = "31536000"  # the periodic syncs: one period for the whole test
+    emu = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE]).start()
+    kt = ktlib.Keeptrack(emu, db, tmp_path, env={
+        **KT_ENV, "KEEPTRACK_SCHEDULER": "on", "KEEPTRACK_SCHEDULER_TICK_S": "1",
+        "KEEPTRACK_LOG_LEVEL": "debug", "KEEPTRACK_SYNC_LIBRARY_EVERY_S": year,
+        "KEEPTRACK_SYNC_RECENT_EVERY_S": year, "KEEPTRACK_SYNC_TOP_EVERY_S": year,
+        "KEEPTRACK_STATS_EVERY_S": "0", "KEEPTRACK_BACKUP_INTERVAL_HOURS": "0",
+        "KEEPTRACK_RELEASES_INTERVAL_HOURS": "0"}).start()
+    try:
+        b = kt.login("alice")
+
+        def fromtops_jobs(n):
+            def check():
+                jobs = [j for j in b.get("/api/jobs").json()["jobs"] if j["kind"] == "fromtops"]
+                return jobs if len(jobs) == n and all(j["state"] == "done" for j in jobs) else None
+            return ktlib.wait_until(check, 60, interval=0.1, what=f"{n} fromtops jobs done")
+        weekly = b.post("/api/playlists/from-tops", json={"source": "spotify", "range": "short_term",
+                                                         "limit": 4, "refresh": "weekly"})
+        none = b.post("/api/playlists/from-tops", json={"source": "spotify", "range": "long_term",
+                                                       "limit": 2})
+        assert weekly.status == 202 and none.status == 202, (weekly, none)
+        fromtops_jobs(2)
+        defs = {d["id"]: d for d in b.get("/api/playlists/from-tops").json()["definitions"]}
+        wid, nid = weekly.json()["definition"]["id"], none.json()["definition"]["id"]
+        pid = defs[wid]["playlist_id"]
+        playlists = len(emu.truth("alice", ["playlists"])["playlists"])
+
+        db.sql(f"UPDATE fromtops_defs SET last_run_at = last_run_at - {8 * DAY}")
+        jobs = fromtops_jobs(3)
+        assert sorted(j["params"]["def"] for j in jobs) == sorted([wid, nid, wid])
+        after = {d["id"]: d for d in b.get("/api/playlists/from-tops").json()["definitions"]}
+        assert after[wid]["playlist_id"] == pid
+        assert after[wid]["last_run_at"] >= defs[wid]["last_run_at"]
+        assert after[nid]["last_run_at"] < defs[nid]["last_run_at"]  # moved back, not re-run
+        top = [t["uri"] for t in emu.truth("alice", ["top"])["top"]["short_term"]["tracks"][:4]]
+        items = [p for p in emu.truth("alice", ["playlists"])["playlists"] if p["id"] == pid][0]["items"]
+        assert [(e.get("item") or e.get("track"))["uri"] for e in items] == top
+        assert len(emu.truth("alice", ["playlists"])["playlists"]) == playlists
+        # later ticks: nothing is due any more
+        ticks = kt.log().count("scheduler_tick")
+        ktlib.wait_until(lambda: kt.log().count("scheduler_tick") >= ticks + 3, 20,
+                         what="three more scheduler ticks")
+        assert len([j for j in b.get("/api/jobs").json()["jobs"] if j["kind"] == "fromtops"]) == 3
+    finally:
+        rc = kt.stop()
+        emu.stop()
+    assert rc == 0, kt.log()[-3000:]

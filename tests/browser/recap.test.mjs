@@ -13,7 +13,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {startStack, stopStack, launchBrowser, tempDir, gotoPage, followProgress, waitFor} from './harness.mjs';
+import {startStack, stopStack, tempDir, gotoPage, followProgress, waitFor, atEachSize, layoutProblems} from './harness.mjs';
 
 const USER = 'alice';
 const DAY = 86400000;
@@ -189,32 +189,22 @@ test('JSON and SVG downloads of the year', async () => {
 
 test('the page at 1280x800 and 390x844: no sideways scrolling, every cell on screen', async () => {
   const found = [];
-  for (const [label, viewport, isMobile] of [['desktop', {width: 1280, height: 800}, false], ['phone', {width: 390, height: 844}, true]]) {
-    const c = await launchBrowser(work, {viewport, isMobile});
-    try {
-      await c.addCookies(await ctx.cookies());
-      const p = c.pages()[0] || await c.newPage();
-      p.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${label}: ${m.text()}`); });
-      p.on('pageerror', (e) => consoleErrors.push(`${label}: ${e}`));
-      await p.goto(`${kt.baseUrl}/#/recap/${y2}`);
-      await p.waitForSelector('.page[data-page="recap"][data-ready="true"]');
-      assert.equal(await p.getAttribute('#recap-body', 'data-year'), String(y2));
-      const problems = await p.evaluate(() => {
-        const out = [], vw = document.documentElement.clientWidth;
-        if (document.documentElement.scrollWidth > vw) out.push(`scrolls sideways (${document.documentElement.scrollWidth} > ${vw})`);
-        for (const el of document.querySelectorAll('main td, main th, main dd, main li, main a, main select, main svg')) {
-          if (el.closest('details:not([open])') && el.closest('details').querySelector('table')?.contains(el)) continue;
-          const r = el.getBoundingClientRect();
-          if (r.right > vw + 0.5) out.push(`"${(el.textContent || el.id).slice(0, 40)}" is off screen (${Math.round(r.right)} > ${vw})`);
-        }
-        return out;
-      });
-      for (const problem of problems) found.push(`${label}: ${problem}`);
-      await p.screenshot({path: path.join(artifacts, `${label}.png`), fullPage: true});
-    } finally {
-      await c.close();
-    }
-  }
+  await atEachSize(work, ctx, async (p, label) => {
+    p.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${label}: ${m.text()}`); });
+    p.on('pageerror', (e) => consoleErrors.push(`${label}: ${e}`));
+    await p.goto(`${kt.baseUrl}/#/recap/${y2}`);
+    await p.waitForSelector('.page[data-page="recap"][data-ready="true"]');
+    assert.equal(await p.getAttribute('#recap-body', 'data-year'), String(y2));
+    // the shared check, and this page's own kinds of element: highlights, lists, links, the chart
+    const own = await p.evaluate(() => {
+      const vw = document.documentElement.clientWidth;
+      return [...document.querySelectorAll('main dd, main li, main a, main svg')]
+        .filter((el) => el.getBoundingClientRect().right > vw + 0.5)
+        .map((el) => `"${(el.textContent || el.id).slice(0, 40)}" is off screen`);
+    });
+    for (const problem of [...await layoutProblems(p), ...own]) found.push(`${label}: ${problem}`);
+    await p.screenshot({path: path.join(artifacts, `${label}.png`), fullPage: true});
+  });
   assert.deepEqual(found, []);
   assert.deepEqual(consoleErrors, []);
 });

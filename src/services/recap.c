@@ -164,11 +164,17 @@ static json_t *tops_json(const store_rows *r, store_listen_group g)
         else
             names = json_pack("{s:o,s:o,s:o}", "name", str_or_null(r, i, 0), "artist",
                               str_or_null(r, i, 1), "id", str_or_null(r, i, 4));
-        if (!e || !names || json_object_update_new(e, names) != 0 || !push(arr, e)) {
+        /* the _new calls take their argument even when they fail */
+        if (!e || !names) {
             json_decref(e);
-            json_decref(arr);
-            return NULL;
+            json_decref(names);
+        } else if (json_object_update_new(e, names) != 0) {
+            json_decref(e);
+        } else if (push(arr, e)) {
+            continue;
         }
+        json_decref(arr);
+        return NULL;
     }
     return arr;
 }

@@ -340,6 +340,20 @@ static void mutate(em_app *app, em_req *r, em_resp *out, em_user *u, json_t *b)
             return;
         }
         snapshot(out, p);
+    } else if (strcmp(op, "playlist_cover") == 0) {
+        /* {"playlist", "jpeg_base64"}: what the owner's upload would do. */
+        em_playlist *p = playlist_of(app, out, b);
+        if (!p) return;
+        const char *b64 = jstr(b, "jpeg_base64");
+        unsigned char *jpeg = NULL;
+        size_t n = 0;
+        if (!b64 || library_cover_decode(b64, strlen(b64), &jpeg, &n) != 0) {
+            cerr(out, 400, "jpeg_base64 must be the base64 of a JPEG, at most 256 KB of text");
+            return;
+        }
+        library_playlist_set_cover(p, jpeg, n);
+        free(jpeg);
+        snapshot(out, p);
     } else if (strcmp(op, "play") == 0) {
         if (!uri_of(app, out, jstr(b, "uri"), URI_TRACK, &ix)) return;
         int64_t at_ms = now_ms();

@@ -26,6 +26,14 @@ void images_url(jw *w, const char *api, int size, const char *key)
     jw_printf(w, "\"%.*s" IMAGE_PREFIX "%d/%s\"", (int)n, api, size, key);
 }
 
+void images_cover_url(jw *w, const char *api, const char *sha256_hex)
+{
+    size_t n = strlen(api);
+    if (n >= 3 && strcmp(api + n - 3, "/v1") == 0) n -= 3;
+    jw_begin_value(w);
+    jw_printf(w, "\"%.*s" IMAGE_PREFIX "ugc/%.32s\"", (int)n, api, sha256_hex);
+}
+
 bool images_is_path(const char *url)
 {
     return strncmp(url, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) == 0;
@@ -101,7 +109,30 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const
     return ret;
 }
 
-enum MHD_Result images_answer(struct MHD_Connection *conn, const char *method, const char *url)
+/* The uploaded cover under key: copied out under the read lock, so a later
+ * upload never changes bytes being sent. */
+static enum MHD_Result answer_cover(struct MHD_Connection *conn, em_library *lib, const char *key)
+{
+    static const char not_found[] = "{\"error\":{\"status\":404,\"message\":\"Not found\"}}";
+    pthread_rwlock_rdlock(&lib->lock);
+    uint32_t pi = library_cover_by_key(lib, key);
+    unsigned char *bytes = NULL;
+    size_t n = 0;
+    if (pi != NONE) {
+        n = lib->playlists.v[pi].cover_len;
+        bytes = xmalloc(n ? n : 1);
+        memcpy(bytes, lib->playlists.v[pi].cover, n);
+    }
+    pthread_rwlock_unlock(&lib->lock);
+    if (!bytes)
+        return queue(conn, 404, "application/json; charset=utf-8", not_found, sizeof not_found - 1, "no-store");
+    enum MHD_Result ret = queue(conn, 200, "image/jpeg", (const char *)bytes, n, "public, max-age=86400");
+    free(bytes);
+    return ret;
+}
+
+enum MHD_Result images_answer(struct MHD_Connection *conn, em_library *lib, const char *method,
+                              const char *url)
 {
     static const char not_found[] = "{\"error\":{\"status\":404,\"message\":\"Not found\"}}";
     static const char bad_method[] = "{\"error\":{\"status\":405,\"message\":\"Method not allowed\"}}";
@@ -110,6 +141,8 @@ enum MHD_Result images_answer(struct MHD_Connection *conn, const char *method, c
     long size = 0;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return queue(conn, 405, json, bad_method, sizeof bad_method - 1, "no-store");
+    if (strncmp(url + strlen(IMAGE_PREFIX), "ugc/", 4) == 0)
+        return answer_cover(conn, lib, url + strlen(IMAGE_PREFIX) + 4);
     if (!parse_path(url + strlen(IMAGE_PREFIX), &size, key))
         return queue(conn, 404, json, not_found, sizeof not_found - 1, "no-store");
     int n = cover_svg(svg, sizeof svg, key, size);

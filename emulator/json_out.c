@@ -66,6 +66,44 @@ static void images(const em_out *o, jw *w, const char *id, bool present)
     jw_arr_end(w);
 }
 
+/* A playlist's images: a custom cover is one image of unknown size (as
+ * Spotify answers for an uploaded cover: height and width null) at
+ * <base>/image/ugc/<key>; otherwise the generated picture in three sizes
+ * (Spotify's mosaic), none while the playlist is empty. */
+static void playlist_images(const em_out *o, jw *w, const em_playlist *p)
+{
+    if (!p->cover) {
+        images(o, w, p->id, p->items.n > 0);
+        return;
+    }
+    jw_key(w, "images");
+    out_playlist_images(o, w, p);
+}
+
+void out_playlist_images(const em_out *o, jw *w, const em_playlist *p)
+{
+    jw_arr(w);
+    if (p->cover) {
+        jw_obj(w);
+        jw_key(w, "url");
+        images_cover_url(w, o->api, p->cover_sha256);
+        jw_knull(w, "height");
+        jw_knull(w, "width");
+        jw_obj_end(w);
+    } else {
+        static const int sizes[] = {640, 300, 64};
+        for (int i = 0; p->items.n > 0 && i < 3; i++) {
+            jw_obj(w);
+            jw_key(w, "url");
+            images_url(w, o->api, sizes[i], p->id);
+            jw_kint(w, "height", sizes[i]);
+            jw_kint(w, "width", sizes[i]);
+            jw_obj_end(w);
+        }
+    }
+    jw_arr_end(w);
+}
+
 static const char *album_type_name(int t)
 {
     return t == ALBUM_SINGLE ? "single" : t == ALBUM_COMPILATION ? "compilation" : "album";
@@ -457,7 +495,7 @@ static void playlist_head(const em_out *o, jw *w, const em_playlist *p)
     ext_urls(w, "playlist", p->id);
     href(o, w, "playlists", p->id);
     jw_kstr(w, "id", p->id);
-    images(o, w, p->id, p->items.n > 0);
+    playlist_images(o, w, p);
     jw_kstr(w, "name", p->name);
     jw_key(w, "owner");
     out_owner(o, w, p->owner, true);
@@ -492,6 +530,8 @@ void out_playlist_truth(const em_out *o, jw *w, uint32_t playlist, const em_user
         jw_null(w);
     }
     jw_kint(w, "items_total", (int64_t)p->items.n);
+    if (p->cover) jw_kstr(w, "cover_sha256", p->cover_sha256);
+    else jw_knull(w, "cover_sha256");
     jw_obj_end(w);
 }
 

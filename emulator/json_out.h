@@ -34,8 +34,13 @@ void out_playlist_simple(const em_out *o, jw *w, uint32_t playlist);
  * viewer may read them (owner/collaborator) or in extended mode. */
 void out_playlist_full(const em_out *o, jw *w, uint32_t playlist, const em_user *viewer);
 /* Ground-truth form: the simplified playlist, but "items" is the whole item
- * list when viewer may read it (else null); "tracks" keeps the reference. */
+ * list when viewer may read it (else null); "tracks" keeps the reference;
+ * "cover_sha256" is the hex SHA-256 of its custom cover's JPEG bytes, or null. */
 void out_playlist_truth(const em_out *o, jw *w, uint32_t playlist, const em_user *viewer);
+/* The images array of playlist p (GET /playlists/{id}/images): its custom
+ * cover as one image with null height and width, else the generated three
+ * sizes (none while it is empty). */
+void out_playlist_images(const em_out *o, jw *w, const em_playlist *p);
 void out_playlist_item(const em_out *o, jw *w, const em_item *it);
 void out_saved_track(const em_out *o, jw *w, const em_saved *s);
 /* Saved album (full album), show (simplified) or episode (with its show):

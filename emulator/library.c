@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #define DAY 86400
 #define YEAR (365 * DAY)
 
@@ -154,6 +156,7 @@ void library_free(em_library *lib)
         free(lib->playlists.v[i].name);
         free(lib->playlists.v[i].description);
         free(lib->playlists.v[i].items.v);
+        free(lib->playlists.v[i].cover);
     }
     for (size_t i = 0; i < lib->owners.n; i++) {
         free(lib->owners.v[i].id);
@@ -774,6 +777,46 @@ bool library_can_edit(const em_library *lib, const em_user *u, const em_playlist
 }
 
 void library_playlist_bump(em_playlist *p) { p->version++; }
+
+int library_cover_decode(const char *b64, size_t len, unsigned char **jpeg, size_t *n)
+{
+    *jpeg = NULL;
+    *n = 0;
+    if (len > EM_COVER_B64_MAX) return 413;
+    if (len == 0) return 400;
+    size_t cap = len / 4 * 3 + 3, got = 0;
+    unsigned char *buf = xmalloc(cap);
+    const char *end = NULL;
+    if (sodium_base642bin(buf, cap, b64, len, "\r\n", &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != b64 + len || got < 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF) {
+        free(buf);
+        return 400;
+    }
+    *jpeg = buf;
+    *n = got;
+    return 0;
+}
+
+void library_playlist_set_cover(em_playlist *p, const unsigned char *jpeg, size_t n)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    free(p->cover);
+    p->cover = xmalloc(n ? n : 1);
+    memcpy(p->cover, jpeg, n);
+    p->cover_len = n;
+    crypto_hash_sha256(h, jpeg, n);
+    sodium_bin2hex(p->cover_sha256, sizeof p->cover_sha256, h, sizeof h);
+    library_playlist_bump(p);
+}
+
+uint32_t library_cover_by_key(const em_library *lib, const char *key)
+{
+    if (strlen(key) != 32) return NONE;
+    for (size_t i = 0; i < lib->playlists.n; i++)
+        if (lib->playlists.v[i].cover && strncmp(lib->playlists.v[i].cover_sha256, key, 32) == 0)
+            return (uint32_t)i;
+    return NONE;
+}
 
 bool library_playlist_reorder(em_playlist *p, long start, long before, long len)
 {

@@ -106,6 +106,12 @@ typedef struct em_playlist {
     uint32_t version;           /* bumps on every edit: snapshot_id derives from it */
     uint32_t followers;
     VEC(em_item) items;
+    /* A custom cover (PUT /playlists/{id}/images): the JPEG bytes, or NULL
+     * for the generated picture; cover_sha256 is their hex SHA-256 (the
+     * truth's cover_sha256, its first 32 digits the image URL's key). */
+    unsigned char *cover;
+    size_t cover_len;
+    char cover_sha256[65];
 } em_playlist;
 
 typedef struct em_saved { uint32_t ref; int64_t at; } em_saved;    /* at: unix s */
@@ -197,6 +203,19 @@ uint32_t library_create_playlist(em_library *lib, em_user *u, const char *name,
 /* Adds a parsed item list at pos (pos > n or < 0 => append). Bumps version. */
 void library_playlist_insert(em_library *lib, em_playlist *p, const em_item *items, size_t n, long pos);
 void library_playlist_bump(em_playlist *p);
+/* Maximum size of an uploaded cover as base64 text (Spotify's 256 KB). */
+#define EM_COVER_B64_MAX (256 * 1024)
+/* Decodes a base64 JPEG (standard alphabet, padding, CR/LF ignored) into
+ * *jpeg (caller frees) and *n. Returns 0, or 400 when it is not base64 or
+ * not a JPEG (no FF D8 FF start), or 413 when the text is over
+ * EM_COVER_B64_MAX; *jpeg is NULL then. */
+int library_cover_decode(const char *b64, size_t len, unsigned char **jpeg, size_t *n);
+/* Gives p the custom cover jpeg[0..n) (copied) and bumps its version, as
+ * Spotify gives the playlist a new snapshot_id when its image changes. */
+void library_playlist_set_cover(em_playlist *p, const unsigned char *jpeg, size_t n);
+/* The index of a playlist whose cover URL key is key (32 hex digits), or
+ * NONE. Caller holds the read lock. */
+uint32_t library_cover_by_key(const em_library *lib, const char *key);
 /* Moves items [start, start+len) before index `before` (indices of the list
  * before the move), as Spotify's reorder. False (nothing changed) when the
  * range is out of bounds. Bumps version on success. */

@@ -68,6 +68,8 @@ static const route ROUTES[] = {
     RT("DELETE", "/v1/playlists/{id}/items", wa_items_delete, 0),
     RT("GET", "/v1/playlists/{id}/tracks", wa_items_get, R_EXT),
     RT("DELETE", "/v1/playlists/{id}/followers", wa_playlist_unfollow, R_EXT),
+    RT("GET", "/v1/playlists/{id}/images", wa_playlist_images_get, 0),
+    RT("PUT", "/v1/playlists/{id}/images", wa_playlist_images_put, 0),
     RT("GET", "/v1/artists/{id}", wa_artist, R_APP_OK),
     RT("GET", "/v1/artists/{id}/albums", wa_artist_albums, R_APP_OK),
     RT("GET", "/v1/artists", wa_artists_several, R_APP_OK | R_EXT),
@@ -517,7 +519,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (strncmp(url, "/__emulator/", 12) == 0) return handle_control(app, st, method, url);
-    if (images_is_path(url)) return images_answer(conn, method, url);
+    if (images_is_path(url)) return images_answer(conn, app->lib, method, url);
     if (st->phase == P_NEW) {
         st->pathbuf = xstrdup(url);
         const route *rt = st->rt = match(method, st->pathbuf, st->params, &st->method_mismatch);

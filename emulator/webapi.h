@@ -5,7 +5,7 @@
  *
  *   webapi_library.c   - /me, saved tracks/albums/shows/episodes, following,
  *                        top items, recently played, /me/library
- *   webapi_playlists.c - /me/playlists, /playlists/{id}[/items|/tracks|/followers],
+ *   webapi_playlists.c - /me/playlists, /playlists/{id}[/items|/tracks|/followers|/images],
  *                        /users/{id}/playlists
  *   webapi_catalog.c   - /artists, /albums, /tracks, /browse/new-releases,
  *                        /audio-features, /recommendations
@@ -66,6 +66,8 @@ void wa_items_add(em_app *, em_req *, em_resp *);
 void wa_items_put(em_app *, em_req *, em_resp *);
 void wa_items_delete(em_app *, em_req *, em_resp *);
 void wa_playlist_unfollow(em_app *, em_req *, em_resp *);
+void wa_playlist_images_get(em_app *, em_req *, em_resp *);
+void wa_playlist_images_put(em_app *, em_req *, em_resp *);
 
 void wa_artist(em_app *, em_req *, em_resp *);
 void wa_artist_albums(em_app *, em_req *, em_resp *);

@@ -1,6 +1,7 @@
 /* webapi_playlists.c - playlists: the user's list, create (201), get, items
  * (read, add <= 100 with position, replace, reorder, remove by uri), the
- * extended-only /tracks, /users/{id}/playlists and /followers endpoints.
+ * extended-only /tracks, /users/{id}/playlists and /followers endpoints,
+ * the cover (GET/PUT /playlists/{id}/images).
  * Every edit bumps the playlist version and so its snapshot_id. A playlist
  * holds at most 11,000 items. */
 #include "webapi.h"
@@ -338,4 +339,55 @@ void wa_playlist_unfollow(em_app *app, em_req *r, em_resp *out)
         resp_empty(out, 200);
     }
     UN(app);
+}
+
+/* GET /playlists/{id}/images: any playlist the id names (as Spotify). */
+void wa_playlist_images_get(em_app *app, em_req *r, em_resp *out)
+{
+    em_out o = wa_out(app);
+    RD(app);
+    uint32_t pi = wa_lookup(out, app->lib, r->params[0], library_playlist);
+    if (pi != NONE) {
+        resp_json(out, 200);
+        out_playlist_images(&o, &out->body, &app->lib->playlists.v[pi]);
+    }
+    UN(app);
+}
+
+/* PUT /playlists/{id}/images: the body is the base64 text of a JPEG
+ * (Content-Type image/jpeg), at most 256 KB of it (413 beyond, 400 when it
+ * is not base64 of a JPEG); only the owner may change the cover (403, even
+ * for collaborators). 202 with an empty body, as Spotify. The body is
+ * decoded before the lock is taken. */
+void wa_playlist_images_put(em_app *app, em_req *r, em_resp *out)
+{
+    const char *ct = req_header(r, "Content-Type");
+    unsigned char *jpeg = NULL;
+    size_t n = 0;
+    if (!ct || strncmp(ct, "image/jpeg", 10) != 0 || (ct[10] != '\0' && ct[10] != ';' && ct[10] != ' ')) {
+        resp_error(out, 400, "Content-Type must be image/jpeg");
+        return;
+    }
+    int st = library_cover_decode(r->body, r->body_len, &jpeg, &n);
+    if (st == 413) {
+        resp_error(out, 413, "Request entity too large");
+        return;
+    }
+    if (st != 0) {
+        resp_error(out, 400, "Invalid image data: expected base64 encoded JPEG");
+        return;
+    }
+    WR(app);
+    uint32_t pi = wa_lookup(out, app->lib, r->params[0], library_playlist);
+    if (pi != NONE) {
+        em_playlist *p = &app->lib->playlists.v[pi];
+        if (p->owner != r->user->owner) {
+            resp_error(out, 403, "You cannot change the image of a playlist you don't own.");
+        } else {
+            library_playlist_set_cover(p, jpeg, n);
+            resp_empty(out, 202);
+        }
+    }
+    UN(app);
+    free(jpeg);
 }

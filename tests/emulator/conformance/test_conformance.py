@@ -247,16 +247,16 @@ class Session:
 
     # -- Web API -------------------------------------------------------------
 
-    def call(self, method, path, query=None, body=None, expect=(200,), token=None):
+    def call(self, method, path, query=None, body=None, expect=(200,), token=None, headers=None):
         """Calls /v1 + path, validates and records the answer; returns the parsed body."""
         target = "/v1" + path
         if query:
             target += "?" + urllib.parse.urlencode(query, safe=":,")
-        return self.call_target(method, target, body, expect, token)
+        return self.call_target(method, target, body, expect, token, headers)
 
-    def call_target(self, method, target, body=None, expect=(200,), token=None):
+    def call_target(self, method, target, body=None, expect=(200,), token=None, headers=None):
         r = http(method, self.emu.base_url + target, body,
-                 {"Authorization": "Bearer " + (token or self.token)})
+                 dict(headers or {}, Authorization="Bearer " + (token or self.token)))
         status, raw = r.status, r.body
         path = urllib.parse.urlsplit(target).path
         assert path.startswith("/v1/"), target
@@ -529,6 +529,32 @@ def test_extended_only_endpoints(s):
     s.check("extended_only_endpoints")
 
 
+# The spec's own example of PUT /playlists/{id}/images: a 1x1 JPEG.
+TINY_JPEG_B64 = ("/9j/2wCEABoZGSccJz4lJT5CLy8vQkc9Ozs9R0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0cB"
+                 "HCcnMyYzPSYmPUc9Mj1HR0dEREdHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR0dHR//dAAQAAf/uAA5B"
+                 "ZG9iZQBkwAAAAAH/wAARCAABAAEDACIAAREBAhEB/8QASwABAQAAAAAAAAAAAAAAAAAAAAYBAQAAAAAAAAAAAAAAAAAAAAAQAQAA"
+                 "AAAAAAAAAAAAAAAAAAARAQAAAAAAAAAAAAAAAAAAAAD/2gAMAwAAARECEQA/AJgAH//Z")
+
+
+def test_playlist_images(s):
+    """GET /playlists/{id}/images of owned, followed and empty playlists; PUT a
+    custom cover (202), then GET it (one image, null sizes); refusals."""
+    for p in s.cache["playlists"][:MAX_PLAYLISTS]:
+        s.call("GET", f"/playlists/{p['id']}/images")
+    pid = s.cache["new_playlist"]
+    jpeg = {"Content-Type": "image/jpeg"}
+    s.call("PUT", f"/playlists/{pid}/images", body=TINY_JPEG_B64, headers=jpeg, expect=(202,))
+    imgs = s.call("GET", f"/playlists/{pid}/images")
+    assert isinstance(imgs, list) and len(imgs) == 1 and imgs[0]["width"] is None, imgs
+    s.call("PUT", f"/playlists/{pid}/images", body="not base64!", headers=jpeg, expect=(400,))
+    other = next((p for p in s.cache["playlists"] if not owned(s, p)), None)
+    if other:
+        s.call("PUT", f"/playlists/{other['id']}/images", body=TINY_JPEG_B64, headers=jpeg,
+               expect=(403,))
+    s.call("GET", "/playlists/nosuchplaylist0000000/images", expect=(404,))
+    s.check("playlist_images")
+
+
 def test_unfollow_created_playlist(s):
     s.call("DELETE", "/me/library", {"uris": "spotify:playlist:" + s.cache["new_playlist"]})
     s.check("unfollow_created_playlist")
@@ -586,7 +612,7 @@ def test_token_answers(s):
 ENDPOINT_TESTS = {"me", "me_tracks", "me_playlists", "playlist", "playlist_items",
                   "playlist_create_and_edit", "library", "following", "top", "recently_played",
                   "artists", "tracks", "saved_albums_shows_episodes", "extended_only_endpoints",
-                  "unfollow_created_playlist", "empty_library", "error_bodies"}
+                  "unfollow_created_playlist", "empty_library", "error_bodies", "playlist_images"}
 
 
 def has_null(v):

@@ -208,6 +208,41 @@ kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char 
                                  const char *wrap_key, spotify_page_fn fn, void *ctx,
                                  kt_err *err);
 
+/* ---- playlist covers ----
+ *
+ * A playlist's cover is in its images[] (the list and GET /playlists/{id}
+ * carry it; GET /playlists/{id}/images answers the same array). Uploaded
+ * covers are one image of unknown size (height and width null); Spotify's
+ * generated mosaic is three sized images: spotify_parse_playlist's
+ * cover_custom tells them apart. */
+
+/* Spotify's upload limit: 256 KB of base64 text, so at most this many JPEG bytes. */
+#define SPOTIFY_COVER_B64_MAX (256 * 1024)
+#define SPOTIFY_COVER_MAX_BYTES (SPOTIFY_COVER_B64_MAX / 4 * 3)
+
+/* 1 when data[0..len) starts as a JPEG does (FF D8 FF) and is at most
+ * SPOTIFY_COVER_MAX_BYTES long: what an upload may carry. */
+int spotify_cover_acceptable(const unsigned char *data, size_t len);
+
+/* PUT /playlists/{id}/images: uploads jpeg[0..len) as playlist_id's custom
+ * cover (the base64 text as body, Content-Type image/jpeg; Spotify answers
+ * 202). KT_ERR_INVALID with nothing sent when the bytes are not acceptable
+ * (spotify_cover_acceptable) or playlist_id is not a plain id; otherwise as
+ * spotify_request (KT_ERR_FORBIDDEN: the user does not own it). Thread-safe. */
+kt_status spotify_put_playlist_cover(spotify_client *c, int64_t user_id, const char *playlist_id,
+                                     const unsigned char *jpeg, size_t len, kt_err *err);
+
+/* GET of an image's bytes at url, an images[].url: an image host (Spotify's
+ * CDN), not the Web API. So it carries no Authorization header (no token
+ * ever leaves for another host), is neither budgeted nor counted as a Web
+ * API request, follows no redirect, and takes http/https URLs only. On a
+ * 200 of at most max_bytes: *out (caller frees) and *len, else untouched.
+ * Errors: KT_ERR_INVALID (not an http(s) URL), KT_ERR_TOO_LARGE (over
+ * max_bytes), KT_ERR_UPSTREAM (another status, or the transfer failed;
+ * not retried: the next sync tries again). Thread-safe. */
+kt_status spotify_fetch_image(spotify_client *c, const char *url, size_t max_bytes,
+                              unsigned char **out, size_t *len, kt_err *err);
+
 /* ---- app mode ---- */
 
 typedef enum spotify_mode {

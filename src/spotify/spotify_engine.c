@@ -164,7 +164,10 @@ static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
     if (st != KT_OK || (st = add_header(&r->headers, "Accept: application/json", err)) != KT_OK)
         goto fail;
     int is_get = strcmp(r->method, "GET") == 0;
-    if (!is_get && (st = add_header(&r->headers, "Content-Type: application/json", err)) != KT_OK)
+    char ctype[96];
+    snprintf(ctype, sizeof ctype, "Content-Type: %s",
+             r->content_type ? r->content_type : "application/json");
+    if (!is_get && (st = add_header(&r->headers, ctype, err)) != KT_OK)
         goto fail;
     CURLcode rc = curl_easy_setopt(r->easy, CURLOPT_URL, url);
     if (rc == CURLE_OK)

@@ -147,7 +147,8 @@ enum { SPOTIFY_REQ_PENDING = 0, SPOTIFY_REQ_RUNNING, SPOTIFY_REQ_QUEUED, SPOTIFY
 typedef struct spotify_req {
     const char *method; /* "GET", ... (static string) */
     char *path;         /* owned: relative to api_url, query included */
-    char *body;         /* owned, may be NULL: JSON text */
+    char *body;         /* owned, may be NULL: JSON text (or content_type's) */
+    const char *content_type; /* static; NULL: application/json */
     long status;        /* out: the final 2xx status */
     json_t *json;       /* out: parsed body (NULL when empty); owned by the req */
     /* Set to 1 just before on_done(idx) by the thread that runs on_done,

@@ -246,6 +246,13 @@ kt_status spotify_parse_playlist(const json_t *j, spotify_playlist **out, kt_err
         items = json_obj(j, "tracks");
     pl->items_total = json_int(items, "total", -1);
     pl->image_url = sdup(&p, json_path_str(j, "images.0.url"));
+    /* Spotify's generated mosaic comes in three sizes; an uploaded cover is
+     * one image whose size Spotify does not say. */
+    const json_t *imgs = json_object_get(j, "images");
+    const json_t *img0 = json_array_get(imgs, 0);
+    pl->cover_custom = json_array_size(imgs) == 1 && json_is_object(img0) &&
+                       json_is_null(json_object_get(img0, "width")) &&
+                       json_is_null(json_object_get(img0, "height")) && pl->image_url;
     kt_status st = finish(&p, err);
     if (st != KT_OK) {
         spotify_playlist_free(pl);

@@ -82,6 +82,7 @@ typedef struct spotify_playlist {
     char *snapshot_id;
     int64_t items_total; /* items.total (or the deprecated tracks.total); -1 when absent */
     char *image_url;
+    int cover_custom;    /* 1: images is one image of null size, an uploaded cover (spotify.h) */
 } spotify_playlist;
 
 /* One entry of /playlists/{id}/items. item is NULL for a null entry (a

@@ -1156,6 +1156,74 @@ static void test_budget_and_accounting(void **state)
     fx_stop(&f);
 }
 
+/* ---- playlist covers ---- */
+
+static void test_playlist_cover_upload_and_fetch(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, &base_cfg);
+    json_t *t = ctl(&f.em, "GET", "/__emulator/users/alice/truth?sections=playlists", NULL);
+    const char *own = NULL, *other = NULL;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(t, "playlists"), i, p) {
+        const char *owner = json_string_value(json_object_get(json_object_get(p, "owner"), "id"));
+        if (strcmp(owner, "alice") == 0 && !json_is_true(json_object_get(p, "collaborative")) && !own)
+            own = json_string_value(json_object_get(p, "id"));
+        else if (strcmp(owner, "alice") != 0 && !other)
+            other = json_string_value(json_object_get(p, "id"));
+    }
+    assert_non_null(own);
+    assert_non_null(other);
+    unsigned char jpeg[3000];
+    for (size_t k = 0; k < sizeof jpeg; k++)
+        jpeg[k] = (unsigned char)(k * 7);
+    jpeg[0] = 0xFF, jpeg[1] = 0xD8, jpeg[2] = 0xFF;
+    kt_err err;
+    assert_int_equal(spotify_put_playlist_cover(f.c, 1, own, jpeg, sizeof jpeg, &err), KT_OK);
+    assert_int_equal(stat_count(&f.em, "PUT /v1/playlists/{id}/images", "202"), 1);
+    /* Not a JPEG, or over the limit, or a path-like id: refused, nothing sent. */
+    assert_int_equal(spotify_put_playlist_cover(f.c, 1, own, (const unsigned char *)"GIF89a", 6, &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(spotify_put_playlist_cover(f.c, 1, own, jpeg, SPOTIFY_COVER_MAX_BYTES + 1, &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(spotify_put_playlist_cover(f.c, 1, "../me", jpeg, sizeof jpeg, &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(stat_count(&f.em, "PUT /v1/playlists/{id}/images", NULL), 1);
+    assert_int_equal(spotify_put_playlist_cover(f.c, 1, other, jpeg, sizeof jpeg, &err),
+                     KT_ERR_FORBIDDEN);
+
+    char path[128];
+    snprintf(path, sizeof path, "/playlists/%s/images", own);
+    json_t *imgs = NULL;
+    assert_int_equal(spotify_get(f.c, 1, path, &imgs, &err), KT_OK);
+    assert_int_equal(json_array_size(imgs), 1);
+    const char *url = json_string_value(json_object_get(json_array_get(imgs, 0), "url"));
+    unsigned char *got = NULL;
+    size_t n = 0;
+    uint64_t before = spotify_thread_requests();
+    assert_int_equal(spotify_fetch_image(f.c, url, SPOTIFY_COVER_MAX_BYTES, &got, &n, &err), KT_OK);
+    assert_int_equal(spotify_thread_requests() - before, 0); /* not a Web API request */
+    assert_int_equal(n, sizeof jpeg);
+    assert_memory_equal(got, jpeg, sizeof jpeg);
+    free(got);
+    got = NULL;
+    assert_int_equal(spotify_fetch_image(f.c, url, 100, &got, &n, &err), KT_ERR_TOO_LARGE);
+    assert_null(got);
+    assert_int_equal(spotify_fetch_image(f.c, "file:///etc/passwd", 100, &got, &n, &err),
+                     KT_ERR_INVALID);
+    /* No token goes with it: the Web API, asked the same way, says so. */
+    char me[128];
+    snprintf(me, sizeof me, "%s/v1/me", f.em.base);
+    assert_int_equal(spotify_fetch_image(f.c, me, 4096, &got, &n, &err), KT_ERR_UPSTREAM);
+    assert_int_equal(stat_count(&f.em, "GET /v1/me", "401"), 1);
+    assert_null(got);
+    json_decref(imgs);
+    json_decref(t);
+    fx_stop(&f);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1182,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_mode_extended),
         cmocka_unit_test(test_budget_and_accounting),
         cmocka_unit_test(test_429_short_retry_after_honoured),
+        cmocka_unit_test(test_playlist_cover_upload_and_fetch),
     };
     return cmocka_run_group_tests_name("spotify_client", tests, NULL, NULL);
 }

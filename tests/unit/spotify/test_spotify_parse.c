@@ -248,6 +248,21 @@ static void test_playlist(void **state)
     assert_int_equal(spotify_parse_playlist(j, &p, NULL), KT_OK);
     assert_int_equal(p->items_total, -1);
     spotify_playlist_free(p);
+    json_decref(j);
+
+    /* An uploaded cover: one image of null size; the mosaic: sized images. */
+    j = parse("{\"id\":\"pl4\",\"images\":[{\"url\":\"https://i.example/a\",\"height\":null,"
+              "\"width\":null}]}");
+    assert_int_equal(spotify_parse_playlist(j, &p, NULL), KT_OK);
+    assert_int_equal(p->cover_custom, 1);
+    assert_string_equal(p->image_url, "https://i.example/a");
+    spotify_playlist_free(p);
+    json_decref(j);
+    j = parse("{\"id\":\"pl5\",\"images\":[{\"url\":\"https://m.example/a\",\"height\":640,"
+              "\"width\":640},{\"url\":\"https://m.example/b\",\"height\":300,\"width\":300}]}");
+    assert_int_equal(spotify_parse_playlist(j, &p, NULL), KT_OK);
+    assert_int_equal(p->cover_custom, 0);
+    spotify_playlist_free(p);
     spotify_playlist_free(NULL);
     json_decref(j);
 }

@@ -72,6 +72,8 @@ typedef struct kt_config {
     int sync_top_every_s;        /* top items snapshot period (0 = never) */
     int stats_every_s;           /* tracker points + stats refresh period (0 = never) */
     int history_min_ms;          /* history import: shorter plays are skipped */
+    int share_burst;             /* share links: public reads at once per client and per link */
+    int share_rate_per_min;      /* share links: bucket refill per minute */
     int releases_interval_hours; /* scheduled new-release refresh period (0 = on demand only) */
     int releases_window_days;    /* releases older than this age out */
     int releases_recheck_hours;  /* development mode: artists re-checked after this long */

@@ -127,6 +127,10 @@ kt_status http_req_json(const http_req *r, json_t **out, kt_err *err);
 int http_req_wants_json(const http_req *r);
 /* True when the request came over TLS or the public origin is https. */
 int http_req_is_https(const http_req *r);
+/* The client's numeric address ("127.0.0.1", "::1") into out (n bytes;
+ * 64 is enough for any), "" when unknown. For per-client limits: the peer
+ * of the TCP connection, not a forwarded header a client could forge. */
+void http_req_client(const http_req *r, char *out, size_t n);
 /* Per-request slot for the handler chain (e.g. the authenticated user id). */
 void http_req_set_user(http_req *r, int64_t user_id);
 int64_t http_req_user(const http_req *r);

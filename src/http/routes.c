@@ -29,6 +29,7 @@ static const route_table tables[] = {
     {routes_shuffle, &routes_shuffle_count},
     {routes_trending, &routes_trending_count},
     {routes_fromtops, &routes_fromtops_count},
+    {routes_shares, &routes_shares_count},
     {routes_releases, &routes_releases_count},
     {routes_stats, &routes_stats_count},
     {routes_recap, &routes_recap_count},
@@ -192,6 +193,25 @@ int routes_query_time(http_req *r, const char *name, int64_t dflt, int64_t *out)
         return 0;
     }
     return 1;
+}
+
+int routes_param_id(http_req *r, const char *what, int64_t *out)
+{
+    const char *id = http_req_param(r, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = id ? strtoll(id, &end, 10) : 0;
+    if (!id || !*id || *end != '\0' || errno != 0 || v <= 0) {
+        http_reply_error_msg(r, 400, "bad_parameter", "id: expected %s id", what);
+        return 0;
+    }
+    *out = (int64_t)v;
+    return 1;
+}
+
+void routes_reply_deleted(http_req *r, int64_t id)
+{
+    http_reply_json(r, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
 }
 
 json_t *routes_time_json(int64_t ms)

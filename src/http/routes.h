@@ -36,6 +36,8 @@ extern const http_route routes_trending[];
 extern const size_t routes_trending_count;
 extern const http_route routes_fromtops[];
 extern const size_t routes_fromtops_count;
+extern const http_route routes_shares[];
+extern const size_t routes_shares_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_stats[];
@@ -108,6 +110,14 @@ int routes_multipart_files(http_req *r, http_parts *out);
 int routes_query_int(http_req *r, const char *name, int64_t dflt, int64_t min, int64_t max,
                      int64_t *out);
 int routes_query_time(http_req *r, const char *name, int64_t dflt, int64_t *out);
+
+/* The path parameter {id} as a positive row id (a saved definition, a share
+ * link, ...). Returns 1 with *out set, or 0 after replying 400
+ * "bad_parameter" "id: expected <what> id". */
+int routes_param_id(http_req *r, const char *what, int64_t *out);
+
+/* Replies 200 {id, deleted: true}: the answer of the DELETE routes. */
+void routes_reply_deleted(http_req *r, int64_t id);
 
 /* Replies 200 with *body (taken) when st is KT_OK, else the error as JSON.
  * Takes a pointer, not the value: callers write

@@ -52,21 +52,14 @@ static void create_handler(http_req *r, void *app)
 
 static void delete_handler(http_req *r, void *app)
 {
-    int64_t uid = 0;
+    int64_t uid = 0, id = 0;
     kt_err err = {0};
-    const char *id = http_req_param(r, "id");
-    char *end = NULL;
-    if (!routes_require_user(r, app, &uid))
+    if (!routes_require_user(r, app, &uid) || !routes_param_id(r, "a definition", &id))
         return;
-    long long v = id ? strtoll(id, &end, 10) : 0;
-    if (!id || !*id || *end != '\0' || v <= 0) {
-        http_reply_error_msg(r, 400, "bad_parameter", "id: expected a definition id");
-        return;
-    }
-    if (fromtops_delete(app, uid, (int64_t)v, &err) != KT_OK)
+    if (fromtops_delete(app, uid, id, &err) != KT_OK)
         http_reply_error(r, &err);
     else
-        http_reply_json(r, 200, json_pack("{s:I,s:b}", "id", (json_int_t)v, "deleted", 1));
+        routes_reply_deleted(r, id);
 }
 
 const http_route routes_fromtops[] = {

@@ -576,6 +576,22 @@ int http_req_is_https(const http_req *r)
     return r && r->srv->https;
 }
 
+void http_req_client(const http_req *r, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        r ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
+        out[0] = '\0';
+}
+
 void http_req_set_user(http_req *r, int64_t user_id)
 {
     if (r)

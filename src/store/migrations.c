@@ -581,6 +581,25 @@
     "  UNIQUE (user_id, spec));\n" \
     "CREATE INDEX fromtops_defs_refresh ON fromtops_defs(refresh, last_run_at);\n"
 
+/* Migration 14: read-only share links (issue 18, item 3).
+ *  - shares: a user's links. Only the SHA-256 (hex) of the link's token is
+ *    kept, as for sessions: the token itself is shown once and is the
+ *    capability. `pages` is a JSON array of the page names the link shows
+ *    ("stats", "tops", "playlist:<spotify id>"); expires_at NULL = never.
+ *    Revoking deletes the row, so an unknown, expired or revoked token all
+ *    look the same to the public routes.
+ */
+#define SHARES_SCHEMA \
+    "CREATE TABLE shares (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  token_hash TEXT NOT NULL UNIQUE,\n" \
+    "  pages TEXT NOT NULL,\n" /* JSON array of page names */ \
+    "  label TEXT,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  expires_at BIGINT);\n" \
+    "CREATE INDEX shares_user ON shares(user_id, id);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -646,6 +665,7 @@ static const migration migrations[] = {
      NULL},
     {12, "trending_tracks: each user's curated list of trending tracks", TRENDING_SCHEMA},
     {13, "fromtops_defs: saved definitions of playlists made from top tracks", FROMTOPS_SCHEMA},
+    {14, "shares: read-only share links (token hashes, chosen pages, expiry)", SHARES_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -72,8 +72,10 @@ def test_route_table_is_read():
 
 
 def user_scoped(pattern):
+    # /api/public/: share links, read by anyone holding the link's token
+    # (test_shares.py checks what they show and to whom).
     return pattern.startswith("/api/") and not pattern.startswith("/api/auth/login") \
-        and not pattern.startswith("/api/auth/callback")
+        and not pattern.startswith("/api/auth/callback") and not pattern.startswith("/api/public/")
 
 
 def fill(pattern, values):
@@ -111,10 +113,13 @@ def bob_ids(emu, kt, bob):
     # refuses encoded slashes.)
     ids = {"playlist": [p["id"] for p in pls],
            "snapshot": [p["snapshot_id"] for p in pls if "/" not in p["snapshot_id"]],
-           "job": [], "restore": [], "fromtops": []}
+           "job": [], "restore": [], "fromtops": [], "share": []}
     r = bob.post("/api/playlists/from-tops", json={"source": "spotify", "limit": 1})
     assert r.status == 202, r
     ids["fromtops"].append(str(r.json()["definition"]["id"]))
+    r = bob.post("/api/shares", json={"pages": ["stats", f"playlist:{ids['playlist'][0]}"]})
+    assert r.status == 201, r
+    ids["share"].append(str(r.json()["id"]))
     r = bob.post("/api/sync", json={})
     assert r.status == 202, r
     ids["job"].append(str(r.json().get("id") or r.json()["job"]["id"]))
@@ -139,6 +144,8 @@ def candidates(pattern, ids):
         return []
     if pattern.startswith("/api/playlists/from-tops/"):
         pool = ids["fromtops"]
+    elif pattern.startswith("/api/shares/"):
+        pool = ids["share"]
     elif pattern.startswith("/api/playlists/"):
         pool = ids["playlist"]
     elif pattern.startswith("/api/jobs/"):
@@ -395,7 +402,7 @@ def test_injection_on_every_parameter_is_harmless(two, db):
     for method, pattern, flags, params in ROUTES:
         if pattern.startswith("/api/auth/"):
             continue  # logout/disconnect would end the session the loop needs
-        base = {"id": pid, "snapshot": "x", "kind": "tracks"}
+        base = {"id": pid, "snapshot": "x", "kind": "tracks", "token": "x", "page": "stats"}
         targets = []
         for p in PAYLOADS:
             for name in re.findall(r"\{(\w+)\}", pattern):  # path parameters

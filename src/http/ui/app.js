@@ -14,6 +14,7 @@ import {shufflePage} from './page_shuffle.js';
 import {trendingPage} from './page_trending.js';
 import {fromtopsPage} from './page_fromtops.js';
 import {releasesPage, backupsPage, settingsPage, adminPage} from './page_more.js';
+import {sharedPage} from './page_shares.js';
 
 const PAGES = {
   dashboard: {title: 'Dashboard', render: dashboardPage},
@@ -106,6 +107,17 @@ async function start() {
     document.getElementById('main').focus();
   });
   const loading = document.getElementById('loading');
+  // A share link's page is public: no login, no navigation, no /api/me.
+  const shared = location.hash.match(/^#\/shared\/([A-Za-z0-9_-]+)$/);
+  if (shared) {
+    loading.remove();
+    document.getElementById('connect').remove();
+    document.body.dataset.state = 'shared';
+    const root = h('div', {class: 'page', dataset: {page: 'shared'}});
+    clear(document.getElementById('main'), root);
+    await sharedPage(root, shared[1]);
+    return;
+  }
   try {
     await refreshMe();
   } catch (err) {

@@ -5,6 +5,7 @@
 import {api, runJob, isMissingRoute, ApiError} from './api.js';
 import {h, clear, fmtNumber, fmtDate, fmtDateTime, errorBox} from './dom.js';
 import {syncPanel} from './page_dashboard.js';
+import {sharesCard} from './page_shares.js';
 
 // ---- new releases ----
 
@@ -155,6 +156,7 @@ export async function settingsPage(ctx) {
     } catch (err) { clear(out, errorBox(err)); }
   });
   const me = ctx.me;
+  const share = await sharesCard(ctx);
   ctx.root.append(h('h1', null, 'Settings'), h('div', {class: 'grid'},
     syncPanel(ctx, afterSync),
     h('section', {class: 'card', 'aria-labelledby': 'acct-h'}, h('h2', {id: 'acct-h'}, 'Spotify account'),
@@ -164,7 +166,8 @@ export async function settingsPage(ctx) {
         h('dt', null, 'Spotify asks you to log in again by'), h('dd', null, `${fmtDate(me.refresh_token_expires_at)}${me.refresh_token_days_left !== null ? ` (${me.refresh_token_days_left} days)` : ''}`)),
       h('p', {class: 'muted'}, 'keeptrack also syncs by itself, on the schedule set by the person who runs this server; "Sync now" syncs at once.'),
       h('div', {class: 'row'}, disconnect, del), out),
-    h('section', {class: 'card wide', 'aria-labelledby': 'runs-h'}, h('h2', {id: 'runs-h'}, 'Recent syncs'), runsSlot)),
+    h('section', {class: 'card wide', 'aria-labelledby': 'runs-h'}, h('h2', {id: 'runs-h'}, 'Recent syncs'), runsSlot),
+    share),
   h('p', {class: 'muted', id: 'admin-hint'}, 'Running this server? ', h('a', {href: '#/admin'}, 'Open the admin page'), '.'));
 }
 

@@ -8,6 +8,7 @@
  */
 #include "images.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@
 #define SIZE_MIN 16
 #define SIZE_MAX_PX 2000
 #define SVG_MAX 2048
+
+static atomic_ullong covers_served;
+
+unsigned long long images_covers_served(void) { return atomic_load(&covers_served); }
 
 void images_url(jw *w, const char *api, int size, const char *key)
 {
@@ -127,6 +132,7 @@ static enum MHD_Result answer_cover(struct MHD_Connection *conn, em_library *lib
     if (!bytes)
         return queue(conn, 404, "application/json; charset=utf-8", not_found, sizeof not_found - 1, "no-store");
     enum MHD_Result ret = queue(conn, 200, "image/jpeg", (const char *)bytes, n, "public, max-age=86400");
+    atomic_fetch_add(&covers_served, 1);
     free(bytes);
     return ret;
 }

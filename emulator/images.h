@@ -29,6 +29,10 @@ void images_url(jw *w, const char *api, int size, const char *key);
  * changes exactly when the bytes do, like Spotify's i.scdn.co URLs). */
 void images_cover_url(jw *w, const char *api, const char *sha256_hex);
 
+/* How many uploaded covers (GET /image/ugc/<key>, 200) were served since
+ * start (GET /__emulator/images). Thread-safe. */
+unsigned long long images_covers_served(void);
+
 /* True when url is under /image/ (the caller then calls images_answer). */
 bool images_is_path(const char *url);
 

@@ -18,6 +18,16 @@
  *    transaction (store_playlists_replace), which also records a version
  *    per new snapshot_id.
  *
+ * 5. Custom covers (issue 18, item 6): a playlist the user owns whose
+ *    images[] is one image of null size (an upload; the mosaic is not kept)
+ *    gets its cover recorded on its current version. The list already
+ *    carries the image URL, so covers cost no Web API request; the bytes
+ *    come from the image host (spotify_fetch_image, no token) only when the
+ *    URL is not one a stored version already has (then the stored hash is
+ *    reused). A cover that fails to download, is not a JPEG or is over
+ *    Spotify's upload limit is left out with a warning (the version keeps
+ *    no cover; the next sync tries again); it never fails the sync.
+ *
  * Development-mode apps read /playlists/{id}/items 50 a page; extended-quota
  * apps the older /playlists/{id}/tracks 100 a page, half the requests. The
  * mode is the one this process learnt; else, when the last sync found the
@@ -32,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/jsonutil.h"
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -47,6 +58,9 @@ typedef struct pl_entry {
     int walk;      /* fetch by walking this playlist alone */
     int readable;  /* items were read (fetch succeeded) */
     sync_list items;
+    char cover_sha[65];   /* the custom cover's hex SHA-256; "" for none */
+    unsigned char *cover; /* its bytes when downloaded by this sync, else NULL */
+    size_t cover_len;
 } pl_entry;
 
 typedef struct pl_state {
@@ -303,6 +317,57 @@ static kt_status plan(pl_state *ps, int *any, kt_err *err)
     return st;
 }
 
+/* The stored hash of cover URL url, or NULL (known: rows of
+ * store_playlist_cover_urls). */
+static const char *known_cover(const store_rows *known, const char *url)
+{
+    for (size_t i = 0; i < store_rows_count(known); i++)
+        if (strcmp(store_rows_text(known, i, 0), url) == 0)
+            return store_rows_text(known, i, 1);
+    return NULL;
+}
+
+/* Step 5 at the top of this file. */
+static kt_status fetch_covers(pl_state *ps, kt_err *err)
+{
+    store *s = NULL;
+    store_rows *known = NULL;
+    kt_status st = sync_db(ps->c, &s, err);
+    if (st == KT_OK) {
+        st = store_playlist_cover_urls(s, ps->c->user_id, &known, err);
+        sync_db_put(ps->c, s);
+    }
+    for (size_t i = 0; i < ps->n && st == KT_OK; i++) {
+        pl_entry *e = &ps->v[i];
+        const spotify_playlist *p = e->meta;
+        if (!p->cover_custom || !p->image_url || !p->owner_id ||
+            strcmp(p->owner_id, ps->c->spotify_id) != 0)
+            continue;
+        const char *sha = known_cover(known, p->image_url);
+        if (sha && strlen(sha) == 64) {
+            memcpy(e->cover_sha, sha, 65);
+            continue;
+        }
+        kt_err ferr;
+        err_clear(&ferr);
+        kt_status fs = spotify_fetch_image(ps->c->app->spotify, p->image_url,
+                                           SPOTIFY_COVER_MAX_BYTES, &e->cover, &e->cover_len, &ferr);
+        if (fs == KT_ERR_NOMEM) {
+            st = nomem(err);
+        } else if (fs != KT_OK || !spotify_cover_acceptable(e->cover, e->cover_len)) {
+            LOG_WARN("playlist_cover_skipped", "user=%lld reason=\"%s\"", (long long)ps->c->user_id,
+                     fs != KT_OK ? ferr.msg : "not a JPEG");
+            free(e->cover);
+            e->cover = NULL;
+            e->cover_len = 0;
+        } else {
+            crypto_sha256_hex(e->cover, e->cover_len, e->cover_sha);
+        }
+    }
+    store_rows_free(known);
+    return st;
+}
+
 static kt_status write_all(pl_state *ps, kt_err *err)
 {
     store_playlist_row *rows = calloc(ps->n + 1, sizeof *rows);
@@ -314,10 +379,22 @@ static kt_status write_all(pl_state *ps, kt_err *err)
     kt_status st = rows && items && irows ? KT_OK : nomem(err);
     for (size_t i = 0; st == KT_OK && i < ps->n; i++) {
         const spotify_playlist *p = ps->v[i].meta;
-        rows[i] = (store_playlist_row){p->id,          p->name,          p->description,
-                                       p->owner_id,    p->owner_name,    p->collaborative,
-                                       p->public_,     p->snapshot_id,   p->items_total,
-                                       p->image_url};
+        rows[i] = (store_playlist_row){.spotify_id = p->id,
+                                       .name = p->name,
+                                       .description = p->description,
+                                       .owner_id = p->owner_id,
+                                       .owner_name = p->owner_name,
+                                       .collaborative = p->collaborative,
+                                       .public_ = p->public_,
+                                       .snapshot_id = p->snapshot_id,
+                                       .items_total = p->items_total,
+                                       .image_url = p->image_url};
+        if (ps->v[i].cover_sha[0]) {
+            rows[i].cover_sha256 = ps->v[i].cover_sha;
+            rows[i].cover_url = p->image_url;
+            rows[i].cover_bytes = ps->v[i].cover;
+            rows[i].cover_len = ps->v[i].cover_len;
+        }
         if (!ps->v[i].fetch || !ps->v[i].readable)
             continue;
         const sync_list *l = &ps->v[i].items;
@@ -398,10 +475,13 @@ kt_status sync_playlists(sync_ctx *c, kt_err *err)
         (st = fetch_items(&ps, err)) == KT_OK && stale_mode(&ps))
         st = reread_as_development(&ps, err);
     if (st == KT_OK)
+        st = fetch_covers(&ps, err);
+    if (st == KT_OK)
         st = write_all(&ps, err);
     for (size_t i = 0; i < ps.n; i++) {
         spotify_playlist_free(ps.v[i].meta);
         sync_list_free(&ps.v[i].items);
+        free(ps.v[i].cover);
     }
     free(ps.v);
     if (st != KT_OK)

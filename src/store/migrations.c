@@ -600,6 +600,25 @@
     "  expires_at BIGINT);\n" \
     "CREATE INDEX shares_user ON shares(user_id, id);\n"
 
+/* Migration 15: playlist covers (issue 18, item 6).
+ *  - playlist_covers: the JPEG bytes of a user's custom playlist covers,
+ *    once per SHA-256 (hex), so a cover kept over many versions (or on
+ *    several playlists) is stored once. Spotify's generated mosaic covers
+ *    are not kept: they are made from the items, which a version has.
+ *  - playlist_versions.cover_sha256: the custom cover the version had (NULL:
+ *    the mosaic, or not known), and cover_url the image URL it was read
+ *    from, so a sync that sees the same URL again fetches nothing.
+ */
+#define COVERS_SCHEMA \
+    "CREATE TABLE playlist_covers (\n" \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  sha256 TEXT NOT NULL,\n" \
+    "  bytes @BLOB@ NOT NULL,\n" \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  PRIMARY KEY (user_id, sha256));\n" \
+    "ALTER TABLE playlist_versions ADD COLUMN cover_sha256 TEXT;\n" \
+    "ALTER TABLE playlist_versions ADD COLUMN cover_url TEXT;\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -666,6 +685,7 @@ static const migration migrations[] = {
     {12, "trending_tracks: each user's curated list of trending tracks", TRENDING_SCHEMA},
     {13, "fromtops_defs: saved definitions of playlists made from top tracks", FROMTOPS_SCHEMA},
     {14, "shares: read-only share links (token hashes, chosen pages, expiry)", SHARES_SCHEMA},
+    {15, "playlist_covers: custom cover bytes by hash, and each version's cover", COVERS_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -874,6 +874,91 @@ out:
     return st;
 }
 
+/* Sets p's cover on the version of its snapshot, when that version exists,
+ * and keeps the bytes once per hash (see store_playlists_replace). Inside
+ * the caller's transaction. */
+static kt_status playlist_cover_write(store *s, int64_t user_id, const store_playlist_row *p,
+                                      int64_t now_ms, kt_err *err)
+{
+    int64_t changed = 0, have = 0;
+    kt_status st;
+    if (!p->cover_sha256 || !p->snapshot_id)
+        return KT_OK;
+    if (strlen(p->cover_sha256) != 64)
+        return err_set(err, KT_ERR_INVALID, "bad_row", "cover of playlist %s: not a SHA-256",
+                       p->spotify_id);
+    store_param up[] = {SP_TEXT(p->cover_sha256), SP_TEXT(p->cover_url), SP_INT(user_id),
+                        SP_TEXT(p->spotify_id), SP_TEXT(p->snapshot_id)};
+    st = store_exec(s,
+                    "UPDATE playlist_versions SET cover_sha256 = ?, cover_url = ? WHERE "
+                    "playlist_id = (SELECT id FROM playlists WHERE user_id = ? AND spotify_id = ?) "
+                    "AND snapshot_id = ?",
+                    up, 5, &changed, err);
+    if (st != KT_OK || changed == 0)
+        return st; /* no version of that snapshot (items not read): nothing to attach to */
+    if (p->cover_bytes) {
+        store_param bp[] = {SP_INT(user_id), SP_TEXT(p->cover_sha256),
+                            SP_BLOB(p->cover_bytes, p->cover_len), SP_INT(now_ms)};
+        return store_exec(s,
+                          "INSERT INTO playlist_covers (user_id, sha256, bytes, created_at) VALUES "
+                          "(?, ?, ?, ?) ON CONFLICT (user_id, sha256) DO NOTHING",
+                          bp, 4, NULL, err);
+    }
+    store_param hp[] = {SP_INT(user_id), SP_TEXT(p->cover_sha256)};
+    st = store_query_int(s, "SELECT COUNT(*) FROM playlist_covers WHERE user_id = ? AND sha256 = ?",
+                         hp, 2, &have, err);
+    if (st == KT_OK && !have)
+        st = err_set(err, KT_ERR_INVALID, "bad_row", "cover of playlist %s: new hash without bytes",
+                     p->spotify_id);
+    return st;
+}
+
+kt_status store_playlist_cover_urls(store *s, int64_t user_id, store_rows **out, kt_err *err)
+{
+    store_param p[] = {SP_INT(user_id)};
+    return store_query(s,
+                       "SELECT DISTINCT v.cover_url, v.cover_sha256 FROM playlist_versions v JOIN "
+                       "playlists p ON p.id = v.playlist_id WHERE p.user_id = ? AND v.cover_url IS "
+                       "NOT NULL AND v.cover_sha256 IS NOT NULL",
+                       p, 1, out, err);
+}
+
+kt_status store_playlist_cover_get(store *s, int64_t user_id, const char *spotify_id,
+                                   const char *snapshot_id, unsigned char **bytes, size_t *len,
+                                   char sha_out[65], kt_err *err)
+{
+    store_rows *r = NULL;
+    store_param p[] = {SP_INT(user_id), SP_TEXT(spotify_id), SP_TEXT(snapshot_id)};
+    *bytes = NULL;
+    *len = 0;
+    kt_status st = store_query(s,
+                               "SELECT v.cover_sha256, c.bytes FROM playlist_versions v JOIN "
+                               "playlists p ON p.id = v.playlist_id LEFT JOIN playlist_covers c "
+                               "ON c.user_id = p.user_id AND c.sha256 = v.cover_sha256 WHERE "
+                               "p.user_id = ? AND p.spotify_id = ? AND v.snapshot_id = ?",
+                               p, 3, &r, err);
+    if (st == KT_OK && store_rows_count(r) == 0)
+        st = err_set(err, KT_ERR_NOT_FOUND, "no_version", "no version %s of playlist %s",
+                     snapshot_id, spotify_id);
+    const char *sha = st == KT_OK ? store_rows_text(r, 0, 0) : NULL;
+    size_t n = 0;
+    const void *blob = sha ? store_rows_blob(r, 0, 1, &n) : NULL;
+    if (blob) {
+        unsigned char *copy = malloc(n ? n : 1);
+        if (!copy) {
+            st = nomem(err);
+        } else {
+            memcpy(copy, blob, n);
+            *bytes = copy;
+            *len = n;
+            if (sha_out)
+                snprintf(sha_out, 65, "%s", sha);
+        }
+    }
+    store_rows_free(r);
+    return st;
+}
+
 kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlist_row *playlists,
                                   size_t n, const store_playlist_items *items, size_t n_items,
                                   int64_t now_ms, int64_t *added, int64_t *removed, kt_err *err)
@@ -950,6 +1035,8 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
     rem += gone;
     for (size_t i = 0; i < n_items && st == KT_OK; i++)
         st = playlist_items_write(s, user_id, &items[i], now_ms, &add, &rem, err);
+    for (size_t i = 0; i < n && st == KT_OK; i++)
+        st = playlist_cover_write(s, user_id, &playlists[i], now_ms, err);
     if (st == KT_OK)
         st = store_commit(s, err);
 out:

@@ -146,6 +146,14 @@ typedef struct store_playlist_row {
     const char *snapshot_id;
     int64_t items_total; /* -1 unknown */
     const char *image_url;
+    /* The custom cover of the playlist's current snapshot, or all NULL
+     * (Spotify's mosaic, or not known): its hex SHA-256, the URL it was read
+     * from, and its bytes, which may be NULL when the user already has a
+     * cover of that hash stored (store_playlist_cover_urls). */
+    const char *cover_sha256;
+    const char *cover_url;
+    const unsigned char *cover_bytes;
+    size_t cover_len;
 } store_playlist_row;
 
 /* One entry of a playlist: uri NULL keeps a null entry. */
@@ -167,13 +175,29 @@ typedef struct store_playlist_items {
  * synced_snapshot_id, removed_at), every row including removed ones. */
 kt_status store_playlists_state(store *s, int64_t user_id, store_rows **out, kt_err *err);
 
+/* The custom covers the user's playlist versions have: columns (cover_url,
+ * cover_sha256), each pair once. A sync that sees one of these URLs again
+ * knows the cover without fetching it. */
+kt_status store_playlist_cover_urls(store *s, int64_t user_id, store_rows **out, kt_err *err);
+
+/* The custom cover of version snapshot_id of the user's playlist
+ * spotify_id: *bytes (caller frees) and *len, and sha_out (65 bytes, may be
+ * NULL) its hex SHA-256. KT_ERR_NOT_FOUND when there is no such version;
+ * KT_OK with *bytes NULL when the version had no custom cover. */
+kt_status store_playlist_cover_get(store *s, int64_t user_id, const char *spotify_id,
+                                   const char *snapshot_id, unsigned char **bytes, size_t *len,
+                                   char sha_out[65], kt_err *err);
+
 /* Replaces the user's playlist list and the items of the playlists in
  * `items` in one transaction (tx): playlists[] become the list in that
  * order (upserted by spotify_id); stored playlists not in it are marked
  * removed (kept with their versions for history); for each items[] entry
  * (whose playlist must be in playlists[]) the items are replaced, the
  * playlist's synced_snapshot_id set, and a version recorded for the
- * snapshot unless one exists. *added / *removed (may be NULL) count
+ * snapshot unless one exists; a playlist row's cover (cover_sha256) is
+ * then set on the version of its snapshot_id when there is one, its bytes
+ * kept once per hash (KT_ERR_INVALID, nothing written, when a new hash
+ * comes without bytes). *added / *removed (may be NULL) count
  * playlists and items that appeared / disappeared. */
 kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlist_row *playlists,
                                   size_t n, const store_playlist_items *items, size_t n_items,

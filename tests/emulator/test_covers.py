@@ -47,6 +47,7 @@ def test_upload_serves_the_bytes_and_changes_snapshot(me):
     assert imgs[0]["url"] == f"{me.base_url}/image/ugc/{sha[:32]}"
     img = http("GET", imgs[0]["url"])  # no token: an image host
     assert img.status == 200 and img.body == raw and img.headers["Content-Type"] == "image/jpeg"
+    assert me.control("GET", "images") == {"covers_served": 1}
     pl = next(p for p in me.truth("a", ["playlists"])["playlists"] if p["id"] == me.own["id"])
     assert pl["cover_sha256"] == sha and pl["images"] == imgs
     assert pl["snapshot_id"] != me.own["snapshot_id"]
@@ -109,3 +110,7 @@ def test_mutation_sets_cover(me):
     bad = http("POST", f"{me.base_url}/__emulator/users/a/mutate",
                {"op": "playlist_cover", "playlist": "nosuch", "jpeg_base64": "bm9wZQ=="})
     assert bad.status == 404
+    # unchecked: any bytes, as a broken image host would serve.
+    me.mutate("a", op="playlist_cover", playlist=me.own["id"], jpeg_base64="bm9wZQ==", unchecked=True)
+    pl = next(p for p in me.truth("a", ["playlists"])["playlists"] if p["id"] == me.own["id"])
+    assert http("GET", pl["images"][0]["url"]).body == b"nope"

@@ -284,8 +284,8 @@ static void test_playlists(void **state)
             total = 0;
     put_catalog(s, &c);
     store_playlist_row pl[] = {
-        {"p1", "Mine", "desc", "u1", "User One", 0, 1, "snap1", 4, NULL},
-        {"p2", "Theirs", NULL, "other", "Other", 0, -1, "snapX", 100, NULL},
+        {"p1", "Mine", "desc", "u1", "User One", 0, 1, "snap1", 4, NULL, NULL, NULL, NULL, 0},
+        {"p2", "Theirs", NULL, "other", "Other", 0, -1, "snapX", 100, NULL, NULL, NULL, NULL, 0},
     };
     store_item_row items[] = {
         {c.uri[0], 5000, "u1"},
@@ -509,6 +509,82 @@ static void test_catalog_skips_unchanged(void **state)
     store_rows_free(r);
 }
 
+/* Custom covers: recorded on the version of the row's snapshot, bytes kept
+ * once per hash, known URLs listed, read back per version; a new hash
+ * without bytes is refused with nothing written. */
+static void test_playlist_covers(void **state)
+{
+    store *s = testdb_store(state);
+    kt_err err = {0};
+    cat c;
+    int64_t u = testdb_add_user(s, "u1"), u2 = testdb_add_user(s, "u2");
+    put_catalog(s, &c);
+    static const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x02, 0x00, 0xFE};
+    const char *sha = "aa00000000000000000000000000000000000000000000000000000000000001";
+    store_playlist_row pl[] = {
+        {.spotify_id = "p1", .public_ = -1, .items_total = 1, .snapshot_id = "s1",
+         .cover_sha256 = sha, .cover_url = "http://img/ugc/1", .cover_bytes = jpeg,
+         .cover_len = sizeof jpeg},
+        {.spotify_id = "p2", .public_ = -1, .items_total = 1, .snapshot_id = "s2",
+         .cover_sha256 = sha, .cover_url = "http://img/ugc/1"},
+        /* No version of its snapshot (items not read): no cover kept. */
+        {.spotify_id = "p3", .public_ = -1, .items_total = 1, .snapshot_id = "s3",
+         .cover_sha256 = sha, .cover_url = "http://img/ugc/1"},
+    };
+    store_item_row items[] = {{c.uri[0], 5000, "u1"}};
+    store_playlist_items pi[] = {{"p1", "s1", items, 1}, {"p2", "s2", items, 1}};
+    OK(store_playlists_replace(s, u, pl, 3, pi, 2, 100, NULL, NULL, &err));
+    int64_t n = 0;
+    OK(store_query_int(s, "SELECT COUNT(*) FROM playlist_covers", NULL, 0, &n, &err));
+    assert_int_equal(n, 1); /* two playlists, one cover: stored once */
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    char got_sha[65];
+    OK(store_playlist_cover_get(s, u, "p2", "s2", &bytes, &len, got_sha, &err));
+    assert_int_equal(len, sizeof jpeg);
+    assert_memory_equal(bytes, jpeg, sizeof jpeg);
+    assert_string_equal(got_sha, sha);
+    free(bytes);
+    assert_int_equal(store_playlist_cover_get(s, u, "p3", "s3", &bytes, &len, NULL, &err),
+                     KT_ERR_NOT_FOUND);
+    assert_int_equal(store_playlist_cover_get(s, u2, "p1", "s1", &bytes, &len, NULL, &err),
+                     KT_ERR_NOT_FOUND);
+    store_rows *r = NULL;
+    OK(store_playlist_cover_urls(s, u, &r, &err));
+    assert_int_equal(store_rows_count(r), 1);
+    assert_string_equal(store_rows_text(r, 0, 0), "http://img/ugc/1");
+    assert_string_equal(store_rows_text(r, 0, 1), sha);
+    store_rows_free(r);
+    OK(store_playlist_cover_urls(s, u2, &r, &err));
+    assert_int_equal(store_rows_count(r), 0);
+    store_rows_free(r);
+
+    /* A new version back on the mosaic: no cover; the old one keeps its. */
+    store_playlist_row back = {.spotify_id = "p1", .public_ = -1, .items_total = 1,
+                               .snapshot_id = "s1b"};
+    store_playlist_items pib = {"p1", "s1b", items, 1};
+    OK(store_playlists_replace(s, u, &back, 1, &pib, 1, 200, NULL, NULL, &err));
+    OK(store_playlist_cover_get(s, u, "p1", "s1b", &bytes, &len, NULL, &err));
+    assert_null(bytes);
+    OK(store_playlist_cover_get(s, u, "p1", "s1", &bytes, &len, NULL, &err));
+    assert_non_null(bytes);
+    free(bytes);
+
+    /* A hash never stored, without bytes: refused, the whole write undone. */
+    store_playlist_row bad = {.spotify_id = "p1", .name = "Renamed", .public_ = -1,
+                              .items_total = 1, .snapshot_id = "s1c",
+                              .cover_sha256 = "bb00000000000000000000000000000000000000000000000000000000000002",
+                              .cover_url = "http://img/ugc/2"};
+    store_playlist_items pic = {"p1", "s1c", items, 1};
+    assert_int_equal(store_playlists_replace(s, u, &bad, 1, &pic, 1, 300, NULL, NULL, &err),
+                     KT_ERR_INVALID);
+    assert_int_equal(store_playlist_cover_get(s, u, "p1", "s1c", &bytes, &len, NULL, &err),
+                     KT_ERR_NOT_FOUND);
+    bad.cover_sha256 = "short";
+    assert_int_equal(store_playlists_replace(s, u, &bad, 1, &pic, 1, 300, NULL, NULL, &err),
+                     KT_ERR_INVALID);
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
         cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
@@ -519,6 +595,7 @@ int main(void)
         BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
         BOTH(test_playlists), BOTH(test_top_plays_runs),
         BOTH(test_plays_skip_imported), BOTH(test_catalog_skips_unchanged),
+        BOTH(test_playlist_covers),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

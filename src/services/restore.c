@@ -418,6 +418,9 @@ static int64_t plan_writes(const pl_plan *p, size_t n, const liked_plan *lp)
             w += 1 + chunks(p[i].n, RESTORE_ITEMS_BATCH);
         else if (p[i].act == A_REFILL)
             w += p[i].n ? chunks(p[i].n, RESTORE_ITEMS_BATCH) : 1;
+        if ((p[i].act == A_CREATE || p[i].act == A_REFILL || p[i].act == A_UNCHANGED) &&
+            p[i].src->cover_sha256)
+            w++; /* the cover's upload (even when only the cover differs) */
     }
     return w;
 }
@@ -538,18 +541,52 @@ static void remove_made(writer *w, const char *id, kt_err *err)
         err_prefix(err, "playlist %s could not be filled nor removed (%s)", id, e2.msg);
 }
 
+/* Uploads the version's stored cover to playlist id (after its items, so
+ * a playlist is never left with a cover but not its items). A cover the
+ * database no longer has is skipped with a warning. */
+static kt_status put_cover(writer *w, const char *id, const restore_playlist *src, kt_err *err)
+{
+    store *s = NULL;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    if (!src->cover_sha256)
+        return KT_OK;
+    kt_status st = app_db_get(w->app, &s, err);
+    if (st != KT_OK)
+        return st;
+    st = store_playlist_cover_bytes(s, w->uid, src->cover_sha256, &bytes, &len, err);
+    app_db_put(w->app, s);
+    if (st == KT_ERR_NOT_FOUND) {
+        LOG_WARN("restore_cover_missing", "user=%lld playlist=%s", (long long)w->uid, id);
+        return KT_OK;
+    }
+    if (st == KT_OK)
+        st = spotify_put_playlist_cover(w->app->spotify, w->uid, id, bytes, len, err);
+    free(bytes);
+    if (st == KT_OK)
+        tick(w, "writing playlists");
+    return st;
+}
+
 static kt_status apply_playlist(writer *w, pl_plan *p, kt_err *err)
 {
-    if (p->act == A_REFILL)
-        return fill(w, p->target, p, 1, err);
+    kt_status st;
+    if (p->act == A_REFILL) {
+        st = fill(w, p->target, p, 1, err);
+        return st == KT_OK ? put_cover(w, p->target, p->src, err) : st;
+    }
+    /* Same items: only the version's cover (if it had one) goes back. */
+    if (p->act == A_UNCHANGED)
+        return put_cover(w, p->target, p->src, err);
     if (p->act != A_CREATE)
         return KT_OK;
-    kt_status st = create_playlist(w, p->src, p->created, err);
+    st = create_playlist(w, p->src, p->created, err);
     if (st != KT_OK)
         return st;
     record_made(w, p, p->created);
-    if ((st = fill(w, p->created, p, 0, err)) != KT_OK && st != KT_ERR_DEFERRED &&
-        st != KT_ERR_REAUTH) {
+    if ((st = fill(w, p->created, p, 0, err)) == KT_OK)
+        st = put_cover(w, p->created, p->src, err);
+    if (st != KT_OK && st != KT_ERR_DEFERRED && st != KT_ERR_REAUTH) {
         remove_made(w, p->created, err);
         p->created[0] = '\0';
     }
@@ -821,7 +858,16 @@ static kt_status version_input(store *s, int64_t uid, const char *playlist_id,
     name = NULL;
     p->items_known = 1;
     p->cap = json_array_size(arr) + 1;
-    for (size_t i = 0; i < json_array_size(arr); i++) {
+    /* The version's custom cover goes back with it (by hash: the job reads
+     * the bytes from the user's stored covers). */
+    unsigned char *cover = NULL;
+    size_t cover_len = 0;
+    char sha[65];
+    st = store_playlist_cover_get(s, uid, playlist_id, snapshot_id, &cover, &cover_len, sha, err);
+    if (st == KT_OK && cover && !(p->cover_sha256 = strdup(sha)))
+        st = nomem(err);
+    free(cover);
+    for (size_t i = 0; st == KT_OK && i < json_array_size(arr); i++) {
         const json_t *e = json_array_get(arr, i);
         const char *uri = json_string_value(json_array_get(e, 0));
         json_t *at = json_array_get(e, 1);

@@ -43,6 +43,7 @@ static void playlist_clear(restore_playlist *p)
     free(p->name);
     free(p->description);
     free(p->file);
+    free(p->cover_sha256);
     memset(p, 0, sizeof *p);
 }
 
@@ -518,6 +519,12 @@ static kt_status json_playlist(const char *file, size_t idx, const json_t *p, re
         (pl->file = strdup(file)) == NULL)
         return nomem(err);
     pl->items_known = json_is_array(items);
+    /* Only a version restore's stored input names a cover (by hash, read
+     * from the user's own stored covers); anything else is ignored. */
+    const char *cover = json_str(p, "cover_sha256");
+    if (cover && strlen(cover) == 64 && strspn(cover, "0123456789abcdef") == 64 &&
+        (pl->cover_sha256 = strdup(cover)) == NULL)
+        return nomem(err);
     snprintf(where, sizeof where, "playlists[%zu].items", idx);
     return json_entries(file, where, items, &pl->items, &pl->n, &pl->cap, RESTORE_MAX_ITEMS, err);
 }
@@ -760,6 +767,11 @@ char *restore_input_to_json(const restore_input *in)
         json_t *o = json_pack("{s:s?,s:s,s:s?,s:o*}", "id", p->id, "name", p->name, "description",
                               p->description, "items",
                               p->items_known ? entries_json(p->items, p->n) : json_null());
+        if (o && p->cover_sha256 &&
+            json_object_set_new(o, "cover_sha256", json_string(p->cover_sha256)) != 0) {
+            json_decref(o);
+            goto out;
+        }
         if (json_array_append_new(pls, o) != 0)
             goto out;
     }

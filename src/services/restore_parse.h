@@ -54,6 +54,7 @@ typedef struct restore_playlist {
     char *description; /* may be NULL */
     char *file;        /* the file it came from (for messages) */
     int items_known;   /* 0: the export had no items (a followed playlist of someone else) */
+    char *cover_sha256; /* a stored custom cover (hex SHA-256) to upload after filling, or NULL */
     restore_item *items;
     size_t n, cap;
 } restore_playlist;

@@ -959,6 +959,31 @@ kt_status store_playlist_cover_get(store *s, int64_t user_id, const char *spotif
     return st;
 }
 
+kt_status store_playlist_cover_bytes(store *s, int64_t user_id, const char *sha256,
+                                     unsigned char **bytes, size_t *len, kt_err *err)
+{
+    store_rows *r = NULL;
+    size_t n = 0;
+    store_param p[] = {SP_INT(user_id), SP_TEXT(sha256)};
+    kt_status st = store_query(s, "SELECT bytes FROM playlist_covers WHERE user_id = ? AND sha256 = ?",
+                               p, 2, &r, err);
+    const void *blob = st == KT_OK && store_rows_count(r) ? store_rows_blob(r, 0, 0, &n) : NULL;
+    if (st == KT_OK && !blob)
+        st = err_set(err, KT_ERR_NOT_FOUND, "no_cover", "no stored cover %.64s", sha256 ? sha256 : "");
+    if (st == KT_OK) {
+        unsigned char *copy = malloc(n ? n : 1);
+        if (!copy) {
+            st = nomem(err);
+        } else {
+            memcpy(copy, blob, n);
+            *bytes = copy;
+            *len = n;
+        }
+    }
+    store_rows_free(r);
+    return st;
+}
+
 kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlist_row *playlists,
                                   size_t n, const store_playlist_items *items, size_t n_items,
                                   int64_t now_ms, int64_t *added, int64_t *removed, kt_err *err)

@@ -188,6 +188,11 @@ kt_status store_playlist_cover_get(store *s, int64_t user_id, const char *spotif
                                    const char *snapshot_id, unsigned char **bytes, size_t *len,
                                    char sha_out[65], kt_err *err);
 
+/* The bytes of the user's stored cover sha256 (hex): *bytes (caller frees)
+ * and *len; KT_ERR_NOT_FOUND when the user has no such cover. */
+kt_status store_playlist_cover_bytes(store *s, int64_t user_id, const char *sha256,
+                                     unsigned char **bytes, size_t *len, kt_err *err);
+
 /* Replaces the user's playlist list and the items of the playlists in
  * `items` in one transaction (tx): playlists[] become the list in that
  * order (upserted by spotify_id); stored playlists not in it are marked

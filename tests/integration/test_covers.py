@@ -145,3 +145,64 @@ def test_bad_or_oversized_cover_is_refused(env, db):
     sync(kt)
     t = current(emu, a["id"])
     assert versions(db)[(a["id"], t["snapshot_id"])] == (t["cover_sha256"], raw)
+
+
+def wait_restore(browser, answer):
+    assert answer.status == 202, answer
+    body = answer.json()
+    job = ktlib.wait_until(
+        lambda: (lambda j: j if j["state"] in ("done", "failed") else None)(
+            browser.get(f"/api/jobs/{body['job_id']}").json()), 60, what="restore job")
+    assert job["state"] == "done", job
+    return browser.get(f"/api/restore/{body['restore_id']}").json()
+
+
+def test_version_restore_uploads_its_cover(env, db):
+    emu, kt, browser = env
+    a = owned(emu)[0]
+    set_cover(emu, a["id"], jpeg(4000))
+    sync(kt)
+    v1 = current(emu, a["id"])
+    set_cover(emu, a["id"], jpeg(900, b"c"))
+    sync(kt)
+    assert current(emu, a["id"])["cover_sha256"] != v1["cover_sha256"]
+    emu.reset_stats()
+    # In place: the playlist gets the version's items, then its cover back.
+    wait_restore(browser, browser.post(f"/api/playlists/{a['id']}/versions/restore",
+                                       json={"snapshot": v1["snapshot_id"], "mode": "in_place"}))
+    assert current(emu, a["id"])["cover_sha256"] == v1["cover_sha256"]
+    assert emu.count("PUT /v1/playlists/{id}/images") == 1
+    # As a new playlist: the new one has the cover too.
+    rep = wait_restore(browser, browser.post(f"/api/playlists/{a['id']}/versions/restore",
+                                             json={"snapshot": v1["snapshot_id"], "mode": "new"}))
+    new_id = rep["report"]["playlists"][0]["target_id"]
+    assert new_id != a["id"]
+    assert current(emu, new_id)["cover_sha256"] == v1["cover_sha256"]
+    assert emu.count("PUT /v1/playlists/{id}/images") == 2
+
+
+def test_backup_holds_the_covers(env, db, tmp_path):
+    emu, kt, browser = env
+    a = owned(emu)[0]
+    raw = jpeg(6000)
+    set_cover(emu, a["id"], raw)
+    sync(kt)
+    out = tmp_path / "backups"
+    r = kt.cli("backup", env={"KEEPTRACK_BACKUP_DIR": str(out)}, timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    files = [f for f in os.listdir(out) if f.endswith((".sqlite", ".pgdump"))]
+    assert len(files) == 1, files
+    path = os.path.join(out, files[0])
+    if db.backend == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(path)
+        try:
+            assert con.execute("SELECT bytes FROM playlist_covers").fetchall() == [(raw,)]
+        finally:
+            con.close()
+    else:
+        import subprocess
+        listing = subprocess.run(["pg_restore", "--list", path], capture_output=True, text=True,
+                                 timeout=60)
+        assert listing.returncode == 0, listing.stderr
+        assert "TABLE DATA" in listing.stdout and " playlist_covers " in listing.stdout

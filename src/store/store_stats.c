@@ -447,23 +447,26 @@ kt_status store_stats_listen_days(store *s, int64_t user_id, int64_t from_ms, in
     " WHERE p.user_id = ? AND " L_ARTIST " IS NOT NULL GROUP BY " L_ARTIST                     \
     " HAVING MIN(p.played_at) >= ? AND MIN(p.played_at) < ?"
 
-kt_status store_stats_listen_first_heard(store *s, int64_t user_id, int64_t from_ms,
-                                         int64_t to_ms, size_t limit, store_rows **out,
-                                         int64_t *total, kt_err *err)
+/* The "first heard in range" lists (artists here, tracks in the recap): a
+ * page of `limit` rows from `page_sql` (parameters: user, from, to, limit;
+ * "@C@" expanded) and, when `total` is wanted, the count from `count_sql`
+ * (parameters: user, from, to). */
+static kt_status first_in_range(store *s, const char *page_sql, const char *count_sql,
+                                int64_t user_id, int64_t from_ms, int64_t to_ms, size_t limit,
+                                store_rows **out, int64_t *total, kt_err *err)
 {
     char sql[4096];
     store_rows *r = NULL;
     int64_t n = 0;
     kt_status st = bad_limit(limit, err);
     if (st == KT_OK)
-        st = expand_sql(s, FIRST_HEARD " ORDER BY MIN(p.played_at), " L_ARTIST "@C@ LIMIT ?", NULL,
-                         sql, sizeof sql, err);
+        st = expand_sql(s, page_sql, NULL, sql, sizeof sql, err);
     if (st != KT_OK)
         return st;
     store_param p[] = {SP_INT(user_id), SP_INT(from_ms), SP_INT(to_ms), SP_INT(limit)};
     st = store_query(s, sql, p, 4, &r, err);
     if (st == KT_OK && total)
-        st = store_query_int(s, "SELECT COUNT(*) FROM (" FIRST_HEARD ") fh", p, 3, &n, err);
+        st = store_query_int(s, count_sql, p, 3, &n, err);
     if (st != KT_OK) {
         store_rows_free(r);
         return st;
@@ -472,6 +475,15 @@ kt_status store_stats_listen_first_heard(store *s, int64_t user_id, int64_t from
         *total = n;
     *out = r;
     return KT_OK;
+}
+
+kt_status store_stats_listen_first_heard(store *s, int64_t user_id, int64_t from_ms,
+                                         int64_t to_ms, size_t limit, store_rows **out,
+                                         int64_t *total, kt_err *err)
+{
+    return first_in_range(s, FIRST_HEARD " ORDER BY MIN(p.played_at), " L_ARTIST "@C@ LIMIT ?",
+                          "SELECT COUNT(*) FROM (" FIRST_HEARD ") fh", user_id, from_ms, to_ms,
+                          limit, out, total, err);
 }
 
 /* ---- listening over time and per item ---- */
@@ -706,32 +718,11 @@ kt_status store_stats_listen_first_tracks(store *s, int64_t user_id, int64_t fro
                                           int64_t to_ms, size_t limit, store_rows **out,
                                           int64_t *total, kt_err *err)
 {
-    char sql[4096];
-    store_rows *r = NULL;
-    int64_t n = 0;
-    kt_status st = bad_limit(limit, err);
-    if (st == KT_OK)
-        st = expand_sql(s, FIRST_TRACKS " ORDER BY MIN(p.played_at), p.track_uri@C@ LIMIT ?",
-                        NULL, sql, sizeof sql, err);
-    if (st != KT_OK)
-        return st;
-    store_param p[] = {SP_INT(user_id), SP_INT(from_ms), SP_INT(to_ms), SP_INT(limit)};
-    st = store_query(s, sql, p, 4, &r, err);
     /* The count needs no names: plays alone say when each track was first heard. */
-    if (st == KT_OK && total)
-        st = store_query_int(s,
-                             "SELECT COUNT(*) FROM (SELECT track_uri FROM plays WHERE user_id = "
-                             "? GROUP BY track_uri HAVING MIN(played_at) >= ? AND "
-                             "MIN(played_at) < ?) ft",
-                             p, 3, &n, err);
-    if (st != KT_OK) {
-        store_rows_free(r);
-        return st;
-    }
-    if (total)
-        *total = n;
-    *out = r;
-    return KT_OK;
+    return first_in_range(s, FIRST_TRACKS " ORDER BY MIN(p.played_at), p.track_uri@C@ LIMIT ?",
+                          "SELECT COUNT(*) FROM (SELECT track_uri FROM plays WHERE user_id = ? "
+                          "GROUP BY track_uri HAVING MIN(played_at) >= ? AND MIN(played_at) < ?) ft",
+                          user_id, from_ms, to_ms, limit, out, total, err);
 }
 
 kt_status store_stats_play_days(store *s, int64_t user_id, store_rows **out, kt_err *err)

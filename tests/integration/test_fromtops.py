@@ -23,7 +23,6 @@ GET /api/stats/tops. Each playlist's items are read from the truth.
 - The scheduler makes a weekly definition again once its last run is a
   week old (one job, the same playlist) and leaves one without a refresh.
 """
-import json
 import os
 import sys
 from collections import Counter
@@ -34,6 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 import keeptrack as ktlib  # noqa: E402
 from emulator import Emulator  # noqa: E402
+from stack import SyncedStack  # noqa: E402
+from plays import export_record, import_export, iso, parse_ms  # noqa: E402
 
 ALICE = "alice:liked=30,playlists=1,playlist_items=3,albums=0,shows=0,episodes=0,followed=2,plays=50"
 BOB = "bob:liked=3,playlists=0,plays=5"
@@ -48,47 +49,18 @@ def db(request, tmp_path):
     d.close()
 
 
-def parse_ms(ts):
-    import calendar
-    base, _, frac = ts.rstrip("Z").partition(".")
-    sec = calendar.timegm(tuple(int(x) for x in base.replace("T", "-").replace(":", "-").split("-"))
-                          + (0, 0, 0))
-    return sec * 1000 + (int(frac) if frac else 0)
-
-
-def iso(ms):
-    import time
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
-
-
-class Env:
+class Env(SyncedStack):
     def __init__(self, db, tmp_path):
-        self.emu = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE,
-                             "--user", BOB]).start()
-        self.kt = ktlib.Keeptrack(self.emu, db, tmp_path, env=KT_ENV).start()
-        self.b = self.kt.login("alice")
-        r = self.kt.cli("sync", "--user", "1", timeout=300)
-        assert r.returncode == 0, (r.stdout, r.stderr)
+        super().__init__(db, tmp_path, [ALICE, BOB], KT_ENV)
+        self.b = self.clients["alice"]
         self.truth = self.emu.truth("alice", ["liked", "recently_played", "top"])
         # the plays keeptrack counts: (at, uri, ms)
         self.plays = [(parse_ms(p["played_at"]), p["track"]["uri"], p["track"]["duration_ms"])
                       for p in self.truth["recently_played"]]
 
-    def close(self):
-        rc = self.kt.stop()
-        self.emu.stop()
-        assert rc == 0, self.kt.log()[-3000:]
-
     def import_plays(self, recs):
         """recs: [(at, track, ms)] imported as an export; added to self.plays."""
-        body = [{"ts": iso(at), "ms_played": ms, "spotify_track_uri": t["uri"],
-                 "master_metadata_track_name": t["name"],
-                 "master_metadata_album_artist_name": t["artists"][0]["name"],
-                 "master_metadata_album_album_name": t["album"]["name"]} for at, t, ms in recs]
-        r = self.b.post("/api/history/import?name=Streaming_History_Audio_2025_0.json",
-                        data=json.dumps(body).encode(),
-                        headers={"Content-Type": "application/json"})
-        assert r.status == 200 and r.json()["imported"] == len(recs), r
+        import_export(self.b, [export_record(at, t, ms) for at, t, ms in recs])
         self.plays += [(at, t["uri"], ms) for at, t, ms in recs]
 
     def playlist(self, pid):

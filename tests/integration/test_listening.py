@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 import keeptrack as ktlib  # noqa: E402
 from emulator import Emulator  # noqa: E402
+from plays import export_record, import_export, iso, polled_rows, row  # noqa: E402
 
 ALICE = "alice:liked=60,playlists=4,playlist_items=5-25,followed=4,albums=1,plays=50"
 KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_JOB_POLL_MS": "50"}
@@ -36,18 +37,6 @@ def db(request, tmp_path):
     d = ktlib.Database(request.param, tmp_path)
     yield d
     d.close()
-
-
-def parse_ms(ts):
-    """ms of "YYYY-MM-DDTHH:MM:SS[.mmm]Z"."""
-    base, _, frac = ts.rstrip("Z").partition(".")
-    sec = calendar.timegm(tuple(int(x) for x in base.replace("T", "-").replace(":", "-").split("-")) + (0, 0, 0))
-    return sec * 1000 + (int(frac) if frac else 0)
-
-
-def iso(ms):
-    import time
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
 
 
 def bkey(s):
@@ -67,15 +56,7 @@ def world(db, tmp_path):
         r = kt.cli("sync", "--user", "1", timeout=300)
         assert r.returncode == 0, (r.stdout, r.stderr, kt.log()[-3000:])
         truth = emu.truth("alice", ["liked", "playlists", "recently_played", "top"])
-        plays = []
-
-        def row(at, track, ms):
-            return {"at": at, "uri": track["uri"], "ms": ms, "track": track["name"],
-                    "artist": track["artists"][0]["name"], "artist_id": track["artists"][0]["id"],
-                    "album": track["album"]["name"], "album_id": track["album"]["id"],
-                    "album_artist": track["album"]["artists"][0]["name"]}
-        for p in truth["recently_played"]:
-            plays.append(row(parse_ms(p["played_at"]), p["track"], p["track"]["duration_ms"]))
+        plays = polled_rows(truth)
         # Six weeks before the oldest polled play: liked tracks, every hour of
         # the day, a few tracks much more often (so the tops are not ties).
         rnd = random.Random(19)
@@ -89,14 +70,8 @@ def world(db, tmp_path):
             if at in {p["at"] for p in plays}:
                 continue
             plays.append(row(at, t, ms))
-            recs.append({"ts": iso(at), "ms_played": ms, "spotify_track_uri": t["uri"],
-                         "master_metadata_track_name": t["name"],
-                         "master_metadata_album_artist_name": t["artists"][0]["name"],
-                         "master_metadata_album_album_name": t["album"]["name"]})
-        r = browser.post("/api/history/import?name=Streaming_History_Audio_2025_0.json",
-                         data=json.dumps(recs).encode(), headers={"Content-Type": "application/json"})
-        assert r.status == 200, r
-        assert r.json()["imported"] == len(recs)
+            recs.append(export_record(at, t, ms))
+        import_export(browser, recs)
         yield emu, browser, truth, plays
     finally:
         rc = kt.stop()

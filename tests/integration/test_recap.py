@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 import keeptrack as ktlib  # noqa: E402
 from emulator import Emulator  # noqa: E402
 # the dashboard's suite's time helpers: the same ISO forms, parsed the same way
-from test_listening import bkey, iso, parse_ms  # noqa: E402
+from plays import export_record, import_export, iso, polled_rows, row  # noqa: E402
+from test_listening import bkey  # noqa: E402
 
 ALICE = "alice:liked=60,playlists=2,playlist_items=3-8,followed=2,albums=1,plays=50"
 KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_JOB_POLL_MS": "50"}
@@ -67,15 +68,7 @@ def world(db, tmp_path):
         r = kt.cli("sync", "--user", "1", timeout=300)
         assert r.returncode == 0, (r.stdout, r.stderr, kt.log()[-3000:])
         truth = emu.truth("alice", ["liked", "recently_played"])
-        plays = []
-
-        def row(at, track, ms):
-            return {"at": at, "uri": track["uri"], "ms": ms, "track": track["name"],
-                    "artist": track["artists"][0]["name"], "artist_id": track["artists"][0]["id"],
-                    "album": track["album"]["name"], "album_id": track["album"]["id"],
-                    "album_artist": track["album"]["artists"][0]["name"]}
-        for p in truth["recently_played"]:
-            plays.append(row(parse_ms(p["played_at"]), p["track"], p["track"]["duration_ms"]))
+        plays = polled_rows(truth)
         y2 = year_of(min(p["at"] for p in plays)) - 1
         y1 = y2 - 1
         liked = [e["track"] for e in truth["liked"] if e["track"]["type"] == "track"]
@@ -90,10 +83,7 @@ def world(db, tmp_path):
             taken.add(at)
             ms = rnd.randint(30000, 240000)
             plays.append(row(at, t, ms))
-            recs.append({"ts": iso(at), "ms_played": ms, "spotify_track_uri": t["uri"],
-                         "master_metadata_track_name": t["name"],
-                         "master_metadata_album_artist_name": t["artists"][0]["name"],
-                         "master_metadata_album_album_name": t["album"]["name"]})
+            recs.append(export_record(at, t, ms))
 
         def pick(pool):
             # a few tracks far more often, so the tops are not ties
@@ -122,11 +112,7 @@ def world(db, tmp_path):
             play(at_random(ny, 330), pick(liked[::-1]))
         for d in range(10):
             play((june + d) * DAY + 7 * HOUR, liked[len(liked) // 2])
-        body = json.dumps(recs).encode()
-        r = browser.post(f"/api/history/import?name=Streaming_History_Audio_{y1}-{y2}_0.json",
-                         data=body, headers={"Content-Type": "application/json"})
-        assert r.status == 200, r
-        assert r.json()["imported"] == len(recs)
+        import_export(browser, recs, f"Streaming_History_Audio_{y1}-{y2}_0.json")
         yield emu, browser, plays, (y1, y2), kt
     finally:
         rc = kt.stop()

@@ -28,7 +28,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 import keeptrack as ktlib  # noqa: E402
-from emulator import Emulator  # noqa: E402
+from stack import SyncedStack  # noqa: E402
 
 ALICE = "alice:liked=20,playlists=2,playlist_items=3-5,albums=0,shows=0,episodes=0,followed=2,plays=40"
 BOB = "bob:liked=3,playlists=1,playlist_items=2,plays=5"
@@ -43,23 +43,11 @@ def db(request, tmp_path):
     d.close()
 
 
-class Env:
+class Env(SyncedStack):
     def __init__(self, db, tmp_path, env=KT_ENV):
-        self.db = db
-        self.emu = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE,
-                             "--user", BOB]).start()
-        self.kt = ktlib.Keeptrack(self.emu, db, tmp_path, env=env).start()
-        self.alice = self.kt.login("alice")
-        self.bob = self.kt.login("bob")
-        for user in ("1", "2"):
-            r = self.kt.cli("sync", "--user", user, timeout=300)
-            assert r.returncode == 0, (r.stdout, r.stderr)
+        super().__init__(db, tmp_path, [ALICE, BOB], env, logins=("alice", "bob"))
+        self.alice, self.bob = self.clients["alice"], self.clients["bob"]
         self.anon = self.kt.client()  # no cookie at all
-
-    def close(self):
-        rc = self.kt.stop()
-        self.emu.stop()
-        assert rc == 0, self.kt.log()[-3000:]
 
 
 @pytest.fixture

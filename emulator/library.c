@@ -216,6 +216,8 @@ void library_spec_defaults(em_user_spec *spec, const char *id)
     spec->episodes = 10;
     spec->followed = 40;
     spec->plays = 120;
+    spec->big_playlists = 0;
+    spec->big_playlist_items = EM_PLAYLIST_MAX_ITEMS;
     spec->seed = 0;
 }
 
@@ -232,6 +234,8 @@ bool library_spec_set(em_user_spec *spec, const char *key, const char *val, char
         {"followed", offsetof(em_user_spec, followed), 20000},
         {"plays", offsetof(em_user_spec, plays), 100000},
         {"play_days", offsetof(em_user_spec, play_days), 3650},
+        {"big_playlists", offsetof(em_user_spec, big_playlists), 11000},
+        {"big_playlist_items", offsetof(em_user_spec, big_playlist_items), EM_PLAYLIST_MAX_ITEMS},
     };
     if (strcmp(key, "playlist_items") == 0) {
         const char *dash = strchr(val, '-');
@@ -554,6 +558,11 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
         snprintf(err, errsz, "user '%s' exists", spec->id);
         return -1;
     }
+    if (spec->big_playlists > spec->playlists) {
+        snprintf(err, errsz, "big_playlists (%ld) must not exceed playlists (%ld)",
+                 spec->big_playlists, spec->playlists);
+        return -1;
+    }
     rng r;
     rng_seed(&r, mix64(lib->seed) ^ hash_str(spec->id, spec->seed));
     em_user *u = xcalloc(1, sizeof(*u));
@@ -649,7 +658,11 @@ int library_add_user(em_library *lib, const em_user_spec *spec, char *err, size_
         }
         uint32_t adders[2] = {u->owner, others[0]};
         bool collab = p->collaborative;
-        fill_playlist(lib, &r, pi, spec_items(&r, spec), tr0, tr1, ep0, ep1,
+        /* Only the first big_playlists are big (their size takes no draw
+         * from r), so without the key a library is the one it always was. */
+        uint32_t nitems = i < spec->big_playlists ? (uint32_t)spec->big_playlist_items
+                                                  : spec_items(&r, spec);
+        fill_playlist(lib, &r, pi, nitems, tr0, tr1, ep0, ep1,
                       collab ? adders : self_adders, collab ? 2 : 1);
         VEC_PUSH(&u->playlists, pi);
     }

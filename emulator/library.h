@@ -125,6 +125,8 @@ typedef struct em_user_spec {
     long liked, playlists, items_min, items_max, followed_playlists;
     long albums, shows, episodes, followed, plays;
     long play_days; /* 0: plays back to back (a few hours); N: spread over N days */
+    long big_playlists;      /* the first N owned playlists get big_playlist_items instead */
+    long big_playlist_items; /* default EM_PLAYLIST_MAX_ITEMS (11,000) */
     uint64_t seed;
 } em_user_spec;
 

@@ -330,6 +330,23 @@ static void mutate(em_app *app, em_req *r, em_resp *out, em_user *u, json_t *b)
         if (n < 0) return;
         library_playlist_remove(p, items, (size_t)n);
         snapshot(out, p);
+    } else if (strcmp(op, "playlist_unavailable") == 0) {
+        /* {"playlist", "uris"}: Spotify takes those tracks away (catalogue
+         * removal): every entry of them stays in place, with its added_at
+         * and added_by, as a null entry, and the snapshot changes. */
+        em_playlist *p = playlist_of(app, out, b);
+        if (!p) return;
+        int n = items_of(app, out, b, p->owner, items);
+        if (n < 0) return;
+        for (size_t i = 0; i < p->items.n; i++)
+            for (int j = 0; j < n; j++)
+                if (p->items.v[i].kind == items[j].kind && p->items.v[i].ref == items[j].ref) {
+                    p->items.v[i].kind = ITEM_NULL;
+                    p->items.v[i].ref = NONE;
+                    break;
+                }
+        library_playlist_bump(p);
+        snapshot(out, p);
     } else if (strcmp(op, "playlist_reorder") == 0) {
         em_playlist *p = playlist_of(app, out, b);
         if (!p) return;

@@ -2,14 +2,18 @@
  *
  * bench/http_load starts this, points wrk at it and reads its memory from
  * /proc. Routes:
- *   GET /healthz       a small JSON body, no work (the server's own cost)
- *   GET /slow?ms=N     holds its connection's thread for N ms (0..60000),
- *                      standing in for a handler that waits on Spotify or
- *                      a database (the head-of-line case)
- * Usage: http_server_bench [THREADS] ; prints "port N" once listening and
- * serves until SIGINT/SIGTERM. Not a test: it prints, it never judges.
+ *   GET /healthz       a small JSON body, no work (the server's own cost),
+ *                      an inline route (run on the event loop)
+ *   GET /slow?ms=N     holds a worker thread for N ms (0..60000), standing
+ *                      in for a handler that waits on Spotify or a database
+ *                      (the head-of-line case)
+ * Usage: http_server_bench [THREADS [WORKERS]] ; raises its descriptor limit
+ * to the hard limit (10,000 idle connections need as many descriptors),
+ * prints "port N" once listening and serves until SIGINT/SIGTERM. Not a
+ * test: it prints, it never judges.
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,18 +49,26 @@ static void h_slow(http_req *r, void *app)
 }
 
 static const http_route routes[] = {
-    {"GET", "/healthz", h_healthz, 0},
+    {"GET", "/healthz", h_healthz, HTTP_ROUTE_INLINE},
     {"GET", "/slow", h_slow, 0},
 };
 
 int main(int argc, char **argv)
 {
-    http_config cfg = {.listen = "127.0.0.1:0", .threads = argc > 1 ? atoi(argv[1]) : 0};
+    http_config cfg = {.listen = "127.0.0.1:0",
+                       .threads = argc > 1 ? atoi(argv[1]) : 0,
+                       .workers = argc > 2 ? (unsigned)atoi(argv[2]) : 0};
     http_server *srv = NULL;
+    struct rlimit rl;
     sigset_t set;
     int sig = 0;
     kt_err err;
 
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            perror("http_server_bench: setrlimit");
+    }
     if (log_init("warn", NULL) != KT_OK)
         return 1;
     sigemptyset(&set);

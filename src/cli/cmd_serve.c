@@ -131,6 +131,8 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
     http_config hc = {.listen = cfg->listen,
                       .public_origin = cfg->public_url,
                       .threads = cfg->http_threads,
+                      .workers = (unsigned)cfg->http_workers,
+                      .max_connections = (unsigned)cfg->http_max_connections,
                       .on_start = on_start,
                       .on_done = on_done};
     if (http_server_start(&hc, routes, nroutes, app, &srv, &err) != KT_OK) {

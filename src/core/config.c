@@ -99,9 +99,17 @@ static const opt options[] = {
      "Minimum level logged.", F(log_level)},
     {"log-format", "KEEPTRACK_LOG_FORMAT", "logfmt", OPT_ENUM, 0, 0, "logfmt|json", 0, 0, NULL,
      "Log line format.", F(log_format)},
-    {"http-threads", "KEEPTRACK_HTTP_THREADS", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL,
-     "No longer used: the web server runs one thread per connection (up to 1024); kept so existing "
-     "configurations still load.", F(http_threads)},
+    {"http-threads", "KEEPTRACK_HTTP_THREADS", "0", OPT_INT, 0, 256, NULL, 0, 0, NULL,
+     "Event-loop threads of the web server (0 = one per CPU); each serves thousands of connections.",
+     F(http_threads)},
+    {"http-workers", "KEEPTRACK_HTTP_WORKERS", "16", OPT_INT, 1, 1024, NULL, 0, 0, NULL,
+     "Threads that run requests which may block (Spotify, database, uploads, exports); when all are busy "
+     "up to 64 more wait, and further ones get 503 with Retry-After.",
+     F(http_workers)},
+    {"http-max-connections", "KEEPTRACK_HTTP_MAX_CONNECTIONS", "16384", OPT_INT, 16, 1000000, NULL, 0, 0, NULL,
+     "Connections open at once, idle keep-alive ones included; lowered to fit the descriptor limit "
+     "(RLIMIT_NOFILE, raised to its hard limit at start: raise that, e.g. LimitNOFILE= in systemd, for more).",
+     F(http_max_connections)},
     {"db-pool", "KEEPTRACK_DB_POOL", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL, "Database connections in the pool.",
      F(db_pool)},
     {"session-days", "KEEPTRACK_SESSION_DAYS", "30", OPT_INT, 1, 3650, NULL, 0, 0, NULL,

@@ -54,7 +54,9 @@ typedef struct kt_config {
     int backup_keep_daily;       /* retention: newest backup of each of the last N days with backups */
     int backup_keep_weekly;      /* retention: newest backup of each of the last M weeks with backups */
     int backup_interval_hours;   /* scheduled backup period (0 = no scheduled backups) */
-    int http_threads;
+    int http_threads;            /* event-loop threads (0 = one per CPU) */
+    int http_workers;            /* threads for blocking handlers */
+    int http_max_connections;
     int db_pool;
     int session_days;
     int spotify_concurrency;

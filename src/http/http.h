@@ -17,11 +17,22 @@
  * requests before any of this runs (431 for headers over ~32 KiB, 414 for an
  * over-long request line, 400 for a missing Host or bad chunking).
  *
- * Threads: every connection has its own thread (up to max_connections), so a
- * handler may block (on Spotify, the database, a large upload) without
- * delaying any other connection; handlers run several at once, and `app` is
- * shared and must be thread-safe. A request and everything borrowed from it
- * is valid only during the handler call.
+ * Threads: connections are served by a small event loop (`threads` threads,
+ * each multiplexing thousands of connections with epoll), so an idle
+ * keep-alive connection costs no thread. A handler runs in one of two places,
+ * chosen by its route's flags:
+ *   - HTTP_ROUTE_INLINE: on the event-loop thread itself. Only for fast,
+ *     bounded work (a cached read, a static file, /healthz): while it runs,
+ *     every other connection of that thread waits.
+ *   - otherwise (the default): on a bounded pool of `workers` threads while
+ *     its connection is suspended, so it may block (on Spotify, the
+ *     database, a large upload) without delaying any other connection. When
+ *     every worker is busy, requests queue (up to max_queued); past that the
+ *     server answers 503 {"code":"busy"} with Retry-After: 1 without running
+ *     the handler.
+ * Handlers run several at once, and `app` is shared and must be thread-safe.
+ * A request and everything borrowed from it is valid only during the handler
+ * call. A streamed reply's reader (http_reply_stream) always runs on a worker.
  */
 #ifndef KT_HTTP_HTTP_H
 #define KT_HTTP_HTTP_H
@@ -43,6 +54,10 @@ enum {
     HTTP_ROUTE_NO_CSRF = 1u << 0,
     /* Accept a large body (uploads: up to http_config.max_upload_bytes). */
     HTTP_ROUTE_UPLOAD = 1u << 1,
+    /* Run the handler on the event-loop thread (see "Threads" above): only
+     * for handlers that never wait on Spotify, a lock held by slow work, or
+     * an unbounded amount of data. */
+    HTTP_ROUTE_INLINE = 1u << 2,
 };
 
 typedef struct http_route {
@@ -58,13 +73,16 @@ typedef struct http_config {
      * trailing ":0" is replaced by the bound port. NULL: every request
      * carrying an Origin header is refused on state-changing routes. */
     const char *public_origin;
-    /* Accepted for compatibility (0..256, anything else is KT_ERR_INVALID)
-     * but sizes nothing: each connection has its own thread. */
+    /* Event-loop threads (0..256; 0 = the number of CPUs). Anything else is
+     * KT_ERR_INVALID. */
     int threads;
     size_t max_body_bytes;      /* 0 = 1 MiB */
     size_t max_upload_bytes;    /* 0 = 256 MiB */
     unsigned connection_timeout_s; /* idle/slow clients are dropped after this; 0 = 30 */
-    unsigned max_connections;   /* 0 = 1024; also the most connection threads */
+    /* Connections open at once; 0 = 16384, lowered to fit RLIMIT_NOFILE
+     * (which the caller should raise first: each connection is a
+     * descriptor). Idle keep-alive connections count. */
+    unsigned max_connections;
     /* Called after every request for metrics and access logs; may be NULL.
      * `route` is the matched pattern or "unmatched". status is 0 when no
      * response was queued (client went away, or libmicrohttpd refused the
@@ -80,6 +98,11 @@ typedef struct http_config {
     void (*on_start)(void *app);
     /* How long http_server_stop waits for requests in flight; 0 = 30 s. */
     unsigned shutdown_grace_s;
+    /* Threads running blocking (non-inline) handlers; 0 = 16, at most 1024. */
+    unsigned workers;
+    /* Blocking requests waiting for a free worker before the server answers
+     * 503 busy; 0 = 64. */
+    unsigned max_queued;
 } http_config;
 
 /* Starts listening and serving on background threads. routes (and the

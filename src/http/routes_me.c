@@ -83,6 +83,6 @@ static void healthz_handler(http_req *r, void *ctx)
 
 const http_route routes_me[] = {
     {"GET", "/api/me", me_handler, 0},
-    {"GET", "/healthz", healthz_handler, 0},
+    {"GET", "/healthz", healthz_handler, HTTP_ROUTE_INLINE},
 };
 const size_t routes_me_count = sizeof routes_me / sizeof routes_me[0];

@@ -163,8 +163,8 @@ static void refresh_handler(http_req *r, void *ctx)
 }
 
 const http_route routes_releases[] = {
-    {"GET", "/api/artists/", artists_handler, 0},
-    {"GET", "/api/artists", artists_handler, 0},
+    {"GET", "/api/artists/", artists_handler, HTTP_ROUTE_INLINE},
+    {"GET", "/api/artists", artists_handler, HTTP_ROUTE_INLINE},
     {"GET", "/api/releases", releases_handler, 0},
     {"POST", "/api/releases/refresh", refresh_handler, 0},
 };

@@ -146,7 +146,7 @@ static void asset_handler(http_req *r, void *app)
 }
 
 const http_route routes_ui[] = {
-    {"GET", "/", index_handler, 0},
-    {"GET", "/ui/*", asset_handler, 0},
+    {"GET", "/", index_handler, HTTP_ROUTE_INLINE},
+    {"GET", "/ui/*", asset_handler, HTTP_ROUTE_INLINE},
 };
 const size_t routes_ui_count = sizeof routes_ui / sizeof routes_ui[0];

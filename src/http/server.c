@@ -1,33 +1,41 @@
 /* server.c - the HTTP server edge on libmicrohttpd (implements http.h).
  *
- * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION),
- * plus one thread that accepts. Handlers block - the OAuth callback waits
- * on Spotify, exports stream from the database, imports parse large
- * uploads - and with libmicrohttpd's epoll thread pool every connection
- * bound to the same pool thread waited behind a slow one (a /metrics scrape
- * took 3 s behind an OAuth callback). Measured with bench/http_load (three
- * runs each, ranges; a 2-CPU machine shared with wrk; GET /healthz):
+ * Threading (issue 17): libmicrohttpd's epoll event loop on a small pool of
+ * threads (`threads`, default the CPU count) multiplexes every connection,
+ * so an idle keep-alive connection costs a descriptor and its memory pool
+ * pages, not a thread. Routes marked HTTP_ROUTE_INLINE (fast, bounded,
+ * read-only: /healthz, /api/artists/, the UI's files) run right there.
+ * Every other handler may block (the OAuth callback waits on Spotify,
+ * imports parse large uploads, exports read the database), so its
+ * connection is suspended (MHD_suspend_connection) and the handler runs on
+ * a bounded pool of worker threads (`workers`, default 16); the worker
+ * resumes the connection and the event loop queues the reply. Requests
+ * beyond the workers wait in a FIFO of at most max_queued (default 64);
+ * past that they get 503 "busy" with Retry-After: 1 at once, so a flood of
+ * slow requests costs bounded memory and never reaches the inline routes.
+ * A streamed reply's reader runs on a worker too, one block at a time with
+ * the connection suspended in between (see stream_ctx).
  *
- *                         pool of 8 threads, epoll   thread per connection
- *   64 keep-alive conns   22-33k req/s, p99 23-67 ms  30-42k req/s, p99 6-49 ms
- *   1,000 conns           14-24k req/s, p99 83-237 ms 20-28k req/s, p99 58-199 ms
- *   RSS, 1,000 conns      65-69 MB                    85 MB (+20 KiB a conn)
- *   /healthz while 4      worst 0.8-4,300 ms (luck:   worst 1.6-9 ms
- *   handlers block 1.5 s  which pool thread it got)
+ * Before (thread per connection, MHD_USE_THREAD_PER_CONNECTION, 512 KiB
+ * stacks) the measurements of bench/http_load on this 2-CPU machine shared
+ * with wrk (GET /healthz) were 30-42k req/s with p99 6-49 ms at 64
+ * keep-alive connections, 20-28k req/s with p99 58-199 ms and 85 MB RSS at
+ * 1,000, and a thread (and its touched stack) for each idle connection:
+ * 10,000 idle keep-alive connections would need 10,000 threads. An epoll
+ * pool where every handler ran on the event threads had the opposite
+ * problem: a /metrics scrape took 3 s behind an OAuth callback. The split
+ * keeps both: the fast routes cost no thread hand-off, the slow ones cost
+ * two (suspend, resume) and can stall only each other. Figures after the
+ * change are in README.md's benchmark table (bench/api, bench/http_load,
+ * bench/memory.py).
  *
- * The alternative, suspending each complete request and running its
- * handler on a worker pool (MHD_suspend/resume_connection), costs two
- * thread hand-offs per request, so its throughput is at best the pool's
- * above; it still needs a bounded worker pool that slow handlers can fill
- * (the same stall, one level up) and a second hand-off machinery for
- * streaming replies, whose readers also block (exports read the database
- * page by page). A thread per connection is bounded by the connection
- * limit (max_connections, 1024 by default), costs a small stack each
- * (HTTP_THREAD_STACK: measured handler use plus a wide margin), and keeps
- * libmicrohttpd's own request handling unchanged. The `threads` setting no
- * longer sizes anything (see http.h).
+ * Limits: max_connections defaults to 16384, lowered to fit RLIMIT_NOFILE
+ * (keeptrack serve raises its soft limit to the hard one at start). An
+ * inline handler must not wait on anything a blocking handler may hold for
+ * long: while it runs, the other connections of its event thread wait.
  *
- * One request goes through these steps, all on its connection's thread:
+ * One request goes through these steps, on its connection's event thread
+ * except where said:
  *   1. uri_log_cb: the request line has arrived; the per-request context is
  *      made here because this is the only place libmicrohttpd shows the raw
  *      request target (path still percent-encoded, query intact).
@@ -39,8 +47,11 @@
  *      because a response queued on the first call also closes the
  *      connection (DESIGN.md convention 9: keep-alive would be lost).
  *   3. access_cb calls with upload data: appended to a capped buffer.
- *   4. last access_cb call: the handler runs and its reply is queued, with
- *      the security headers added.
+ *   4. last access_cb call: an inline handler runs and its reply is queued,
+ *      with the security headers added; a blocking one is handed to a
+ *      worker and the connection suspended (or 503 when the queue is full).
+ *   4b. (blocking routes) the worker ran the handler and resumed the
+ *      connection: access_cb is called once more and queues the reply.
  *   5. completed_cb: on_done hook (route pattern, status, duration), free.
  *
  * libmicrohttpd 0.9.75 answers some malformed requests itself, with a short
@@ -60,10 +71,12 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,7 +96,12 @@
 #define HTTP_STREAM_BLOCK (32 * 1024)
 #define HTTP_DEFAULT_BODY ((size_t)1 << 20)
 #define HTTP_DEFAULT_UPLOAD ((size_t)256 << 20)
-/* Stack of each connection's thread. The deepest measured use was 40 KiB
+#define HTTP_DEFAULT_WORKERS 16u
+#define HTTP_MAX_WORKERS 1024u
+#define HTTP_DEFAULT_QUEUED 64u
+#define HTTP_DEFAULT_CONNECTIONS 16384u
+#define HTTP_FD_RESERVE 128u                  /* descriptors kept for everything but connections */
+/* Stack of each event-loop and worker thread. The deepest measured use was 40 KiB
  * (pages touched, probed with mincore after every request through the
  * whole integration suite on SQLite and PostgreSQL: sqlite, libpq, curl,
  * jansson, libmicrohttpd's own frames; the probe saw a 200 KiB test frame
@@ -104,8 +122,33 @@
     "default-src 'self'; img-src 'self' data: https://i.scdn.co; object-src 'none'; "             \
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 
+/* One unit of work for the worker pool: a blocking handler to run, or one
+ * block of a streamed reply to produce. Embedded in its owner (http_req or
+ * stream_ctx), so queueing never allocates. */
+typedef struct work {
+    struct work *next;
+    void (*run)(struct work *w);
+    int is_handler; /* counts against max_queued */
+} work;
+
+/* Threads that run blocking handlers and stream readers (see the top of
+ * this file). The queue is a FIFO; only handler jobs count against
+ * max_queued (a stream block belongs to a reply already under way). */
+typedef struct work_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    work *head, *tail;
+    unsigned queued_handlers; /* handler jobs waiting (not yet running) */
+    unsigned max_queued;
+    int stopping;             /* no new work; threads exit once the queue is empty */
+    pthread_t *threads;
+    unsigned nthreads;        /* started */
+    int init;
+} work_pool;
+
 struct http_server {
     struct MHD_Daemon *daemon;
+    work_pool pool;
     const http_route *routes;
     size_t nroutes;
     void *app;
@@ -159,11 +202,121 @@ struct http_req {
     reply_header hdrs[HTTP_MAX_REPLY_HEADERS];
     size_t nhdrs;
     int queued_status;        /* status actually queued; 0 if none */
+    /* blocking handlers: the connection is suspended while a worker runs it */
+    work job;
+    int dispatched;           /* handed to the pool; the reply is queued on resume */
 };
 
 static const char *route_name(const http_req *r)
 {
     return r->match.route ? r->match.route->pattern : "unmatched";
+}
+
+/* ---- the worker pool ---- */
+
+typedef enum pool_result { POOL_QUEUED, POOL_FULL, POOL_STOPPED } pool_result;
+
+static void *pool_main(void *arg)
+{
+    work_pool *p = arg;
+    for (;;) {
+        work *w;
+        pthread_mutex_lock(&p->mu);
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        w = p->head;
+        if (w) {
+            p->head = w->next;
+            if (!p->head)
+                p->tail = NULL;
+            if (w->is_handler)
+                p->queued_handlers--;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!w)
+            return NULL; /* stopping and nothing left */
+        w->run(w);
+    }
+}
+
+/* Suspends conn and queues w for a worker, which resumes conn when done.
+ * The connection is suspended before the work is visible to any worker, so
+ * the resume can never come first. Called on an event-loop thread, from the
+ * access handler or a content reader (the two places libmicrohttpd allows
+ * a suspend). POOL_FULL: too many handlers wait; POOL_STOPPED: the server
+ * is stopping. In both cases nothing was suspended or queued. */
+static pool_result pool_submit(work_pool *p, work *w, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->mu);
+        return POOL_STOPPED;
+    }
+    if (w->is_handler && p->queued_handlers >= p->max_queued) {
+        pthread_mutex_unlock(&p->mu);
+        return POOL_FULL;
+    }
+    MHD_suspend_connection(conn);
+    w->next = NULL;
+    if (p->tail)
+        p->tail->next = w;
+    else
+        p->head = w;
+    p->tail = w;
+    if (w->is_handler)
+        p->queued_handlers++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return POOL_QUEUED;
+}
+
+/* Lets the threads finish everything queued, then joins them. A handler
+ * that never returns keeps this waiting (as a connection thread did). */
+static void pool_stop(work_pool *p)
+{
+    if (!p->init)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+    p->nthreads = 0;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    p->init = 0;
+}
+
+static kt_status pool_start(work_pool *p, unsigned n, unsigned max_queued, kt_err *err)
+{
+    pthread_attr_t attr;
+    int rc = 0;
+
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return err_set(err, KT_ERR_NOMEM, NULL, "could not create the HTTP worker pool's lock");
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return err_set(err, KT_ERR_NOMEM, NULL, "could not create the HTTP worker pool's condition");
+    }
+    p->init = 1;
+    p->max_queued = max_queued;
+    p->threads = calloc(n, sizeof *p->threads);
+    if (!p->threads)
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory starting the HTTP worker pool");
+    if (pthread_attr_init(&attr) != 0)
+        return err_set(err, KT_ERR_NOMEM, NULL, "could not start the HTTP worker pool");
+    if (pthread_attr_setstacksize(&attr, HTTP_THREAD_STACK) == 0)
+        for (; p->nthreads < n; p->nthreads++)
+            if ((rc = pthread_create(&p->threads[p->nthreads], &attr, pool_main, p)) != 0)
+                break;
+    pthread_attr_destroy(&attr);
+    if (p->nthreads < n)
+        return err_set(err, KT_ERR_IO, "threads_failed", "could not start HTTP worker thread %u of %u: %s",
+                       p->nthreads + 1, n, strerror(rc ? rc : EINVAL));
+    return KT_OK;
 }
 
 /* ---- replies ---- */
@@ -330,21 +483,69 @@ void http_reply_redirect(http_req *r, int status, const char *location)
     reply_set(r, status, resp, 0);
 }
 
+/* A streamed reply. Its reader may block (exports read the database page
+ * by page), so it never runs on an event-loop thread: when the block a
+ * worker produced has been sent, the connection is suspended and a worker
+ * produces the next one (at most HTTP_STREAM_BLOCK bytes buffered per
+ * reply, and no thread held while a slow client reads). block/len/off/state
+ * are written by the worker before MHD_resume_connection and read by the
+ * event loop after it: libmicrohttpd's resume goes through a mutex both
+ * sides take, which orders the two. */
+enum { STREAM_MORE = 0, STREAM_END, STREAM_ERROR };
+
 typedef struct stream_ctx {
     http_stream_fn fn;
     void *ctx;
     void (*free_fn)(void *ctx);
+    http_server *srv;
+    struct MHD_Connection *conn;
+    work job;
+    char *block;
+    size_t len, off;
+    uint64_t produced; /* bytes fn has produced: its next pos */
+    int state;
 } stream_ctx;
+
+/* Produces the next block (on a worker, or inline while stopping). */
+static void stream_fill(stream_ctx *sc)
+{
+    long n = sc->fn(sc->ctx, sc->produced, sc->block, HTTP_STREAM_BLOCK);
+    sc->off = sc->len = 0;
+    if (n == 0) {
+        sc->state = STREAM_END;
+    } else if (n < 0 || (size_t)n > HTTP_STREAM_BLOCK) {
+        sc->state = STREAM_ERROR;
+    } else {
+        sc->len = (size_t)n;
+        sc->produced += (uint64_t)n;
+    }
+}
+
+static void stream_job(work *w)
+{
+    stream_ctx *sc = (stream_ctx *)(void *)((char *)w - offsetof(stream_ctx, job));
+    stream_fill(sc);
+    MHD_resume_connection(sc->conn); /* last use of sc on this thread */
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     stream_ctx *sc = cls;
-    long n = sc->fn(sc->ctx, pos, out, max);
-    if (n == 0)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n < 0 || (size_t)n > max)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    return (ssize_t)n;
+    size_t n;
+
+    (void)pos; /* fn gets its own position: what it has produced */
+    if (sc->off == sc->len && sc->state == STREAM_MORE) {
+        if (pool_submit(&sc->srv->pool, &sc->job, sc->conn) == POOL_QUEUED)
+            return 0; /* suspended: called again once a worker has filled the block */
+        stream_fill(sc); /* the pool has stopped (server stopping): produce it here */
+    }
+    if (sc->off < sc->len) {
+        n = sc->len - sc->off < max ? sc->len - sc->off : max;
+        memcpy(out, sc->block + sc->off, n);
+        sc->off += n;
+        return (ssize_t)n;
+    }
+    return sc->state == STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static void stream_free(void *cls)
@@ -352,6 +553,7 @@ static void stream_free(void *cls)
     stream_ctx *sc = cls;
     if (sc->free_fn)
         sc->free_fn(sc->ctx);
+    free(sc->block);
     free(sc);
 }
 
@@ -368,16 +570,23 @@ void http_reply_stream(http_req *r, int status, const char *content_type, http_s
             reply_error_parts(r, 500, "internal", "stream reply without a reader");
         return;
     }
-    sc = malloc(sizeof *sc);
-    if (!sc) {
+    sc = calloc(1, sizeof *sc);
+    if (sc)
+        sc->block = malloc(HTTP_STREAM_BLOCK);
+    if (!sc || !sc->block) {
         if (free_fn)
             free_fn(ctx);
+        if (sc)
+            free(sc);
         reply_set(r, status, NULL, 0);
         return;
     }
     sc->fn = fn;
     sc->ctx = ctx;
     sc->free_fn = free_fn;
+    sc->srv = r->srv;
+    sc->conn = r->conn;
+    sc->job.run = stream_job;
     /* On failure libmicrohttpd does not call stream_free: do it here. */
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, sc, stream_free);
     if (!resp) {
@@ -774,19 +983,58 @@ static enum MHD_Result take_body(http_req *r, const char *data, size_t *size)
     return MHD_YES;
 }
 
-/* Step 4: run the handler (or send the error decided earlier). */
+static void run_handler(http_req *r)
+{
+    r->match.route->fn(r, r->srv->app);
+    if (!r->replied) {
+        LOG_ERROR("http_bug", "route=%s what=%s", route_name(r), "handler returned without a reply");
+        reply_error_parts(r, 500, "internal", "the handler produced no response (a bug; see the server log)");
+    }
+}
+
+/* A worker runs a blocking handler; the access handler is called again
+ * once the connection is resumed and queues the reply (step 4b). */
+static void handler_job(work *w)
+{
+    http_req *r = (http_req *)(void *)((char *)w - offsetof(http_req, job));
+    run_handler(r);
+    MHD_resume_connection(r->conn); /* last use of r on this thread */
+}
+
+/* Step 4: run the handler (or send the error decided earlier): inline
+ * routes here, blocking ones on a worker while the connection is
+ * suspended (step 4b, on resume, queues what the worker's handler
+ * replied). */
 static enum MHD_Result finish_request(http_req *r)
 {
+    if (r->dispatched)
+        return queue_reply(r);
     if (!r->replied && r->overflow) {
         r->close_after = 1;
         http_reply_error_msg(r, 413, "too_large", "the request body is larger than the limit of %zu bytes",
                              r->body.max);
     }
-    if (!r->replied) {
-        r->match.route->fn(r, r->srv->app);
-        if (!r->replied) {
-            LOG_ERROR("http_bug", "route=%s what=%s", route_name(r), "handler returned without a reply");
-            reply_error_parts(r, 500, "internal", "the handler produced no response (a bug; see the server log)");
+    if (!r->replied && (r->match.route->flags & HTTP_ROUTE_INLINE)) {
+        run_handler(r);
+    } else if (!r->replied) {
+        r->job.run = handler_job;
+        r->job.is_handler = 1;
+        r->dispatched = 1;
+        switch (pool_submit(&r->srv->pool, &r->job, r->conn)) {
+        case POOL_QUEUED:
+            return MHD_YES;
+        case POOL_FULL:
+            r->dispatched = 0;
+            http_reply_header(r, "Retry-After", "1");
+            reply_error_parts(r, 503, "busy", "the server is busy (every worker is taken and the queue is full); "
+                                              "retry in a moment");
+            break;
+        case POOL_STOPPED:
+            r->dispatched = 0;
+            r->close_after = 1;
+            http_reply_header(r, "Retry-After", "1");
+            reply_error_parts(r, 503, "stopping", "the server is stopping");
+            break;
         }
     }
     return queue_reply(r);
@@ -951,13 +1199,14 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     http_server *s = NULL;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *info;
-    /* A thread per connection (see the top of this file). ITC lets
+    /* An epoll event loop on `threads` threads (see the top of this file).
+     * Suspend/resume hands blocking handlers to the worker pool; ITC wakes
+     * an event loop when a worker resumes one of its connections, and lets
      * http_server_stop quiesce the daemon (stop accepting) while the
-     * connection threads keep serving the requests in flight. poll, not
-     * select: descriptors above FD_SETSIZE must work (epoll is for pools). */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    unsigned timeout, max_conn;
+     * requests in flight are finished. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned timeout, max_conn, threads, workers, max_queued;
+    struct rlimit rl;
     int ipv6 = 0;
     kt_status st;
 
@@ -969,15 +1218,38 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     st = parse_listen(cfg->listen, &ss, &ipv6, err);
     if (st != KT_OK)
         return st;
-    /* Still validated so a configuration that was wrong stays refused. */
     if (cfg->threads < 0 || cfg->threads > 256)
         return err_set(err, KT_ERR_INVALID, "bad_threads", "HTTP threads must be 1..256, got %d", cfg->threads);
+    if (cfg->workers > HTTP_MAX_WORKERS)
+        return err_set(err, KT_ERR_INVALID, "bad_workers", "HTTP workers must be 1..%d, got %u", HTTP_MAX_WORKERS,
+                       cfg->workers);
+    threads = (unsigned)cfg->threads;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 0 ? (unsigned)(cpus < 256 ? cpus : 256) : 1;
+    }
+    workers = cfg->workers ? cfg->workers : HTTP_DEFAULT_WORKERS;
+    max_queued = cfg->max_queued ? cfg->max_queued : HTTP_DEFAULT_QUEUED;
     timeout = cfg->connection_timeout_s ? cfg->connection_timeout_s : 30;
-    max_conn = cfg->max_connections ? cfg->max_connections : 1024;
+    max_conn = cfg->max_connections ? cfg->max_connections : HTTP_DEFAULT_CONNECTIONS;
+    /* Each connection is a descriptor: past the soft limit accept() fails
+     * with EMFILE and libmicrohttpd stops accepting for a while. Keep some
+     * descriptors for the database, Spotify, logs and files. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (rlim_t)max_conn + HTTP_FD_RESERVE > rl.rlim_cur) {
+        unsigned fit = rl.rlim_cur > 2 * HTTP_FD_RESERVE ? (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE) : 16;
+        if (cfg->max_connections)
+            LOG_WARN("http_max_connections_lowered", "asked=%u fd_limit=%llu max_connections=%u", max_conn,
+                     (unsigned long long)rl.rlim_cur, fit);
+        max_conn = fit;
+    }
 
     s = calloc(1, sizeof *s);
     if (!s)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory starting the HTTP server");
+    st = pool_start(&s->pool, workers, max_queued, err);
+    if (st != KT_OK)
+        goto fail;
     pthread_mutex_init(&s->flight_mu, NULL);
     pthread_cond_init(&s->flight_cv, NULL);
     s->flight_init = 1;
@@ -1007,8 +1279,7 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
         flags |= MHD_USE_IPv6;
     {
         /* The logger must come first or libmicrohttpd prints the earlier
-         * options' messages itself. The connection limit also bounds the
-         * number of connection threads. */
+         * options' messages itself. A pool size of 1 means no pool. */
         struct MHD_OptionItem opts[] = {
             {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
             {MHD_OPTION_SOCK_ADDR, 0, &ss},
@@ -1021,6 +1292,7 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
             {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_noop, NULL},
             {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, s},
             {MHD_OPTION_THREAD_STACK_SIZE, HTTP_THREAD_STACK, NULL},
+            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
             {MHD_OPTION_END, 0, NULL},
         };
         s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -1036,7 +1308,8 @@ kt_status http_server_start(const http_config *cfg, const http_route *routes, si
     st = origin_fill_port(s, err);
     if (st != KT_OK)
         goto fail;
-    LOG_INFO("http_listening", "listen=%s port=%d max_connections=%u", s->listen, s->port, max_conn);
+    LOG_INFO("http_listening", "listen=%s port=%d threads=%u workers=%u max_queued=%u max_connections=%u",
+             s->listen, s->port, threads, workers, max_queued, max_conn);
     *out = s;
     return KT_OK;
 nomem:
@@ -1081,8 +1354,14 @@ void http_server_stop(http_server *s)
         if (lfd != MHD_INVALID_SOCKET)
             close(lfd);
         drain(s);
-        MHD_stop_daemon(s->daemon);
     }
+    /* Before the daemon: every suspended connection must have been resumed
+     * (libmicrohttpd refuses to stop with one still suspended), and the
+     * workers finish what they hold. Requests arriving from now on are
+     * answered 503 and stream blocks are produced inline. */
+    pool_stop(&s->pool);
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
     if (s->flight_init) {
         pthread_cond_destroy(&s->flight_cv);
         pthread_mutex_destroy(&s->flight_mu);

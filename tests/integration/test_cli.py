@@ -42,7 +42,7 @@ def test_invalid_configuration_fails_at_start(tmp_path):
         ({"SPOTIFY_CLIENT_ID": ""}, "SPOTIFY_CLIENT_ID"),
         ({"SPOTIFY_REDIRECT_URI": "http://localhost:8080/api/auth/callback"},
          "SPOTIFY_REDIRECT_URI"),
-        ({"KEEPTRACK_HTTP_THREADS": "0"}, "KEEPTRACK_HTTP_THREADS"),
+        ({"KEEPTRACK_HTTP_THREADS": "-1"}, "KEEPTRACK_HTTP_THREADS"),
         ({"KEEPTRACK_HTTP_THREADS": "many"}, "KEEPTRACK_HTTP_THREADS"),
         ({"KEEPTRACK_SECRET_KEY": "too-short"}, "KEEPTRACK_SECRET_KEY"),
         ({"KEEPTRACK_LOG_LEVEL": "loud"}, "KEEPTRACK_LOG_LEVEL"),
@@ -56,7 +56,7 @@ def test_invalid_configuration_fails_at_start(tmp_path):
         assert option in r.stderr, (extra, r.stderr)
         assert r.stderr.startswith("keeptrack: invalid configuration:")
     # flags too
-    r = run("serve", "--http-threads", "0", env=base)
+    r = run("serve", "--http-threads", "257", env=base)
     assert r.returncode == 2 and "--http-threads" in r.stderr
     r = run("serve", "--no-such-flag", env=base)
     assert r.returncode == 2 and "--no-such-flag" in r.stderr

@@ -21,7 +21,8 @@ static const char *const vars[] = {
     "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REDIRECT_URI", "SPOTIFY_ACCOUNTS_URL",
     "SPOTIFY_API_URL", "SPOTIFY_SCOPES", "KEEPTRACK_DATA_DIR", "KEEPTRACK_DB", "KEEPTRACK_LISTEN",
     "KEEPTRACK_PUBLIC_URL", "KEEPTRACK_SECRET_KEY", "KEEPTRACK_SECRET_KEY_PREVIOUS", "KEEPTRACK_SECRET_KEY_FILE",
-    "KEEPTRACK_ADMIN_TOKEN", "KEEPTRACK_LOG_LEVEL", "KEEPTRACK_LOG_FORMAT", "KEEPTRACK_HTTP_THREADS",
+    "KEEPTRACK_ADMIN_TOKEN", "KEEPTRACK_LOG_LEVEL", "KEEPTRACK_LOG_FORMAT", "KEEPTRACK_HTTP_THREADS", "KEEPTRACK_HTTP_WORKERS",
+    "KEEPTRACK_HTTP_MAX_CONNECTIONS",
     "KEEPTRACK_DB_POOL", "KEEPTRACK_SESSION_DAYS", "KEEPTRACK_SPOTIFY_CONCURRENCY", "KEEPTRACK_SPOTIFY_BUDGET",
     "KEEPTRACK_SPOTIFY_TIMEOUT_MS", "KEEPTRACK_UI_PATH", "KEEPTRACK_CONFIG", NULL};
 
@@ -81,7 +82,9 @@ static void test_defaults(void **state)
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.log_format, "logfmt");
     assert_string_equal(c.ui_path, "/");
-    assert_int_equal(c.http_threads, 8);
+    assert_int_equal(c.http_threads, 0);
+    assert_int_equal(c.http_workers, 16);
+    assert_int_equal(c.http_max_connections, 16384);
     assert_int_equal(c.db_pool, 8);
     assert_int_equal(c.session_days, 30);
     assert_int_equal(c.spotify_concurrency, 8);
@@ -251,7 +254,7 @@ static void test_validators_name_the_option(void **state)
         {"KEEPTRACK_ADMIN_TOKEN", "tiny1", "at least 16"},
         {"KEEPTRACK_LOG_LEVEL", "verbose", "debug|info|warn|error"},
         {"KEEPTRACK_LOG_FORMAT", "xml", "logfmt|json"},
-        {"KEEPTRACK_HTTP_THREADS", "0", "between 1 and 256, got 0"},
+        {"KEEPTRACK_HTTP_THREADS", "257", "between 0 and 256, got 257"},
         {"KEEPTRACK_DB_POOL", "1000", "between 1 and 256, got 1000"},
         {"KEEPTRACK_SESSION_DAYS", "-1", "between 1 and 3650"},
         {"KEEPTRACK_SPOTIFY_CONCURRENCY", "65", "between 1 and 64"},
@@ -330,7 +333,7 @@ static void test_dump_hides_secrets(void **state)
     assert_non_null(strstr(text, "KEEPTRACK_SECRET_KEY_PREVIOUS = (unset)\n"));
     assert_non_null(strstr(text, "KEEPTRACK_ADMIN_TOKEN = (set)\n"));
     assert_non_null(strstr(text, "KEEPTRACK_DB = postgresql://kt:***@127.0.0.1:5432/kt\n"));
-    assert_non_null(strstr(text, "KEEPTRACK_HTTP_THREADS = 8\n"));
+    assert_non_null(strstr(text, "KEEPTRACK_HTTP_THREADS = 0\n"));
     assert_non_null(strstr(text, "KEEPTRACK_SPOTIFY_BUDGET = 10\n"));
     free(text);
     config_free(&c);

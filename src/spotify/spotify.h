@@ -208,6 +208,21 @@ kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char 
                                  const char *wrap_key, spotify_page_fn fn, void *ctx,
                                  kt_err *err);
 
+/* Cursor paging with the cursors guessed, e.g. from the stored copy of the
+ * list: after[k] is the `after` cursor expected to start page k + 2 (the
+ * cursors.after the page k + 1 ended on last time). When the first page's
+ * `total` equals expect_total, the guessed pages are fetched in parallel
+ * with `path` + "&after=" + after[k] and handed to fn in order as long as
+ * the page before each ended on its cursor; from the first page that did
+ * not (the list changed), the walk follows `next` one page at a time. fn
+ * sees exactly the pages spotify_get_all_cursor would (pages are never
+ * skipped or repeated); a wrong guess costs only the requests already in
+ * flight. Guesses that are not plain letters and digits are not used. */
+kt_status spotify_get_cursor_guessed(spotify_client *c, int64_t user_id, const char *path,
+                                     const char *wrap_key, int64_t expect_total,
+                                     const char *const *after, size_t n_after,
+                                     spotify_page_fn fn, void *ctx, kt_err *err);
+
 /* ---- playlist covers ----
  *
  * A playlist's cover is in its images[] (the list and GET /playlists/{id}

@@ -315,21 +315,35 @@ out:
     return st;
 }
 
-kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char *path,
-                                 const char *wrap_key, spotify_page_fn fn, void *ctx,
-                                 kt_err *err)
+/* The API-relative path of `page`'s next link in *np (NULL at the end).
+ * `next` is a full URL: it is followed only under our api_url, so a hostile
+ * answer can never send the user's token elsewhere. */
+static kt_status next_path(spotify_client *c, const json_t *page, const char *path, char **np,
+                           kt_err *err)
 {
-    kt_status st;
-    char *cur = NULL;
-    if (!c || !fn)
-        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_all_cursor: missing argument");
-    if ((st = check_path(path, err)) != KT_OK)
-        return st;
-    if (!(cur = strdup(path)))
-        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     size_t base = strlen(c->api_url);
-    for (int pages = 0;; pages++) {
+    const char *next = page ? json_str(page, "next") : NULL;
+    *np = NULL;
+    if (!next)
+        return KT_OK;
+    if (strncmp(next, c->api_url, base) != 0 || next[base] != '/')
+        return err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
+                       "Spotify's next link for %s leaves the API", path);
+    if (!(*np = strdup(next + base)))
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    return KT_OK;
+}
+
+/* Follows `next` from `cur` (owned, freed) one page at a time; `pages` were
+ * already fetched by the caller (they count towards MAX_PAGES). */
+static kt_status cursor_walk(spotify_client *c, int64_t user_id, const char *path, char *cur,
+                             int pages, const char *wrap_key, spotify_page_fn fn, void *ctx,
+                             kt_err *err)
+{
+    kt_status st = KT_OK;
+    for (; cur; pages++) {
         json_t *j = NULL;
+        char *np = NULL;
         if (pages >= MAX_PAGES) {
             st = err_set(err, KT_ERR_TOO_LARGE, "too_many_pages",
                          "%s goes on for more than %d pages", path, MAX_PAGES);
@@ -338,22 +352,138 @@ kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char 
         if ((st = spotify_get(c, user_id, cur, &j, err)) != KT_OK)
             break;
         st = deliver(j, wrap_key, path, fn, ctx, err);
-        const json_t *page = unwrap(j, wrap_key);
-        const char *next = page ? json_str(page, "next") : NULL;
-        char *np = NULL;
-        /* `next` is a full URL: follow it only under our api_url, so a
-         * hostile answer can never send the user's token elsewhere. */
-        if (st == KT_OK && next && (strncmp(next, c->api_url, base) != 0 || next[base] != '/'))
-            st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed",
-                         "Spotify's next link for %s leaves the API", path);
-        else if (st == KT_OK && next && !(np = strdup(next + base)))
-            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+        if (st == KT_OK)
+            st = next_path(c, unwrap(j, wrap_key), path, &np, err);
         json_decref(j);
-        if (st != KT_OK || !np)
-            break;
         free(cur);
         cur = np;
+        if (st != KT_OK)
+            break;
     }
     free(cur);
+    return st;
+}
+
+kt_status spotify_get_all_cursor(spotify_client *c, int64_t user_id, const char *path,
+                                 const char *wrap_key, spotify_page_fn fn, void *ctx,
+                                 kt_err *err)
+{
+    return spotify_get_cursor_guessed(c, user_id, path, wrap_key, -1, NULL, 0, fn, ctx, err);
+}
+
+/* The guessed pages of spotify_get_cursor_guessed, delivered while the page
+ * before each ended on the cursor it was fetched with. */
+typedef struct guess_walk {
+    spotify_client *c;
+    const char *path, *wrap_key;
+    const char *const *after;
+    spotify_page_fn fn;
+    void *ctx;
+    char *last_after;   /* cursors.after of the last page delivered (NULL: none) */
+    char *next;         /* its next path (NULL: the walk is complete) */
+    int delivered;      /* pages delivered so far, the first included */
+} guess_walk;
+
+/* Remembers a delivered page's cursor and next path. */
+static kt_status guess_took(guess_walk *w, const json_t *page, kt_err *err)
+{
+    const char *after = json_str(json_object_get(page, "cursors"), "after");
+    free(w->last_after);
+    free(w->next);
+    w->last_after = NULL;
+    w->next = NULL;
+    w->delivered++;
+    if (after && !(w->last_after = strdup(after)))
+        return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    return next_path(w->c, page, w->path, &w->next, err);
+}
+
+static kt_status guess_each(void *ctx, size_t idx, const json_t *body, kt_err *err)
+{
+    guess_walk *w = ctx;
+    kt_status st;
+    if (!w->next || !w->last_after || strcmp(w->last_after, w->after[idx]) != 0) {
+        /* The list changed (or ended early): stop the batch, whose pages
+         * still in flight are not needed; the caller walks on serially. */
+        return err_set(err, KT_ERR_CONFLICT, "cursor_guess_missed", "guessed cursor missed");
+    }
+    const json_t *page = unwrap(body, w->wrap_key);
+    if ((st = deliver(body, w->wrap_key, w->path, w->fn, w->ctx, err)) != KT_OK)
+        return st;
+    return guess_took(w, page, err);
+}
+
+/* 1 when a cursor can go into a query string as it is. */
+static int plain_cursor(const char *s)
+{
+    if (!s || !*s || strlen(s) > 200)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+kt_status spotify_get_cursor_guessed(spotify_client *c, int64_t user_id, const char *path,
+                                     const char *wrap_key, int64_t expect_total,
+                                     const char *const *after, size_t n_after,
+                                     spotify_page_fn fn, void *ctx, kt_err *err)
+{
+    kt_status st;
+    json_t *j = NULL;
+    char **paths = NULL;
+    size_t n = 0;
+    guess_walk w = {.c = c, .path = path, .wrap_key = wrap_key, .after = after, .fn = fn,
+                    .ctx = ctx};
+    if (!c || !fn || (n_after && !after))
+        return err_set(err, KT_ERR_INVALID, NULL, "spotify_get_all_cursor: missing argument");
+    if ((st = check_path(path, err)) != KT_OK)
+        return st;
+    if ((st = spotify_get(c, user_id, path, &j, err)) != KT_OK)
+        return st;
+    const json_t *first = unwrap(j, wrap_key);
+    if ((st = deliver(j, wrap_key, path, fn, ctx, err)) != KT_OK ||
+        (st = guess_took(&w, first, err)) != KT_OK)
+        goto out;
+    /* Guess only when the list is as long as the guesses say: then, if
+     * nothing changed, every page starts where the stored copy's did. */
+    int64_t total = json_int(first, "total", -1);
+    if (w.next && n_after && total == expect_total && n_after < MAX_PAGES &&
+        strlen(path) < 2800) {
+        if (!(paths = calloc(n_after, sizeof *paths))) {
+            st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+            goto out;
+        }
+        for (n = 0; n < n_after && plain_cursor(after[n]); n++) {
+            size_t len = strlen(path) + strlen(after[n]) + 16;
+            if (!(paths[n] = malloc(len))) {
+                st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+                goto out;
+            }
+            snprintf(paths[n], len, "%s%cafter=%s", path, strchr(path, '?') ? '&' : '?',
+                     after[n]);
+        }
+        kt_err e;
+        err_clear(&e);
+        st = spotify_get_each(c, user_id, (const char *const *)paths, n, guess_each, &w, &e);
+        if (st != KT_OK && strcmp(e.code, "cursor_guess_missed") == 0)
+            st = KT_OK;
+        else if (st != KT_OK) {
+            if (err)
+                *err = e;
+            goto out;
+        }
+    }
+    /* A wrong guess or more pages than guessed: on from the last page taken. */
+    char *rest = w.next;
+    w.next = NULL;
+    st = cursor_walk(c, user_id, path, rest, w.delivered, wrap_key, fn, ctx, err);
+out:
+    json_decref(j);
+    for (size_t i = 0; paths && i < n_after; i++)
+        free(paths[i]);
+    free(paths);
+    free(w.last_after);
+    free(w.next);
     return st;
 }

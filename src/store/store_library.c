@@ -692,6 +692,15 @@ kt_status store_coll_head(store *s, int64_t user_id, store_coll c, size_t limit,
     return KT_OK;
 }
 
+kt_status store_coll_all(store *s, int64_t user_id, store_coll c, store_rows **out, kt_err *err)
+{
+    kt_status st = check_coll(c, err);
+    if (st != KT_OK)
+        return st;
+    store_param p[] = {SP_INT(user_id)};
+    return store_query(s, colls[c].all_sql, p, 1, out, err);
+}
+
 /* 1 when the stored rows equal rows[0..n) (refs and added_at). */
 static int coll_same(const store_rows *r, store_coll c, const store_saved_row *rows, size_t n)
 {

@@ -127,6 +127,11 @@ typedef struct store_saved_row {
 kt_status store_coll_head(store *s, int64_t user_id, store_coll c, size_t limit, store_rows **out,
                           int64_t *total, kt_err *err);
 
+/* Every entry of a collection in order, columns (ref TEXT, added_at
+ * INT|NULL) as store_coll_head; for a sync's cursor guesses (the followed
+ * artists a page ended on last time). Caller owns *out. */
+kt_status store_coll_all(store *s, int64_t user_id, store_coll c, store_rows **out, kt_err *err);
+
 /* Replaces the collection with rows[0..n) in that order (tx). Nothing is
  * written when it is already identical. *added / *removed (may be NULL)
  * receive how many refs appeared / disappeared (counted as multisets). */

@@ -186,6 +186,11 @@ static void test_collections(void **state)
     store_saved_row f[] = {{"a2", -1}, {"a0", -1}};
     OK(store_coll_replace(s, u, STORE_COLL_FOLLOWED, f, 2, &added, &removed, &err));
     assert_int_equal(added, 2);
+    OK(store_coll_all(s, u, STORE_COLL_FOLLOWED, &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_string_equal(store_rows_text(r, 0, 0), "a2");
+    assert_string_equal(store_rows_text(r, 1, 0), "a0");
+    store_rows_free(r);
     store_saved_row al[] = {{"al3", 7}, {"al1", 6}};
     OK(store_coll_replace(s, u, STORE_COLL_ALBUMS, al, 2, NULL, NULL, &err));
     store_saved_row sh[] = {{"sh1", 9}};

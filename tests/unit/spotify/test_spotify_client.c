@@ -505,6 +505,41 @@ static void test_offset_paging_matches_truth(void **state)
     fx_stop(&f);
 }
 
+/* Guessed cursors (the stored copy's page ends): a right guess costs no
+ * extra request, a wrong one one request and the walk goes on serially, and
+ * either way the pages are exactly the truth's. */
+static void test_cursor_guesses(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL);
+    json_t *truth = ctl(&f.em, "GET", "/__emulator/users/alice/truth", NULL);
+    const json_t *want = json_object_get(truth, "followed_artists");
+    assert_int_equal(json_array_size(want), 73);
+    const char *right = json_string_value(json_object_get(json_array_get(want, 49), "id"));
+    const char *wrong = json_string_value(json_object_get(json_array_get(want, 48), "id"));
+    struct {
+        const char *guess;
+        int64_t total;
+        uint64_t requests;
+    } cases[] = {{right, 73, 2}, {wrong, 73, 3}, {wrong, 74, 2}, {"not-plain", 73, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        collect col = {json_array(), 0};
+        kt_err err;
+        uint64_t before = spotify_thread_requests();
+        if (spotify_get_cursor_guessed(f.c, 1, "/me/following?type=artist&limit=50", "artists",
+                                       cases[i].total, &cases[i].guess, 1, collect_page, &col,
+                                       &err) != KT_OK)
+            fail_msg("case %zu: %s", i, err.msg);
+        assert_int_equal(col.pages, 2);
+        assert_int_equal(spotify_thread_requests() - before, cases[i].requests);
+        assert_same_ids(col.items, want, "id");
+        json_decref(col.items);
+    }
+    json_decref(truth);
+    fx_stop(&f);
+}
+
 static kt_status stop_after_two(void *ctx, const json_t *page, kt_err *err)
 {
     (void)page;
@@ -1231,6 +1266,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offset_paging_matches_truth),
+        cmocka_unit_test(test_cursor_guesses),
         cmocka_unit_test(test_paging_stops_on_callback_error),
         cmocka_unit_test(test_get_each_in_order),
         cmocka_unit_test(test_401_refreshes_once_and_retries_once),

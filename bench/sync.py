@@ -15,7 +15,9 @@ counters), the wall time, the lower bound set by latency and concurrency
 RSS, and the time the run spent holding a database connection (db_ms from
 the sync_run log line), and the mean number of requests in flight at the
 emulator (from its request log; --timeline prints it per 50 ms window, which
-shows where a run stalls or goes serial).
+shows where a run stalls or goes serial, then the critical path: each
+endpoint's first and last request and each database write the sync logged,
+in ms from the process's start).
 
 Targets (issue 5): full sync <= 1.3 x the bound at concurrency 8, peak RSS
 <= 64 MB; re-sync <= 15 requests and under 1 s. Issue 20: extended mode's
@@ -48,9 +50,11 @@ USER = ("bench:liked=10000,playlists=200,playlist_items=100,followed=500,"
         "followed_playlists=0,albums=0,shows=0,episodes=0,plays=0")
 
 
-def run_sync_rusage(kt, what):
-    """Runs `keeptrack sync` as a child; returns (wall s, its peak RSS in MB, its stderr,
-    its CPU time in s)."""
+def run_sync_rusage(kt, what, env=None):
+    """Runs `keeptrack sync` as a child (kt.env plus env); returns (wall s, its peak RSS in
+    MB, its stderr, its CPU time in s, its start and end as wall-clock ms)."""
+    child_env = dict(kt.env, **(env or {}))
+    start_ms = time.time() * 1000.0
     t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -59,14 +63,15 @@ def run_sync_rusage(kt, what):
                       0o600)
         os.dup2(devnull, 1)
         os.dup2(log, 2)
-        os.execve(kt.bin, [kt.bin, "sync", "--user", "1", *what], kt.env)
+        os.execve(kt.bin, [kt.bin, "sync", "--user", "1", *what], child_env)
     _, status, ru = os.wait4(pid, 0)
     wall = time.monotonic() - t0
+    end_ms = start_ms + wall * 1000.0
     with open(os.path.join(kt.tmpdir, "sync.log")) as f:
         log = f.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"sync failed: {log[-2000:]}")
-    return wall, ru.ru_maxrss / 1024.0, log, ru.ru_utime + ru.ru_stime
+    return wall, ru.ru_maxrss / 1024.0, log, ru.ru_utime + ru.ru_stime, (start_ms, end_ms)
 
 
 def in_flight(requests, window_ms=50):
@@ -99,6 +104,40 @@ def print_timeline(requests):
         print(f"  {at:7.0f} ms {mean:4.1f} {bar:<17} {top}")
 
 
+def print_critical_path(requests, log, span):
+    """Where one run's time went, in ms from the process's start: the start-up
+    before the first request, each endpoint's first start and last end (emulator
+    log), each database span the sync logged (sync_span, debug level: catalog
+    batches summed, collection writes one by one) and the exit after the run."""
+    start_ms, end_ms = span
+    print("  critical path (ms from the process's start):")
+    eps = {}
+    for r in requests:
+        ep = r["endpoint"].split(" ")[-1]
+        lo, hi = eps.get(ep, (r["t_ms"] - LATENCY_MS, r["t_ms"]))
+        eps[ep] = (min(lo, r["t_ms"] - LATENCY_MS), max(hi, r["t_ms"]), )
+    counts = {}
+    for r in requests:
+        ep = r["endpoint"].split(" ")[-1]
+        counts[ep] = counts.get(ep, 0) + 1
+    for ep, (lo, hi) in sorted(eps.items(), key=lambda kv: kv[1][0]):
+        print(f"    {lo - start_ms:7.0f} .. {hi - start_ms:7.0f}  requests {ep} ({counts[ep]})")
+    cat_n, cat_ms, cat_lo, cat_hi = 0, 0.0, None, None
+    for m in re.finditer(r"event=sync_span what=(\w+) start_ms=(\d+) end_ms=(\d+)", log):
+        what, lo, hi = m.group(1), float(m.group(2)), float(m.group(3))
+        if what == "catalog":
+            cat_n, cat_ms = cat_n + 1, cat_ms + hi - lo
+            cat_lo = lo if cat_lo is None else min(cat_lo, lo)
+            cat_hi = hi if cat_hi is None else max(cat_hi, hi)
+            continue
+        label = "sync_run (whole)" if what == "run" else f"write {what}"
+        print(f"    {lo - start_ms:7.0f} .. {hi - start_ms:7.0f}  {label} ({hi - lo:.0f} ms)")
+    if cat_n:
+        print(f"    {cat_lo - start_ms:7.0f} .. {cat_hi - start_ms:7.0f}  catalog batches: {cat_n}, "
+              f"{cat_ms:.0f} ms in all")
+    print(f"    {end_ms - start_ms:7.0f}           process exit")
+
+
 def estimate(kt, what):
     """`keeptrack sync --dry-run`'s estimate (requests if nothing changed)."""
     r = kt.cli("sync", "--user", "1", "--dry-run", *what)
@@ -111,7 +150,8 @@ def figures(label, emu, kt, what, timeline=False):
     """One sync; prints its figures and returns them as a dict."""
     est = estimate(kt, what)
     emu.reset_stats()
-    wall, rss, log, cpu = run_sync_rusage(kt, what)
+    wall, rss, log, cpu, span = run_sync_rusage(
+        kt, what, {"KEEPTRACK_LOG_LEVEL": "debug"} if timeline else None)
     stats = emu.stats()
     requests = stats["total"]
     m = re.search(r"event=sync_run .*db_ms=(\d+)", log)
@@ -133,6 +173,7 @@ def figures(label, emu, kt, what, timeline=False):
               f"(of {CONCURRENCY}; --timeline shows each 50 ms)")
     if timeline:
         print_timeline(stats["requests"])
+        print_critical_path(stats["requests"], log, span)
     return {"requests": requests, "wall": wall, "bound": bound, "rss": rss}
 
 

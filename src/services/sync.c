@@ -5,21 +5,33 @@
  * A run is recorded in sync_runs before anything is fetched ("running") and
  * finished with its status ("done" | "failed" | "deferred" | "stopped"), the requests
  * it spent (spotify_thread_requests: the calls run in this thread and in
- * its helper), the items added and removed, and the error. Collections run
- * one after the other in a fixed order; each commits on its own, so a
- * failure in one keeps the ones before it and leaves its own previous copy
- * intact. The followed-artists cursor walk (one page after the other, so
- * latency-bound) is fetched on a helper thread while the collections before
- * it run; the run joins it at its turn and writes it there, so the
- * collections are still written and reported in the same order. (Page
- * callbacks, catalog writes and progress reports may run on the thread a
- * Spotify call parses on, spotify_delivery.c: one at a time, while the run's
- * thread waits for the call.) When an earlier collection fails the helper
- * is told to stop and what it fetched is dropped. The stopping hook is asked
+ * its helpers), the items added and removed, and the error. Collections run
+ * in a fixed order and each commits on its own, so a failure in one keeps
+ * what committed before it and leaves its own previous copy intact.
+ *
+ * Overlap (issues 16 and 20): playlists and followed artists, when some
+ * collection runs before them, are synced whole (fetch and their one
+ * transaction) on helper threads started with the run, while this thread
+ * runs the others in order; at a helper's turn the run waits for it and
+ * takes its result. This thread's requests yield the user's request slots
+ * to the helpers' (spotify_thread_yield): the playlists are fetched first
+ * and their large write overlaps Liked Songs' remaining pages, whose own
+ * requests fill every slot the helpers leave, so the 8 slots stay full from
+ * the first request to the last and only the last collection's write is
+ * serial. The threads share one catalog queue and one write lock
+ * (sync_internal.h): one writer at a time, every catalog row a collection
+ * refers to committed before it. A helper's collection may thus commit
+ * before an earlier collection does, or even when an earlier one fails;
+ * each is still either its previous copy or the new one, never half of
+ * either. (Page callbacks, catalog writes and progress reports may run on
+ * the thread a Spotify call parses on, spotify_delivery.c.) When a
+ * collection fails, the helpers still running are told to stop and their
+ * collections keep their previous copy. The stopping hook is asked
  * before each collection and each page: a stop ends the run with
  * KT_ERR_CONFLICT (SYNC_CODE_STOPPED), recorded as "stopped". A long rate
  * limit (KT_ERR_DEFERRED) or a refused refresh token (KT_ERR_REAUTH) stops
- * the run at once and is returned as is, retry_at_ms included.
+ * the run (at once on this thread, at its turn on a helper) and is returned
+ * as is, retry_at_ms included.
  */
 #include "services/sync.h"
 
@@ -108,53 +120,62 @@ static kt_status run_one(sync_ctx *c, unsigned bit, kt_err *err)
     }
 }
 
-/* The followed-artists walk on its own thread (see the top of this file). */
-typedef struct follow_job {
-    sync_ctx c;         /* the helper's own: no progress, own catalog and written set */
-    sync_list list;     /* the walk's result, once joined with st == KT_OK */
-    kt_status st;
+/* A collection synced on a thread of its own (see the top of this file). */
+typedef struct coll_job {
+    sync_ctx c;         /* the helper's own (no progress), sharing the run's sync_shared */
+    unsigned bit;       /* the collection (SYNC_PLAYLISTS or SYNC_FOLLOWING) */
+    kt_status st;       /* its result, once joined */
     kt_err err;
     uint64_t requests;  /* spent by the helper thread */
     atomic_int stop;
     pthread_t tid;
     int running;        /* started and not yet joined */
-} follow_job;
+} coll_job;
 
-static void *follow_main(void *arg)
+/* The collections that get a helper, in run order. */
+static const unsigned helper_bits[] = {SYNC_PLAYLISTS, SYNC_FOLLOWING};
+#define N_HELPERS (sizeof helper_bits / sizeof helper_bits[0])
+
+/* What a collection on a helper runs behind: every collection before it in
+ * run order that spends requests (all of them do). */
+static unsigned before_bits(unsigned bit)
 {
-    follow_job *j = arg;
+    unsigned before = 0;
+    for (size_t k = 0; k < N_SINGLE && names[k].bits != bit; k++)
+        before |= names[k].bits;
+    return before;
+}
+
+static void *job_main(void *arg)
+{
+    coll_job *j = arg;
     uint64_t r0 = spotify_thread_requests();
-    j->st = sync_following_fetch(&j->c, &j->list, &j->err);
+    j->st = run_one(&j->c, j->bit, &j->err);
     j->requests = spotify_thread_requests() - r0;
     return NULL;
 }
 
-/* Starts the walk when following runs after another collection that needs
- * the network; 0 (run it in turn) when that is pointless or impossible. */
-static int follow_start(follow_job *j, const sync_ctx *c, unsigned what)
+/* Starts collection j->bit on a helper when it is selected behind another
+ * selected collection; 0 (run it in turn) when that is pointless or the
+ * thread cannot start. */
+static int job_start(coll_job *j, const sync_ctx *c, unsigned what)
 {
-    if (!(what & SYNC_FOLLOWING) ||
-        !(what & (SYNC_LIKED | SYNC_PLAYLISTS | SYNC_ALBUMS | SYNC_SHOWS | SYNC_EPISODES)))
+    if (!(what & j->bit) || !(what & before_bits(j->bit)))
         return 0;
-    j->c = (sync_ctx){.app = c->app, .user_id = c->user_id, .hold_catalog = 1,
-                      .stop = &j->stop, .stopping = c->stopping,
-                      .progress_ctx = c->progress_ctx};
+    j->c = (sync_ctx){.app = c->app, .user_id = c->user_id, .sh = c->sh, .stop = &j->stop,
+                      .stopping = c->stopping, .progress_ctx = c->progress_ctx};
     memcpy(j->c.spotify_id, c->spotify_id, sizeof j->c.spotify_id);
     err_clear(&j->err);
     atomic_init(&j->stop, 0);
-    if (!(j->c.written = strset_new()))
-        return 0;
-    if (pthread_create(&j->tid, NULL, follow_main, j) != 0) {
-        LOG_WARN("sync_follow_thread", "could not start a thread: following runs in turn");
-        strset_free(j->c.written);
-        j->c.written = NULL;
+    if (pthread_create(&j->tid, NULL, job_main, j) != 0) {
+        LOG_WARN("sync_helper_thread", "could not start a thread: the collection runs in turn");
         return 0;
     }
     j->running = 1;
     return 1;
 }
 
-static void follow_join(follow_job *j)
+static void job_join(coll_job *j)
 {
     if (!j->running)
         return;
@@ -162,32 +183,28 @@ static void follow_join(follow_job *j)
     j->running = 0;
 }
 
-/* Following's turn: the helper's result written in one transaction. */
-static kt_status follow_finish(follow_job *j, sync_ctx *c, kt_err *err)
+/* The helper's turn: waits for it and takes its counts and result. */
+static kt_status job_finish(coll_job *j, sync_ctx *c, kt_err *err)
 {
-    kt_status st;
-    follow_join(j);
-    if (j->st != KT_OK) {
-        *err = j->err;
-        return j->st;
-    }
-    st = sync_following_write(&j->c, &j->list, err);
+    job_join(j);
     c->added += j->c.added;
     c->removed += j->c.removed;
     c->db_ms += j->c.db_ms;
     j->c.added = j->c.removed = j->c.db_ms = 0;
-    return st;
+    if (j->st != KT_OK)
+        *err = j->err;
+    return j->st;
 }
 
-/* Stops and frees the helper (any state). */
-static void follow_free(follow_job *j)
+/* Stops and frees the helper (any state); what it already committed stays. */
+static void job_free(coll_job *j, sync_ctx *c)
 {
     atomic_store(&j->stop, 1);
-    follow_join(j);
-    sync_list_free(&j->list);
-    sync_cat_clear(&j->c.cat);
-    strset_free(j->c.written);
-    j->c.written = NULL;
+    job_join(j);
+    c->added += j->c.added;
+    c->removed += j->c.removed;
+    c->db_ms += j->c.db_ms;
+    j->c.added = j->c.removed = j->c.db_ms = 0;
 }
 
 /* Reads the user's Spotify id (owner of "own" playlists). */
@@ -251,16 +268,19 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
     int64_t run_id = 0;
     store *s = NULL;
     uint64_t req0 = spotify_thread_requests();
-    int64_t t0 = time_mono_ms();
-    follow_job fj = {0};
-    int helper = 0;
+    int64_t t0 = time_mono_ms(), wall0 = time_now_ms();
+    coll_job jobs[N_HELPERS];
+    sync_shared sh;
+    unsigned helpers = 0; /* bits of the collections running on a helper */
     kt_status st;
+    memset(jobs, 0, sizeof jobs);
+    c.sh = &sh;
     what &= SYNC_ALL;
     if (!app || what == 0)
         return err_set(out_err, KT_ERR_INVALID, "bad_what", "nothing to sync");
     sync_format_what(what, what_s, sizeof what_s);
-    if (!(c.written = strset_new()))
-        return err_set(out_err, KT_ERR_NOMEM, NULL, "out of memory");
+    if ((st = sync_shared_init(&sh, out_err)) != KT_OK)
+        return st;
     if ((st = sync_db(&c, &s, err)) == KT_OK) {
         st = store_sync_run_start(s, user_id, what_s, time_now_ms(), &run_id, err);
         sync_db_put(&c, s);
@@ -269,23 +289,35 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         st = load_user(&c, err);
     for (size_t k = 0; k < N_SINGLE; k++)
         c.steps += (what & names[k].bits) ? 1 : 0;
-    if (st == KT_OK)
-        helper = follow_start(&fj, &c, what);
+    for (size_t h = 0; h < N_HELPERS && st == KT_OK; h++) {
+        jobs[h].bit = helper_bits[h];
+        if (job_start(&jobs[h], &c, what))
+            helpers |= helper_bits[h];
+    }
+    /* The helpers' collections are written later in run order than this
+     * thread's: they fetch first, this thread's requests fill what is left. */
+    int yielded = spotify_thread_yield(helpers != 0);
     for (size_t k = 0; k < N_SINGLE && st == KT_OK; k++) {
         if (!(what & names[k].bits))
             continue;
         sync_report(&c, "%s", names[k].name);
         if ((st = sync_check_stop(&c, err)) != KT_OK)
             break;
-        if (helper && names[k].bits == SYNC_FOLLOWING)
-            st = follow_finish(&fj, &c, err);
-        else
+        if (helpers & names[k].bits) {
+            for (size_t h = 0; h < N_HELPERS; h++)
+                if (jobs[h].bit == names[k].bits)
+                    st = job_finish(&jobs[h], &c, err);
+        } else {
             st = run_one(&c, names[k].bits, err);
-        sync_cat_clear(&c.cat);
+        }
         c.step++;
     }
-    follow_free(&fj);
-    uint64_t requests = spotify_thread_requests() - req0 + fj.requests;
+    spotify_thread_yield(yielded);
+    uint64_t requests = spotify_thread_requests() - req0;
+    for (size_t h = 0; h < N_HELPERS; h++) {
+        job_free(&jobs[h], &c);
+        requests += jobs[h].requests;
+    }
     const char *status = run_status(st, err);
     if (st == KT_OK)
         sync_report(&c, "done");
@@ -296,8 +328,8 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
              (long long)user_id, what_s, status, (unsigned long long)requests,
              (long long)c.added, (long long)c.removed, (long long)(time_mono_ms() - t0),
              (long long)c.db_ms, st == KT_OK ? "" : err->msg);
-    sync_cat_clear(&c.cat);
-    strset_free(c.written);
+    sync_shared_free(&sh);
+    sync_span("run", wall0);
     if (st != KT_OK && out_err)
         *out_err = e;
     return st;

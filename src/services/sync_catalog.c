@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "services/app_priv.h"
 #include "services/sync_internal.h"
@@ -34,6 +35,58 @@ void sync_db_put(sync_ctx *c, store *s)
 {
     app_db_put(c->app, s);
     c->db_ms += time_mono_ms() - c->db_since;
+    if (c->locked) {
+        c->locked = 0;
+        pthread_mutex_unlock(&c->sh->write_lock);
+    }
+}
+
+kt_status sync_db_write(sync_ctx *c, store **out, kt_err *err)
+{
+    kt_status st;
+    pthread_mutex_lock(&c->sh->write_lock);
+    c->locked = 1;
+    if ((st = sync_db(c, out, err)) != KT_OK) {
+        c->locked = 0;
+        pthread_mutex_unlock(&c->sh->write_lock);
+    }
+    return st;
+}
+
+kt_status sync_shared_init(sync_shared *sh, kt_err *err)
+{
+    memset(sh, 0, sizeof *sh);
+    if (!(sh->written = strset_new()))
+        return nomem(err);
+    if (pthread_mutex_init(&sh->write_lock, NULL) != 0) {
+        strset_free(sh->written);
+        sh->written = NULL;
+        return err_set(err, KT_ERR_INTERNAL, NULL, "pthread_mutex_init failed");
+    }
+    if (pthread_mutex_init(&sh->mu, NULL) != 0) {
+        pthread_mutex_destroy(&sh->write_lock);
+        strset_free(sh->written);
+        sh->written = NULL;
+        return err_set(err, KT_ERR_INTERNAL, NULL, "pthread_mutex_init failed");
+    }
+    return KT_OK;
+}
+
+void sync_shared_free(sync_shared *sh)
+{
+    if (!sh->written)
+        return;
+    sync_cat_clear(&sh->cat);
+    strset_free(sh->written);
+    sh->written = NULL;
+    pthread_mutex_destroy(&sh->mu);
+    pthread_mutex_destroy(&sh->write_lock);
+}
+
+void sync_span(const char *what, int64_t start_ms)
+{
+    LOG_DEBUG("sync_span", "what=%s start_ms=%lld end_ms=%lld", what, (long long)start_ms,
+              (long long)time_now_ms());
 }
 
 /* Appends p to a growable pointer array. */
@@ -51,49 +104,68 @@ static int push(void ***v, size_t *n, size_t *cap, void *p)
     return 0;
 }
 
-/* 1 when key (with a one-letter kind prefix) is new this run; -1 no memory. */
-static int fresh(sync_ctx *c, char kind, const char *key)
+/* Objects pending in the run's queue (caller holds sh->mu). */
+static size_t pending(const sync_cat *cat)
 {
-    char buf[512];
-    if (!key)
-        return 0;
-    snprintf(buf, sizeof buf, "%c:%s", kind, key);
-    return strset_add(c->written, buf);
+    return cat->n_tracks + cat->n_albums + cat->n_artists + cat->n_shows;
 }
 
+/* Queues obj in one of the run's pointer arrays unless key (with a
+ * one-letter kind prefix) was queued before this run; then flushes when the
+ * queue is full. Takes obj (frees it when it is not queued). */
+static kt_status queue(sync_ctx *c, void ***v, size_t *n, size_t *cap, void *obj,
+                       void (*freefn)(void *), char kind, const char *key, kt_err *err)
+{
+    char buf[512];
+    sync_shared *sh = c->sh;
+    int fresh = 0, full = 0;
+    if (!key) {
+        freefn(obj);
+        return KT_OK;
+    }
+    snprintf(buf, sizeof buf, "%c:%s", kind, key);
+    pthread_mutex_lock(&sh->mu);
+    fresh = strset_add(sh->written, buf);
+    if (fresh > 0 && push(v, n, cap, obj) != 0)
+        fresh = -1;
+    else if (fresh > 0)
+        full = pending(&sh->cat) >= SYNC_CAT_FLUSH;
+    pthread_mutex_unlock(&sh->mu);
+    if (fresh <= 0) {
+        freefn(obj);
+        return fresh < 0 ? nomem(err) : KT_OK;
+    }
+    return full ? sync_cat_flush(c, 0, err) : KT_OK;
+}
+
+static void track_free(void *p) { spotify_track_free(p); }
+static void album_free(void *p) { spotify_album_free(p); }
+static void artist_free(void *p) { spotify_artist_free(p); }
+static void show_free(void *p) { spotify_show_free(p); }
+
 #define QUEUE(c, field, n, cap, obj, freefn, kind, key)                                      \
-    do {                                                                                     \
-        int f_ = fresh(c, kind, key);                                                        \
-        if (f_ <= 0) {                                                                       \
-            freefn(obj);                                                                     \
-            return f_ < 0 ? nomem(err) : KT_OK;                                              \
-        }                                                                                    \
-        if (push((void ***)&(c)->cat.field, &(c)->cat.n, &(c)->cat.cap, obj) != 0) {         \
-            freefn(obj);                                                                     \
-            return nomem(err);                                                               \
-        }                                                                                    \
-        return sync_cat_flush(c, 0, err);                                                    \
-    } while (0)
+    queue(c, (void ***)&(c)->sh->cat.field, &(c)->sh->cat.n, &(c)->sh->cat.cap, obj, freefn, \
+          kind, key, err)
 
 kt_status sync_cat_track(sync_ctx *c, spotify_track *t, kt_err *err)
 {
-    QUEUE(c, tracks, n_tracks, cap_tracks, t, spotify_track_free, 't', t ? t->uri : NULL);
+    return QUEUE(c, tracks, n_tracks, cap_tracks, t, track_free, 't', t ? t->uri : NULL);
 }
 
 kt_status sync_cat_album(sync_ctx *c, spotify_album *a, kt_err *err)
 {
-    QUEUE(c, albums, n_albums, cap_albums, a, spotify_album_free, 'a', a ? a->id : NULL);
+    return QUEUE(c, albums, n_albums, cap_albums, a, album_free, 'a', a ? a->id : NULL);
 }
 
 kt_status sync_cat_artist(sync_ctx *c, spotify_artist *a, kt_err *err)
 {
     /* Full artist objects always refresh the row (genres, images). */
-    QUEUE(c, artists, n_artists, cap_artists, a, spotify_artist_free, 'A', a ? a->id : NULL);
+    return QUEUE(c, artists, n_artists, cap_artists, a, artist_free, 'A', a ? a->id : NULL);
 }
 
 kt_status sync_cat_show(sync_ctx *c, spotify_show *s, kt_err *err)
 {
-    QUEUE(c, shows, n_shows, cap_shows, s, spotify_show_free, 's', s ? s->id : NULL);
+    return QUEUE(c, shows, n_shows, cap_shows, s, show_free, 's', s ? s->id : NULL);
 }
 
 void sync_cat_clear(sync_cat *cat)
@@ -235,20 +307,38 @@ static kt_status build_rows(const sync_cat *cat, rows *r, kt_err *err)
 
 kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
 {
-    sync_cat *cat = &c->cat;
-    size_t pending = cat->n_tracks + cat->n_albums + cat->n_artists + cat->n_shows;
+    sync_shared *sh = c->sh;
+    sync_cat cat = {0};
     rows r = {0};
     store *s = NULL;
-    if (pending == 0 || (!force && (c->hold_catalog || pending < SYNC_CAT_FLUSH)))
+    int64_t t0 = time_now_ms();
+    kt_status st = KT_OK;
+    /* The write lock first: a batch another thread took out of the queue is
+     * committed before this one looks at the queue (see sync_internal.h). */
+    pthread_mutex_lock(&sh->write_lock);
+    pthread_mutex_lock(&sh->mu);
+    if (pending(&sh->cat) > 0 && (force || pending(&sh->cat) >= SYNC_CAT_FLUSH)) {
+        cat = sh->cat;
+        memset(&sh->cat, 0, sizeof sh->cat);
+    }
+    pthread_mutex_unlock(&sh->mu);
+    if (pending(&cat) == 0) {
+        pthread_mutex_unlock(&sh->write_lock);
         return KT_OK;
-    kt_status st = build_rows(cat, &r, err);
-    if (st == KT_OK && (st = sync_db(c, &s, err)) == KT_OK) {
-        st = store_catalog_put(s, r.artists, cat->n_artists, r.albums, cat->n_albums, r.shows,
-                               cat->n_shows, r.tracks, cat->n_tracks, time_now_ms(), err);
+    }
+    c->locked = 1; /* released by sync_db_put, or below */
+    if ((st = build_rows(&cat, &r, err)) == KT_OK && (st = sync_db(c, &s, err)) == KT_OK) {
+        st = store_catalog_put(s, r.artists, cat.n_artists, r.albums, cat.n_albums, r.shows,
+                               cat.n_shows, r.tracks, cat.n_tracks, time_now_ms(), err);
         sync_db_put(c, s);
     }
-    rows_free(&r, cat->n_artists);
-    sync_cat_clear(cat);
+    if (c->locked) {
+        c->locked = 0;
+        pthread_mutex_unlock(&sh->write_lock);
+    }
+    rows_free(&r, cat.n_artists);
+    sync_cat_clear(&cat);
+    sync_span("catalog", t0);
     return st;
 }
 

@@ -27,13 +27,14 @@ typedef struct saved_kind {
     const char *path;
     store_coll coll;
     const char *name;
+    const char *word; /* one word, for sync_span */
 } saved_kind;
 
 static const saved_kind saved_kinds[] = {
-    {SPOTIFY_SAVED_TRACK, "/me/tracks", STORE_COLL_LIKED, "liked songs"},
-    {SPOTIFY_SAVED_ALBUM, "/me/albums", STORE_COLL_ALBUMS, "saved albums"},
-    {SPOTIFY_SAVED_SHOW, "/me/shows", STORE_COLL_SHOWS, "saved shows"},
-    {SPOTIFY_SAVED_EPISODE, "/me/episodes", STORE_COLL_EPISODES, "saved episodes"},
+    {SPOTIFY_SAVED_TRACK, "/me/tracks", STORE_COLL_LIKED, "liked songs", "liked"},
+    {SPOTIFY_SAVED_ALBUM, "/me/albums", STORE_COLL_ALBUMS, "saved albums", "albums"},
+    {SPOTIFY_SAVED_SHOW, "/me/shows", STORE_COLL_SHOWS, "saved shows", "shows"},
+    {SPOTIFY_SAVED_EPISODE, "/me/episodes", STORE_COLL_EPISODES, "saved episodes", "episodes"},
 };
 
 typedef struct saved_walk {
@@ -136,9 +137,12 @@ static kt_status saved_write(saved_walk *w, kt_err *err)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < w->list.n; i++)
         rows[i] = (store_saved_row){w->list.refs[i], w->list.at[i]};
-    if ((st = sync_cat_flush(w->c, 1, err)) == KT_OK && (st = sync_db(w->c, &s, err)) == KT_OK) {
+    if ((st = sync_cat_flush(w->c, 1, err)) == KT_OK &&
+        (st = sync_db_write(w->c, &s, err)) == KT_OK) {
+        int64_t t0 = time_now_ms();
         st = store_coll_replace(s, w->c->user_id, w->k->coll, rows, w->list.n, &add, &rem, err);
         sync_db_put(w->c, s);
+        sync_span(w->k->word, t0);
     }
     free(rows);
     if (st == KT_OK) {
@@ -226,39 +230,41 @@ static kt_status follow_page(void *ctx, const json_t *page, kt_err *err)
     return KT_OK;
 }
 
-kt_status sync_following_fetch(sync_ctx *c, sync_list *list, kt_err *err)
-{
-    follow_walk w = {.c = c};
-    kt_status st = spotify_get_all_cursor(c->app->spotify, c->user_id,
-                                          "/me/following?type=artist&limit=50", "artists",
-                                          follow_page, &w, err);
-    if (st != KT_OK) {
-        err_prefix(err, "followed artists");
-        sync_list_free(&w.list);
-        return st;
-    }
-    *list = w.list;
-    return KT_OK;
-}
-
-kt_status sync_following_write(sync_ctx *c, const sync_list *list, kt_err *err)
-{
-    static const saved_kind k = {0, "/me/following", STORE_COLL_FOLLOWED, "followed artists"};
-    saved_walk sw = {.c = c, .k = &k, .catalog = 1, .list = *list};
-    c->hold_catalog = 0;
-    kt_status st = saved_write(&sw, err);
-    if (st != KT_OK)
-        err_prefix(err, "followed artists");
-    return st;
-}
-
 kt_status sync_following(sync_ctx *c, kt_err *err)
 {
-    sync_list list = {0};
-    kt_status st = sync_following_fetch(c, &list, err);
+    static const saved_kind k = {0, "/me/following", STORE_COLL_FOLLOWED, "followed artists",
+                                 "following"};
+    follow_walk w = {.c = c};
+    store *s = NULL;
+    store_rows *stored = NULL;
+    const char **after = NULL;
+    size_t n_after = 0, n_stored = 0;
+    /* The cursor is the last artist id of a page, so the stored copy says
+     * where each page started last time: if nothing changed, every page is
+     * fetched at once instead of one after the other. */
+    kt_status st = sync_db(c, &s, err);
+    if (st == KT_OK) {
+        st = store_coll_all(s, c->user_id, STORE_COLL_FOLLOWED, &stored, err);
+        sync_db_put(c, s);
+    }
+    if (st == KT_OK && (n_stored = store_rows_count(stored)) > PAGE &&
+        !(after = calloc(n_stored / PAGE, sizeof *after)))
+        st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = PAGE - 1; st == KT_OK && i + 1 < n_stored; i += PAGE)
+        after[n_after++] = store_rows_text(stored, i, 0);
     if (st == KT_OK)
-        st = sync_following_write(c, &list, err);
-    sync_list_free(&list);
+        st = spotify_get_cursor_guessed(c->app->spotify, c->user_id,
+                                        "/me/following?type=artist&limit=50", "artists",
+                                        (int64_t)n_stored, after, n_after, follow_page, &w, err);
+    free(after);
+    store_rows_free(stored);
+    if (st == KT_OK) {
+        saved_walk sw = {.c = c, .k = &k, .catalog = 1, .list = w.list};
+        st = saved_write(&sw, err);
+    }
+    if (st != KT_OK)
+        err_prefix(err, "followed artists");
+    sync_list_free(&w.list);
     return st;
 }
 
@@ -354,9 +360,11 @@ kt_status sync_top(sync_ctx *c, kt_err *err)
         lists[i] = (store_top_list){top_kinds[i / 3], ranges[i % 3],
                                     (const char *const *)walks[i].list.refs, walks[i].list.n};
     if (st == KT_OK && (st = sync_cat_flush(c, 1, err)) == KT_OK &&
-        (st = sync_db(c, &s, err)) == KT_OK) {
+        (st = sync_db_write(c, &s, err)) == KT_OK) {
+        int64_t t0 = time_now_ms();
         st = store_top_replace(s, c->user_id, day, lists, N_TOP, err);
         sync_db_put(c, s);
+        sync_span("top", t0);
     }
     for (int i = 0; i < N_TOP; i++) {
         free(paths[i]);
@@ -410,7 +418,7 @@ kt_status sync_recent(sync_ctx *c, kt_err *err)
             spotify_track_free(t);
     }
     if (st == KT_OK && (st = sync_cat_flush(c, 1, err)) == KT_OK &&
-        (st = sync_db(c, &s, err)) == KT_OK) {
+        (st = sync_db_write(c, &s, err)) == KT_OK) {
         st = store_plays_add(s, c->user_id, rows, n, &added, err);
         sync_db_put(c, s);
     }

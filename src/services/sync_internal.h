@@ -17,11 +17,14 @@
  * only catalog rows meanwhile), then replace the collection in ONE
  * transaction, so a failure half-way leaves the previous copy intact. No
  * database connection is held while Spotify is called (the token hooks need
- * connections of their own).
+ * connections of their own). A run may sync some collections on threads of
+ * their own (sync.c), each with its own sync_ctx; their writes take the
+ * run's write lock (sync_db_write), one writer at a time.
  */
 #ifndef KT_SERVICES_SYNC_INTERNAL_H
 #define KT_SERVICES_SYNC_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +46,14 @@ typedef struct sync_cat {
     size_t n_shows, cap_shows;
 } sync_cat;
 
+/* What every thread of one run shares (sync.c owns it). */
+typedef struct sync_shared {
+    pthread_mutex_t write_lock; /* held from sync_db_write to sync_db_put */
+    pthread_mutex_t mu;         /* guards written and cat */
+    strset *written;            /* catalog keys queued or written this run (uris, ids) */
+    sync_cat cat;               /* queued catalog objects, whoever queued them */
+} sync_shared;
+
 /* One run's state, shared by the collection functions. */
 typedef struct sync_ctx {
     kt_app *app;
@@ -51,13 +62,12 @@ typedef struct sync_ctx {
     sync_progress_fn progress;
     sync_stopping_fn stopping;
     void *progress_ctx;   /* the ctx of progress and stopping */
-    strset *written;      /* catalog keys written this run (track uris, ids) */
-    sync_cat cat;
+    sync_shared *sh;      /* the run's catalog queue and write lock */
     int64_t added, removed;
     int64_t step, steps;  /* collections done / to do, for progress */
     int64_t db_ms;        /* time spent holding a connection (database work) */
     int64_t db_since;     /* when the current connection was taken (monotonic) */
-    int hold_catalog;     /* 1: queue catalog objects without writing (a fetch-only thread) */
+    int locked;           /* this ctx holds sh->write_lock */
     const atomic_int *stop; /* set by the run when it failed: a helper thread gives up */
 } sync_ctx;
 
@@ -69,7 +79,13 @@ kt_status sync_check_stop(sync_ctx *c, kt_err *err);
 /* Catalog rows are flushed when this many objects are pending. */
 #define SYNC_CAT_FLUSH 1000
 
-/* Queue a parsed object (taken: freed now when already written this run). */
+/* The run's queue is one for all its threads, and so is the set of what was
+ * queued: an object is written once per run, by whichever thread flushes
+ * it, and a collection's forced flush (sync_cat_flush with force, under the
+ * write lock) writes whatever any thread queued before, so every catalog row
+ * a collection refers to is committed before the collection is. */
+
+/* Queue a parsed object (taken: freed now when already queued this run). */
 kt_status sync_cat_track(sync_ctx *c, spotify_track *t, kt_err *err);
 kt_status sync_cat_album(sync_ctx *c, spotify_album *a, kt_err *err);
 kt_status sync_cat_artist(sync_ctx *c, spotify_artist *a, kt_err *err);
@@ -78,6 +94,10 @@ kt_status sync_cat_show(sync_ctx *c, spotify_show *s, kt_err *err);
  * is over SYNC_CAT_FLUSH objects. */
 kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err);
 void sync_cat_clear(sync_cat *cat);
+
+/* Sets up / frees a run's shared state; init returns KT_ERR_NOMEM. */
+kt_status sync_shared_init(sync_shared *sh, kt_err *err);
+void sync_shared_free(sync_shared *sh);
 
 /* Reports progress inside the current collection. */
 void sync_report(sync_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -96,14 +116,6 @@ void sync_list_free(sync_list *l);
 /* Collections. Each adds to c->added / c->removed. */
 kt_status sync_saved(sync_ctx *c, spotify_saved_kind kind, kt_err *err);
 kt_status sync_following(sync_ctx *c, kt_err *err);
-/* sync_following in two halves, so the run can walk the cursor pages on a
- * thread of its own while other collections run: _fetch only calls Spotify
- * and fills *list (owned by the caller, sync_list_free; written only on
- * success) and c->cat (set c->hold_catalog so nothing is written from the
- * thread); _write, on the run's thread after the join, writes the catalog
- * and replaces the collection in one transaction. */
-kt_status sync_following_fetch(sync_ctx *c, sync_list *list, kt_err *err);
-kt_status sync_following_write(sync_ctx *c, const sync_list *list, kt_err *err);
 kt_status sync_top(sync_ctx *c, kt_err *err);
 kt_status sync_recent(sync_ctx *c, kt_err *err);
 kt_status sync_playlists(sync_ctx *c, kt_err *err);
@@ -121,8 +133,18 @@ void sync_remember_mode(kt_app *app, spotify_mode mode);
  * (or the store cannot be read). */
 spotify_mode sync_stored_mode(kt_app *app);
 
+/* Logs (debug level) one span of the run's database work: `what` (a word)
+ * from start_ms to now, both wall-clock ms, so bench/sync.py --timeline can
+ * lay the writes next to the emulator's request log. */
+void sync_span(const char *what, int64_t start_ms);
+
 /* Borrow / return a pooled connection for one short store call. */
 kt_status sync_db(sync_ctx *c, store **out, kt_err *err);
 void sync_db_put(sync_ctx *c, store *s);
+/* sync_db for a write: takes the run's write lock first (released by
+ * sync_db_put), so the run's threads never write at once: on SQLite a second
+ * writer would sleep in the busy handler, on PostgreSQL two catalog upserts
+ * of the same rows in another order could deadlock. */
+kt_status sync_db_write(sync_ctx *c, store **out, kt_err *err);
 
 #endif

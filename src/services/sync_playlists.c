@@ -408,10 +408,12 @@ static kt_status write_all(pl_state *ps, kt_err *err)
         ni++;
     }
     if (st == KT_OK && (st = sync_cat_flush(ps->c, 1, err)) == KT_OK &&
-        (st = sync_db(ps->c, &s, err)) == KT_OK) {
-        st = store_playlists_replace(s, ps->c->user_id, rows, ps->n, items, ni, time_now_ms(),
-                                     &add, &rem, err);
+        (st = sync_db_write(ps->c, &s, err)) == KT_OK) {
+        int64_t t0 = time_now_ms();
+        st = store_playlists_replace(s, ps->c->user_id, rows, ps->n, items, ni, t0, &add, &rem,
+                                     err);
         sync_db_put(ps->c, s);
+        sync_span("playlists", t0);
     }
     if (st == KT_OK) {
         ps->c->added += add;

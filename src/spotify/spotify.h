@@ -297,6 +297,14 @@ kt_status spotify_detect_mode(spotify_client *c, int64_t user_id, spotify_mode *
  * a piece of work to know the requests it spent. */
 uint64_t spotify_thread_requests(void);
 
+/* Makes the batches this thread starts from now on yield the user's
+ * request slots to the user's other batches that wait for one (on = 1), or
+ * compete for them as equals (on = 0, the default); returns the previous
+ * setting. A sync sets it on the thread that runs the collections behind
+ * its helper threads, so the collections whose write comes first finish
+ * their fetch first while the yielding ones fill every slot left over. */
+int spotify_thread_yield(int on);
+
 /* All requests so far, per endpoint template ("GET /playlists/{id}/items")
  * and status, as a JSON object {"GET /me": {"200": 3}, ...}. Caller owns it. */
 json_t *spotify_stats_json(spotify_client *c);

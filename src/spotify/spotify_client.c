@@ -14,6 +14,7 @@
 #include "spotify/spotify_internal.h"
 
 static _Thread_local uint64_t thread_requests;
+static _Thread_local int thread_yields; /* spotify_thread_yield */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -414,6 +415,18 @@ void spotify_count_request(spotify_client *c)
 uint64_t spotify_thread_requests(void)
 {
     return thread_requests;
+}
+
+int spotify_thread_yield(int on)
+{
+    int was = thread_yields;
+    thread_yields = on != 0;
+    return was;
+}
+
+int spotify_thread_yields(void)
+{
+    return thread_yields;
 }
 
 void spotify_record_stat(spotify_client *c, const char *method, const char *path, long status)

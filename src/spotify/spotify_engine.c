@@ -393,7 +393,7 @@ static kt_status start_ready(engine *e, long *wait_ms, kt_err *err)
             continue;
         }
         if (e->f && !spotify_flight_take(e->f))
-            break; /* the user's other batches hold every slot: woken on release */
+            return KT_OK; /* the user's other batches hold every slot: woken on release */
         int64_t w = spotify_budget_take(e->c);
         if (w > 0) {
             if (e->f)
@@ -409,6 +409,8 @@ static kt_status start_ready(engine *e, long *wait_ms, kt_err *err)
             return st;
         }
     }
+    if (e->f)
+        spotify_flight_satisfied(e->f); /* not refused: no longer waiting for a slot */
     return KT_OK;
 }
 

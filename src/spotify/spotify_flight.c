@@ -9,6 +9,13 @@
  * slot waits in its curl_multi_poll; whoever gives a slot back wakes the
  * starved members with curl_multi_wakeup.
  *
+ * A batch started by a thread that yields (spotify_thread_yield) is refused
+ * a slot while a batch of the user that does not yield is waiting for one
+ * (`wants`: refused a slot since it last started all it could): a sync
+ * lets the collections it writes first take the slots they ask for and the
+ * yielding ones fill the rest, so no slot stays idle and the big write of
+ * the collection fetched first overlaps the others' fetch.
+ *
  * Groups live in a short list under one mutex: a process has a handful of
  * users syncing at a time, and a group is freed when its last batch leaves.
  */
@@ -29,6 +36,8 @@ struct spotify_flight {
     CURLM *multi;
     int held;      /* slots this batch holds */
     int starved;   /* refused a slot since the last wake-up */
+    int yields;    /* gives way to members that want a slot (spotify_thread_yield) */
+    int wants;     /* refused since it last started all it could (own thread: read unlocked) */
     spotify_flight *next;
 };
 
@@ -76,6 +85,7 @@ spotify_flight *spotify_flight_join(spotify_client *c, int64_t user_id, CURLM *m
         return NULL;
     f->c = c;
     f->multi = multi;
+    f->yields = spotify_thread_yields();
     pthread_mutex_lock(&c->flight_mu);
     f->g = group_get(c, user_id);
     if (f->g) {
@@ -90,18 +100,39 @@ spotify_flight *spotify_flight_join(spotify_client *c, int64_t user_id, CURLM *m
     return f;
 }
 
+/* 1 when a member of g other than f that does not yield wants a slot. */
+static int others_want(const flight_group *g, const spotify_flight *f)
+{
+    for (const spotify_flight *m = g->members; m; m = m->next)
+        if (m != f && m->wants && !m->yields)
+            return 1;
+    return 0;
+}
+
 int spotify_flight_take(spotify_flight *f)
 {
     pthread_mutex_lock(&f->c->flight_mu);
-    int ok = f->g->in_flight < f->c->concurrency;
+    int ok = f->g->in_flight < f->c->concurrency && !(f->yields && others_want(f->g, f));
     if (ok) {
         f->g->in_flight++;
-        f->held++;
+        f->held++; /* wants stays until satisfied: the batch may want more */
     } else {
         f->starved = 1;
+        f->wants = 1;
     }
     pthread_mutex_unlock(&f->c->flight_mu);
     return ok;
+}
+
+void spotify_flight_satisfied(spotify_flight *f)
+{
+    if (!f->wants)
+        return; /* only this thread sets it: no lock needed to see it clear */
+    pthread_mutex_lock(&f->c->flight_mu);
+    f->wants = 0;
+    if (f->g->in_flight < f->c->concurrency)
+        wake_starved(f->g, f);
+    pthread_mutex_unlock(&f->c->flight_mu);
 }
 
 void spotify_flight_give(spotify_flight *f)
@@ -127,7 +158,7 @@ void spotify_flight_leave(spotify_flight *f)
             *p = f->next;
             break;
         }
-    if (f->held > 0)
+    if (f->held > 0 || f->wants)
         wake_starved(f->g, f);
     group_drop_if_empty(c, f->g);
     pthread_mutex_unlock(&c->flight_mu);

@@ -205,13 +205,22 @@ kt_status spotify_req_parse(spotify_req *r, kt_err *err);
 typedef struct spotify_flight spotify_flight;
 
 /* Joins user_id's group; `multi` is the batch's handle, woken with
- * curl_multi_wakeup when a slot it was refused frees up. NULL when out of
- * memory (the batch then keeps to its own limit alone). */
+ * curl_multi_wakeup when a slot it was refused frees up. The batch yields
+ * (see spotify_thread_yield) when the calling thread says so. NULL when out
+ * of memory (the batch then keeps to its own limit alone). */
 spotify_flight *spotify_flight_join(spotify_client *c, int64_t user_id, CURLM *multi);
 
-/* 1: a slot is taken for one request; 0: the user is at its limit (the
- * batch is woken when a slot frees). */
+/* 1: a slot is taken for one request; 0: the user is at its limit, or f
+ * yields and another batch of the user is waiting for a slot (the batch is
+ * woken when a slot frees). */
 int spotify_flight_take(spotify_flight *f);
+
+/* The batch has nothing more to start for now: it no longer counts as
+ * waiting for a slot, and the yielding batches it held back are woken. */
+void spotify_flight_satisfied(spotify_flight *f);
+
+/* spotify_thread_yield's setting of the calling thread. */
+int spotify_thread_yields(void);
 
 /* Gives one slot back and wakes the user's starved batches. */
 void spotify_flight_give(spotify_flight *f);

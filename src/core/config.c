@@ -52,6 +52,9 @@ static kt_status check_admin_token(const opt *o, const char *v, kt_err *err);
 static kt_status check_db(const opt *o, const char *v, kt_err *err);
 static kt_status check_markets(const opt *o, const char *v, kt_err *err);
 static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err);
+static kt_status check_webhook_url(const opt *o, const char *v, kt_err *err);
+static kt_status check_smtp_url(const opt *o, const char *v, kt_err *err);
+static kt_status check_address(const opt *o, const char *v, kt_err *err);
 
 #define F(field) offsetof(kt_config, field)
 #define DEFAULT_SCOPES                                                                          \
@@ -160,6 +163,43 @@ static const opt options[] = {
     {"share-rate-per-min", "KEEPTRACK_SHARE_RATE_PER_MIN", "60", OPT_INT, 1, 600000, NULL, 0, 0,
      NULL, "Share links: how fast those allowances refill, in requests per minute.",
      F(share_rate_per_min)},
+    {"alert-webhook-url", "KEEPTRACK_ALERT_WEBHOOK_URL", NULL, OPT_STRING, 0, 0, NULL, 1, 0,
+     check_webhook_url,
+     "Alerts: http(s) URL each new alert is POSTed to as JSON (ntfy, Gotify, Slack or your own); "
+     "treated as a secret (it may carry a token). Unset = no webhook.",
+     F(alert_webhook_url)},
+    {"alert-webhook-format", "KEEPTRACK_ALERT_WEBHOOK_FORMAT", "json", OPT_ENUM, 0, 0,
+     "json|slack|ntfy|gotify", 0, 0, NULL,
+     "Alerts: the webhook body's shape (json: keeptrack's object; slack: {text}; ntfy: "
+     "{topic,title,message} with the topic from the URL's path; gotify: {title,message,priority}).",
+     F(alert_webhook_format)},
+    {"alert-smtp-url", "KEEPTRACK_ALERT_SMTP_URL", NULL, OPT_STRING, 0, 0, NULL, 0, 0, check_smtp_url,
+     "Alerts: SMTP server for e-mail, smtp://HOST[:PORT] or smtps://HOST[:PORT] (no credentials "
+     "in it). Unset = no e-mail.",
+     F(alert_smtp_url)},
+    {"alert-smtp-user", "KEEPTRACK_ALERT_SMTP_USER", NULL, OPT_STRING, 0, 0, NULL, 0, 0, NULL,
+     "Alerts: SMTP login name; unset = no login.", F(alert_smtp_user)},
+    {"alert-smtp-password", "KEEPTRACK_ALERT_SMTP_PASSWORD", NULL, OPT_STRING, 0, 0, NULL, 1, 0, NULL,
+     "Alerts: SMTP password (prefer the env var; never logged).", F(alert_smtp_password)},
+    {"alert-smtp-starttls", "KEEPTRACK_ALERT_SMTP_STARTTLS", "false", OPT_BOOL, 0, 0, NULL, 0, 0, NULL,
+     "Alerts: require STARTTLS on an smtp:// server (smtps:// is TLS from the start).",
+     F(alert_smtp_starttls)},
+    {"alert-email-from", "KEEPTRACK_ALERT_EMAIL_FROM", "keeptrack@localhost", OPT_STRING, 0, 0, NULL,
+     0, 0, check_address, "Alerts: the e-mails' sender address.", F(alert_email_from)},
+    {"alert-email-to", "KEEPTRACK_ALERT_EMAIL_TO", NULL, OPT_STRING, 0, 0, NULL, 0, 0, check_address,
+     "Alerts: where e-mails go unless a user set their own address (instance alerts, such as a "
+     "failed backup, always go here).",
+     F(alert_email_to)},
+    {"alert-login-warn-days", "KEEPTRACK_ALERT_LOGIN_WARN_DAYS", "14", OPT_INT, 1, 182, NULL, 0, 0,
+     NULL, "Alerts: warn this many days before a login's refresh token reaches Spotify's 6 months.",
+     F(alert_login_warn_days)},
+    {"alert-quota-after-s", "KEEPTRACK_ALERT_QUOTA_AFTER_S", "86400", OPT_INT, 0, 31536000, NULL, 0,
+     0, NULL, "Alerts: a sync put aside by Spotify's quota (QUOTA_EXCEEDED) for this long raises one.",
+     F(alert_quota_after_s)},
+    {"alert-delivery-attempts", "KEEPTRACK_ALERT_DELIVERY_ATTEMPTS", "5", OPT_INT, 1, 20, NULL, 0, 0,
+     NULL, "Alerts: tries per alert and channel, spaced as failed jobs (KEEPTRACK_JOB_RETRY_BASE_S, "
+     "doubling).",
+     F(alert_delivery_attempts)},
     {"releases-interval-hours", "KEEPTRACK_RELEASES_INTERVAL_HOURS", "24", OPT_INT, 0, 8760, NULL, 0, 0,
      NULL, "Hours between scheduled new-release refreshes; 0 = only on demand.",
      F(releases_interval_hours)},
@@ -618,6 +658,56 @@ static kt_status check_db(const opt *o, const char *v, kt_err *err)
 
 /* A remote as rclone names it ("name:" or "name:path"); it goes on rclone's
  * command line after "--", but a leading '-' is refused all the same. */
+/* The webhook URL may carry a secret token, so a refusal never echoes it. */
+static kt_status check_webhook_url(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    int ok = (strncmp(v, "http://", 7) == 0 && v[7]) || (strncmp(v, "https://", 8) == 0 && v[8]);
+    for (const char *p = v; ok && *p; p++)
+        ok = !iscntrl((unsigned char)*p) && *p != ' ';
+    if (!ok || strlen(v) > 2048)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be an http:// or https:// URL of at most 2048 characters "
+                       "(the value is not shown: it may hold a token)",
+                       opt_name(o, nm));
+    return KT_OK;
+}
+
+/* smtp:// or smtps://, a host, no credentials (they have their own
+ * options, so the password never sits in a URL that might be shown). */
+static kt_status check_smtp_url(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    const char *h = strncmp(v, "smtp://", 7) == 0    ? v + 7
+                    : strncmp(v, "smtps://", 8) == 0 ? v + 8
+                                                     : NULL;
+    int ok = h && *h && *h != '/' && !strchr(v, '@') && strlen(v) <= 1024;
+    for (const char *p = v; ok && *p; p++)
+        ok = !iscntrl((unsigned char)*p) && *p != ' ';
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be smtp://HOST[:PORT] or smtps://HOST[:PORT] without a user or "
+                       "password (set KEEPTRACK_ALERT_SMTP_USER and KEEPTRACK_ALERT_SMTP_PASSWORD)",
+                       opt_name(o, nm));
+    return KT_OK;
+}
+
+/* An e-mail address: one '@' with text on both sides, no spaces, angle
+ * brackets, commas or control characters (it goes into SMTP commands and
+ * headers). */
+static kt_status check_address(const opt *o, const char *v, kt_err *err)
+{
+    char nm[128];
+    const char *at = strchr(v, '@');
+    int ok = at && at > v && at[1] && !strchr(at + 1, '@') && strlen(v) <= 254;
+    for (const char *p = v; ok && *p; p++)
+        ok = (unsigned char)*p > ' ' && *p != '<' && *p != '>' && *p != ',' && *p != 127;
+    if (!ok)
+        return err_set(err, KT_ERR_INVALID, "bad_config",
+                       "%s must be one e-mail address such as you@example.org", opt_name(o, nm));
+    return KT_OK;
+}
+
 static kt_status check_rclone_remote(const opt *o, const char *v, kt_err *err)
 {
     char nm[128];

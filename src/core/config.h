@@ -80,6 +80,17 @@ typedef struct kt_config {
     int releases_window_days;    /* releases older than this age out */
     int releases_recheck_hours;  /* development mode: artists re-checked after this long */
     char *releases_markets;      /* comma-separated markets for /browse/new-releases; NULL = default */
+    char *alert_webhook_url;     /* secret (may carry a token); alerts POSTed here; NULL = none */
+    char *alert_webhook_format;  /* json|slack|ntfy|gotify: the body's shape */
+    char *alert_smtp_url;        /* smtp://host[:port] or smtps://...; NULL = no e-mail */
+    char *alert_smtp_user;       /* SMTP login; NULL = none */
+    char *alert_smtp_password;   /* secret */
+    int alert_smtp_starttls;     /* bool: require STARTTLS on smtp:// */
+    char *alert_email_from;      /* sender address of alert e-mails */
+    char *alert_email_to;        /* default recipient (a user may set their own) */
+    int alert_login_warn_days;   /* warn this many days before the refresh token's end */
+    int alert_quota_after_s;     /* a sync deferred by quota this long raises an alert */
+    int alert_delivery_attempts; /* tries per alert and channel (backoff as jobs) */
     char *config_file;           /* the file that was read, if any */
 } kt_config;
 

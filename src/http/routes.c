@@ -30,6 +30,7 @@ static const route_table tables[] = {
     {routes_trending, &routes_trending_count},
     {routes_fromtops, &routes_fromtops_count},
     {routes_shares, &routes_shares_count},
+    {routes_alerts, &routes_alerts_count},
     {routes_releases, &routes_releases_count},
     {routes_stats, &routes_stats_count},
     {routes_recap, &routes_recap_count},

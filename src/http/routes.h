@@ -38,6 +38,8 @@ extern const http_route routes_fromtops[];
 extern const size_t routes_fromtops_count;
 extern const http_route routes_shares[];
 extern const size_t routes_shares_count;
+extern const http_route routes_alerts[];
+extern const size_t routes_alerts_count;
 extern const http_route routes_releases[];
 extern const size_t routes_releases_count;
 extern const http_route routes_stats[];

@@ -11,6 +11,8 @@
 
 #include "core/jsonutil.h"
 #include "core/timeutil.h"
+#include "core/log.h"
+#include "services/alerts.h"
 #include "services/app_priv.h"
 #include "services/backup.h"
 #include "services/fromtops.h"
@@ -55,7 +57,15 @@ static kt_status run_sync(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     if (jobs_ctx_user(job) <= 0)
         return err_set(err, KT_ERR_INVALID, "bad_job", "sync job %lld has no user",
                        (long long)jobs_ctx_id(job));
+    int64_t started = time_now_ms();
     st = sync_run(app, jobs_ctx_user(job), what, sync_progress, sync_stopping, job, err);
+    /* Whatever the outcome (a sync commits collection by collection): the
+     * versions it recorded may have lost tracks, a refresh may have been
+     * refused. An alert that cannot be raised never fails the sync. */
+    kt_err aerr = {0};
+    if (alerts_after_sync(app, jobs_ctx_user(job), started, time_now_ms(), &aerr) != KT_OK)
+        LOG_WARN("alert_check_failed", "check=sync user=%lld code=%s",
+                 (long long)jobs_ctx_user(job), aerr.code);
     if (st == KT_ERR_CONFLICT && strcmp(err->code, SYNC_CODE_STOPPED) == 0)
         return jobs_release(job, err);
     return st;
@@ -77,6 +87,9 @@ static kt_status run_backup(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     jobs_ctx_progress(job, 0, 1, "backing up the database");
     st = backup_run(app->cfg, s, time_now_ms(), &res, err);
     app_db_put(app, s);
+    kt_err aerr = {0};
+    if (alerts_after_backup(app, st, err, time_now_ms(), &aerr) != KT_OK)
+        LOG_WARN("alert_check_failed", "check=backup code=%s", aerr.code);
     if (st == KT_OK)
         jobs_ctx_progress(job, 1, 1,
                           res.offsite ? "backup made and copied off-site" : "backup made");
@@ -252,6 +265,25 @@ static kt_status run_stats(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return st;
 }
 
+/* Job kind "alert_delivery": params {"alert": id, "channel": "webhook" |
+ * "email"}: one attempt to send a new alert (alerts.h); a failed attempt
+ * is retried by the queue with its backoff, up to the job's max_attempts
+ * (KEEPTRACK_ALERT_DELIVERY_ATTEMPTS). Instance alerts have no user. */
+static kt_status run_alert_delivery(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    const char *params = jobs_ctx_params(job);
+    json_t *obj = NULL;
+    (void)ud;
+    if (json_parse_bounded(params, strlen(params), 4, &obj, err) != KT_OK) {
+        err_prefix(err, "job %lld params", (long long)jobs_ctx_id(job));
+        return KT_ERR_INVALID;
+    }
+    kt_status st = alerts_deliver(app, json_int(obj, "alert", 0), json_str(obj, "channel"),
+                                  jobs_ctx_attempts(job) + 1, err);
+    json_decref(obj);
+    return st;
+}
+
 kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
 {
     kt_status st = jobs_register(reg, JOBS_KIND_SYNC, run_sync, NULL, err);
@@ -273,5 +305,7 @@ kt_status jobs_register_builtin(jobs_registry *reg, kt_err *err)
         st = jobs_register(reg, STATS_JOB_TRACKERS, run_trackers, NULL, err);
     if (st == KT_OK)
         st = jobs_register(reg, STATS_JOB_REFRESH, run_stats, NULL, err);
+    if (st == KT_OK)
+        st = jobs_register(reg, ALERTS_JOB_KIND, run_alert_delivery, NULL, err);
     return st;
 }

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "services/alerts.h"
 #include "services/app_priv.h"
 #include "services/jobs.h"
 #include "services/releases.h"
@@ -142,6 +143,11 @@ kt_status scheduler_tick(kt_app *app, const scheduler_config *cfg, int64_t now_m
     if (st != KT_OK)
         return st;
     for (size_t u = 0; u < n; u++) {
+        /* Alerts first: a user who must log in again is told so (alerts.h). */
+        kt_err aerr = {0};
+        if (alerts_check_user(app, users[u].id, now_ms, &aerr) != KT_OK)
+            LOG_WARN("schedule_failed", "schedule=alerts user=%lld code=%s",
+                     (long long)users[u].id, aerr.code);
         if (strcmp(users[u].status, STORE_USER_ACTIVE) != 0)
             continue; /* reauth_required, disconnected, disabled: nothing to sync with */
         for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++) {

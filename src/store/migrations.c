@@ -619,6 +619,55 @@
     "ALTER TABLE playlist_versions ADD COLUMN cover_sha256 TEXT;\n" \
     "ALTER TABLE playlist_versions ADD COLUMN cover_url TEXT;\n"
 
+/* Migration 16: alerts (issue 18, item 5).
+ *  - alerts: one row per cause the user (user_id) or the whole instance
+ *    (user_id NULL: backups) should know about. dedupe_key names the cause
+ *    ("u<user>:<kind>:<subject>"): while a row of that key is live
+ *    (resolved_at NULL, open or dismissed) no second one is made, however
+ *    many checks see the cause (the partial unique index makes that hold
+ *    across processes). A condition (a login to renew, a failing backup, a
+ *    quota deferral) is resolved when the cause is gone; an event (a
+ *    playlist lost tracks) when it is dismissed. details: JSON object.
+ *  - alert_settings: a user's channel choices (webhook, e-mail and the
+ *    address); no row = both channels on, the configured address.
+ *  - alert_deliveries: every delivery attempt (the "alert_delivery" job
+ *    retries with backoff): channel, attempt number, outcome and the error
+ *    (never the webhook URL or an SMTP password).
+ */
+#define ALERTS_SCHEMA \
+    "CREATE TABLE alerts (\n" \
+    "  id @ID_PK@,\n" \
+    "  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  kind TEXT NOT NULL,\n" \
+    "  subject TEXT NOT NULL,\n" \
+    "  dedupe_key TEXT NOT NULL,\n" \
+    "  title TEXT NOT NULL,\n" \
+    "  message TEXT NOT NULL,\n" \
+    "  details TEXT NOT NULL DEFAULT '{}',\n" \
+    "  state TEXT NOT NULL DEFAULT 'open',\n" /* open | dismissed */ \
+    "  created_at BIGINT NOT NULL,\n" \
+    "  updated_at BIGINT NOT NULL,\n" \
+    "  dismissed_at BIGINT,\n" \
+    "  resolved_at BIGINT);\n" \
+    "CREATE UNIQUE INDEX alerts_live ON alerts(dedupe_key) WHERE resolved_at IS NULL;\n" \
+    "CREATE INDEX alerts_user ON alerts(user_id, id);\n" \
+    "CREATE TABLE alert_settings (\n" \
+    "  user_id BIGINT NOT NULL PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,\n" \
+    "  webhook BIGINT NOT NULL,\n" \
+    "  email BIGINT NOT NULL,\n" \
+    "  email_to TEXT,\n" \
+    "  updated_at BIGINT NOT NULL);\n" \
+    "CREATE TABLE alert_deliveries (\n" \
+    "  id @ID_PK@,\n" \
+    "  alert_id BIGINT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,\n" \
+    "  channel TEXT NOT NULL,\n" /* webhook | email */ \
+    "  attempt BIGINT NOT NULL,\n" \
+    "  at BIGINT NOT NULL,\n" \
+    "  ok BIGINT NOT NULL,\n" \
+    "  status BIGINT,\n" /* HTTP status / SMTP reply code, NULL when none came */ \
+    "  error TEXT);\n" \
+    "CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id, id);\n"
+
 typedef struct migration {
     int version;
     const char *description;
@@ -686,6 +735,8 @@ static const migration migrations[] = {
     {13, "fromtops_defs: saved definitions of playlists made from top tracks", FROMTOPS_SCHEMA},
     {14, "shares: read-only share links (token hashes, chosen pages, expiry)", SHARES_SCHEMA},
     {15, "playlist_covers: custom cover bytes by hash, and each version's cover", COVERS_SCHEMA},
+    {16, "alerts: live alerts per cause, users' channel settings, delivery attempts",
+     ALERTS_SCHEMA},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -472,6 +472,7 @@ static void test_get_list_scoped(void **state)
 
 typedef struct app_fixture {
     kt_app app;
+    kt_config cfg;
     store_pool *pool;
 } app_fixture;
 
@@ -480,12 +481,17 @@ static void app_up(testdb *db, app_fixture *f)
     kt_err err = {0};
     memset(f, 0, sizeof *f);
     assert_int_equal(store_pool_open(db->url, 8, &f->pool, &err), KT_OK);
-    f->app.db = f->pool; /* jobs and scheduler only use the database */
+    /* jobs and the scheduler use the database; the scheduler's alert checks
+     * read their settings (defaults: no channel configured) */
+    config_init(&f->cfg);
+    f->app.cfg = &f->cfg;
+    f->app.db = f->pool;
 }
 
 static void app_down(app_fixture *f)
 {
     store_pool_close(f->pool);
+    config_free(&f->cfg);
 }
 
 static int count_jobs(store *s, const char *state)

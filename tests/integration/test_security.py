@@ -113,13 +113,21 @@ def bob_ids(emu, kt, bob):
     # refuses encoded slashes.)
     ids = {"playlist": [p["id"] for p in pls],
            "snapshot": [p["snapshot_id"] for p in pls if "/" not in p["snapshot_id"]],
-           "job": [], "restore": [], "fromtops": [], "share": []}
+           "job": [], "restore": [], "fromtops": [], "share": [], "alert": []}
     r = bob.post("/api/playlists/from-tops", json={"source": "spotify", "limit": 1})
     assert r.status == 202, r
     ids["fromtops"].append(str(r.json()["definition"]["id"]))
     r = bob.post("/api/shares", json={"pages": ["stats", f"playlist:{ids['playlist'][0]}"]})
     assert r.status == 201, r
     ids["share"].append(str(r.json()["id"]))
+    # One alert of B's (as a playlist that lost tracks would raise it); its
+    # title is a marker that must never reach A.
+    row = kt.db.sql("INSERT INTO alerts (user_id, kind, subject, dedupe_key, title, message, "
+                    "created_at, updated_at) SELECT id, 'playlist_lost_tracks', 'x', 'u-bob-x', "
+                    "'bob-private-alert-7c1', 'm', 1, 1 FROM users WHERE spotify_id = 'bob' "
+                    "RETURNING id")
+    ids["alert"].append(str(row[0][0]))
+    assert [a["id"] for a in bob.get("/api/alerts").json()["alerts"]] == [int(ids["alert"][0])]
     r = bob.post("/api/sync", json={})
     assert r.status == 202, r
     ids["job"].append(str(r.json().get("id") or r.json()["job"]["id"]))
@@ -131,7 +139,7 @@ def bob_ids(emu, kt, bob):
             ids["restore"].append(str(r.json()["restore_id"]))
             ids["job"].append(str(r.json()["job_id"]))
     alice_text = str(emu.truth("alice"))
-    markers = set(ids["playlist"])
+    markers = set(ids["playlist"]) | {"bob-private-alert-7c1"}
     markers |= {e["track"]["uri"] for e in emu.truth("bob")["liked"]
                 if e["track"]["uri"] not in alice_text}
     return ids, markers
@@ -146,6 +154,8 @@ def candidates(pattern, ids):
         pool = ids["fromtops"]
     elif pattern.startswith("/api/shares/"):
         pool = ids["share"]
+    elif pattern.startswith("/api/alerts/"):
+        pool = ids["alert"]
     elif pattern.startswith("/api/playlists/"):
         pool = ids["playlist"]
     elif pattern.startswith("/api/jobs/"):

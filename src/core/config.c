@@ -107,7 +107,7 @@ static const opt options[] = {
      F(http_threads)},
     {"http-workers", "KEEPTRACK_HTTP_WORKERS", "16", OPT_INT, 1, 1024, NULL, 0, 0, NULL,
      "Threads that run requests which may block (Spotify, database, uploads, exports); when all are busy "
-     "up to 64 more wait, and further ones get 503 with Retry-After.",
+     "up to 1024 more wait, and further ones get 503 with Retry-After.",
      F(http_workers)},
     {"http-max-connections", "KEEPTRACK_HTTP_MAX_CONNECTIONS", "16384", OPT_INT, 16, 1000000, NULL, 0, 0, NULL,
      "Connections open at once, idle keep-alive ones included; lowered to fit the descriptor limit "

@@ -14,7 +14,7 @@
  * same-origin, and (unless the handler added its own) a
  * Content-Security-Policy (nothing loads for JSON/data; 'self' for text/html)
  * and Cache-Control: no-store. libmicrohttpd itself answers a few malformed
- * requests before any of this runs (431 for headers over ~32 KiB, 414 for an
+ * requests before any of this runs (431 for headers over ~16 KiB, 414 for an
  * over-long request line, 400 for a missing Host or bad chunking).
  *
  * Threads: connections are served by a small event loop (`threads` threads,
@@ -101,7 +101,7 @@ typedef struct http_config {
     /* Threads running blocking (non-inline) handlers; 0 = 16, at most 1024. */
     unsigned workers;
     /* Blocking requests waiting for a free worker before the server answers
-     * 503 busy; 0 = 64. */
+     * 503 busy; 0 = 1024. */
     unsigned max_queued;
 } http_config;
 

@@ -61,6 +61,6 @@ static void metrics_handler(http_req *r, void *ctx)
 }
 
 const http_route routes_ops[] = {
-    {"GET", "/metrics", metrics_handler, 0},
+    {"GET", "/metrics", metrics_handler, HTTP_ROUTE_INLINE},
 };
 const size_t routes_ops_count = sizeof routes_ops / sizeof routes_ops[0];

@@ -10,9 +10,11 @@
  * connection is suspended (MHD_suspend_connection) and the handler runs on
  * a bounded pool of worker threads (`workers`, default 16); the worker
  * resumes the connection and the event loop queues the reply. Requests
- * beyond the workers wait in a FIFO of at most max_queued (default 64);
- * past that they get 503 "busy" with Retry-After: 1 at once, so a flood of
- * slow requests costs bounded memory and never reaches the inline routes.
+ * beyond the workers wait in a FIFO of at most max_queued (default 1024:
+ * 1,000 keep-alive clients each with a request in flight are queued, not
+ * refused); past that they get 503 "busy" with Retry-After: 1 at once, so
+ * a flood of slow requests costs bounded memory and never delays the
+ * inline routes.
  * A streamed reply's reader runs on a worker too, one block at a time with
  * the connection suspended in between (see stream_ctx).
  *
@@ -92,13 +94,19 @@
 
 #define HTTP_MAX_REPLY_HEADERS 32
 #define HTTP_DRAIN_MAX (64 * 1024)            /* bytes of an oversized chunked body read before closing */
-#define HTTP_MEMORY_LIMIT (64 * 1024)         /* per connection: request line + headers must fit */
+/* Per connection: request line and headers must fit (about half of it).
+ * It is also what each idle keep-alive connection costs: libmicrohttpd
+ * 0.9.75 zeroes the whole pool between requests, so all of it is resident
+ * once a connection has served one request (measured with
+ * tests/pylib/idle_conns.py: 64.5 KiB a connection at 64 KiB, 32.6 at 32).
+ * Below 32 KiB, 200 cookies or a few odd ones no longer fit its records. */
+#define HTTP_MEMORY_LIMIT (32 * 1024)
 #define HTTP_STREAM_BLOCK (32 * 1024)
 #define HTTP_DEFAULT_BODY ((size_t)1 << 20)
 #define HTTP_DEFAULT_UPLOAD ((size_t)256 << 20)
 #define HTTP_DEFAULT_WORKERS 16u
 #define HTTP_MAX_WORKERS 1024u
-#define HTTP_DEFAULT_QUEUED 64u
+#define HTTP_DEFAULT_QUEUED 1024u
 #define HTTP_DEFAULT_CONNECTIONS 16384u
 #define HTTP_FD_RESERVE 128u                  /* descriptors kept for everything but connections */
 /* Stack of each event-loop and worker thread. The deepest measured use was 40 KiB
@@ -132,13 +140,16 @@ typedef struct work {
 } work;
 
 /* Threads that run blocking handlers and stream readers (see the top of
- * this file). The queue is a FIFO; only handler jobs count against
- * max_queued (a stream block belongs to a reply already under way). */
+ * this file). The queue is a FIFO. Only handler jobs count against the
+ * bound (a stream block belongs to a reply already under way): at most
+ * nthreads + max_queued of them are in the pool, running or waiting. They
+ * are counted from submission to the end of the handler, not by what sits
+ * in the queue, so the bound does not depend on how soon a worker wakes. */
 typedef struct work_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     work *head, *tail;
-    unsigned queued_handlers; /* handler jobs waiting (not yet running) */
+    unsigned handlers;        /* handler jobs submitted and not finished */
     unsigned max_queued;
     int stopping;             /* no new work; threads exit once the queue is empty */
     pthread_t *threads;
@@ -229,8 +240,6 @@ static void *pool_main(void *arg)
             p->head = w->next;
             if (!p->head)
                 p->tail = NULL;
-            if (w->is_handler)
-                p->queued_handlers--;
         }
         pthread_mutex_unlock(&p->mu);
         if (!w)
@@ -252,7 +261,7 @@ static pool_result pool_submit(work_pool *p, work *w, struct MHD_Connection *con
         pthread_mutex_unlock(&p->mu);
         return POOL_STOPPED;
     }
-    if (w->is_handler && p->queued_handlers >= p->max_queued) {
+    if (w->is_handler && p->handlers >= p->nthreads + p->max_queued) {
         pthread_mutex_unlock(&p->mu);
         return POOL_FULL;
     }
@@ -264,7 +273,7 @@ static pool_result pool_submit(work_pool *p, work *w, struct MHD_Connection *con
         p->head = w;
     p->tail = w;
     if (w->is_handler)
-        p->queued_handlers++;
+        p->handlers++;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return POOL_QUEUED;
@@ -997,7 +1006,12 @@ static void run_handler(http_req *r)
 static void handler_job(work *w)
 {
     http_req *r = (http_req *)(void *)((char *)w - offsetof(http_req, job));
+    work_pool *p = &r->srv->pool;
     run_handler(r);
+    /* Before the resume: the client's next request may arrive right after. */
+    pthread_mutex_lock(&p->mu);
+    p->handlers--;
+    pthread_mutex_unlock(&p->mu);
     MHD_resume_connection(r->conn); /* last use of r on this thread */
 }
 

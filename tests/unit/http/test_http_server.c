@@ -257,7 +257,7 @@ static int gate_wait_for(int want)
 }
 
 static const http_route routes[] = {
-    {"GET", "/hello", h_hello, 0},
+    {"GET", "/hello", h_hello, HTTP_ROUTE_INLINE}, /* on the event loop; the rest on workers */
     {"GET", "/items/{id}", h_item, 0},
     {"GET", "/items/special", h_special, 0},
     {"GET", "/items/{id}/tracks/{n}", h_track, 0},
@@ -302,6 +302,26 @@ static void on_done(void *app, const char *method, const char *route, int status
     pthread_mutex_unlock(&counters);
 }
 
+/* Requests whose request line has arrived (on_start), since the server started. */
+static int started_count;
+
+static void on_start(void *app)
+{
+    (void)app;
+    pthread_mutex_lock(&counters);
+    started_count++;
+    pthread_mutex_unlock(&counters);
+}
+
+static int started_reached(void *arg)
+{
+    int want = *(int *)arg, have;
+    pthread_mutex_lock(&counters);
+    have = started_count;
+    pthread_mutex_unlock(&counters);
+    return have >= want;
+}
+
 /* Polls cond() every millisecond for up to 5 seconds. */
 static int wait_for(int (*cond)(void *), void *arg)
 {
@@ -332,6 +352,9 @@ typedef struct fixture {
     CURL *curl;
 } fixture;
 
+/* Worker pool of the next start_with (0 = the server's defaults). */
+static unsigned next_workers, next_queued;
+
 static int start_with(void **state, const char *listen, unsigned timeout_s, int threads)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -343,7 +366,11 @@ static int start_with(void **state, const char *listen, unsigned timeout_s, int 
         .max_upload_bytes = MAX_UPLOAD,
         .connection_timeout_s = timeout_s,
         .on_done = on_done,
+        .on_start = on_start,
+        .workers = next_workers,
+        .max_queued = next_queued,
     };
+    next_workers = next_queued = 0;
     kt_err e;
     if (!f)
         return -1;
@@ -356,6 +383,7 @@ static int start_with(void **state, const char *listen, unsigned timeout_s, int 
     f->curl = curl_easy_init();
     pthread_mutex_lock(&counters);
     memset(&done, 0, sizeof done);
+    started_count = 0;
     pthread_mutex_unlock(&counters);
     *state = f;
     return f->port > 0 && f->curl ? 0 : -1;
@@ -377,6 +405,14 @@ static int setup_one_thread(void **state)
  * timeout: blocked handlers and slow clients must not hold anyone else up. */
 static int setup_threads_1(void **state)
 {
+    return start_with(state, "127.0.0.1:0", 0, 1);
+}
+
+/* Two workers and room for two waiting requests: the pool's bound. */
+static int setup_small_pool(void **state)
+{
+    next_workers = 2;
+    next_queued = 2;
     return start_with(state, "127.0.0.1:0", 0, 1);
 }
 
@@ -1040,6 +1076,7 @@ typedef struct fresh_get {
     long connects;
     char body[128];
     char conn_hdr[64]; /* the Connection response header, "" when absent */
+    char retry_after[16]; /* the Retry-After response header, "" when absent */
 } fresh_get;
 
 static void *fresh_get_run(void *arg)
@@ -1070,6 +1107,7 @@ static void *fresh_get_run(void *arg)
     snprintf(g->body, sizeof g->body, "%s", body.data ? body.data : "");
     tmp.headers = hdrs;
     header(&tmp, "Connection", g->conn_hdr, sizeof g->conn_hdr);
+    header(&tmp, "Retry-After", g->retry_after, sizeof g->retry_after);
     buf_free(&body);
     buf_free(&hdrs);
     curl_easy_cleanup(c);
@@ -1133,6 +1171,56 @@ static void test_blocked_handler_does_not_stall_others(void **state)
         assert_int_equal(blocked[i].status, 200);
         assert_string_equal(blocked[i].body, "{\"released\":true}");
     }
+}
+
+#define POOL_WORKERS 2
+#define POOL_QUEUED 2
+
+/* More blocking requests than workers: POOL_WORKERS run, POOL_QUEUED wait,
+ * and the next blocking request is answered 503 busy with Retry-After at
+ * once, while the inline route is still served. Once released, every held
+ * and queued request gets its own answer, and blocking routes work again. */
+static void test_worker_pool_full_answers_503(void **state)
+{
+    fixture *f = *state;
+    fresh_get held[POOL_WORKERS + POOL_QUEUED], busy, inline_get, after;
+    int running, arrived, want = POOL_WORKERS + POOL_QUEUED;
+
+    gate_reset();
+    for (int i = 0; i < want; i++)
+        fresh_get_start(&held[i], f->port, "/block", 20);
+    running = gate_wait_for(POOL_WORKERS);
+    arrived = wait_for(started_reached, &want); /* the other two are queued */
+    fresh_get_start(&busy, f->port, "/items/7", 20);
+    pthread_join(busy.tid, NULL);
+    fresh_get_start(&inline_get, f->port, "/hello", 20);
+    pthread_join(inline_get.tid, NULL);
+    pthread_mutex_lock(&gate_mu);
+    int at_gate = gate_waiting;
+    pthread_mutex_unlock(&gate_mu);
+    gate_release();
+    for (int i = 0; i < want; i++)
+        pthread_join(held[i].tid, NULL);
+    fresh_get_start(&after, f->port, "/items/7", 20);
+    pthread_join(after.tid, NULL);
+
+    assert_true(running);
+    assert_true(arrived);
+    assert_int_equal(at_gate, POOL_WORKERS); /* never more than the workers at once */
+    assert_int_equal(busy.rc, CURLE_OK);
+    assert_int_equal(busy.status, 503);
+    assert_string_equal(busy.retry_after, "1");
+    assert_non_null(strstr(busy.body, "\"code\":\"busy\""));
+    assert_int_equal(inline_get.rc, CURLE_OK);
+    assert_int_equal(inline_get.status, 200);
+    assert_string_equal(inline_get.body, "{\"hello\":\"world\"}");
+    for (int i = 0; i < want; i++) {
+        assert_int_equal(held[i].rc, CURLE_OK);
+        assert_int_equal(held[i].status, 200);
+        assert_string_equal(held[i].body, "{\"released\":true}");
+    }
+    assert_int_equal(after.status, 200);
+    assert_string_equal(after.body, "{\"id\":\"7\"}");
 }
 
 /* 1 when a new TCP connection to port is refused (the listener is gone). */
@@ -1575,6 +1663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_client_does_not_block, setup_one_thread, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_handler_does_not_stall_others, setup_threads_1, teardown),
         cmocka_unit_test_setup_teardown(test_stop_waits_for_blocked_handler, setup_threads_1, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_pool_full_answers_503, setup_small_pool, teardown),
         cmocka_unit_test_setup_teardown(test_slowloris_does_not_block, setup_threads_1, teardown),
         cmocka_unit_test_setup_teardown(test_security_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_rules, setup, teardown),

@@ -347,7 +347,10 @@ kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
 kt_status sync_list_add(sync_list *l, const char *ref, int64_t at, const char *by, kt_err *err)
 {
     if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 256;
+        /* Start small: a sync holds the item lists of every changed
+         * playlist at once (thousands, most of a few dozen items), and 256
+         * slots of three arrays each was most of a large library's memory. */
+        size_t nc = l->cap ? l->cap * 2 : 16;
         char **nr = realloc(l->refs, nc * sizeof *nr);
         if (nr)
             l->refs = nr;
@@ -361,11 +364,18 @@ kt_status sync_list_add(sync_list *l, const char *ref, int64_t at, const char *b
             return nomem(err);
         l->cap = nc;
     }
-    char *r = ref ? strdup(ref) : NULL, *b = by ? strdup(by) : NULL;
-    if ((ref && !r) || (by && !b)) {
-        free(r);
-        free(b);
-        return nomem(err);
+    /* ref and by share one allocation (by right after ref's NUL; alone
+     * when there is no ref): a playlist item costs one heap chunk, not two. */
+    size_t rl = ref ? strlen(ref) + 1 : 0, bl = by ? strlen(by) + 1 : 0;
+    char *r = NULL, *b = NULL;
+    if (rl + bl) {
+        char *block = malloc(rl + bl);
+        if (!block)
+            return nomem(err);
+        if (ref)
+            r = memcpy(block, ref, rl);
+        if (by)
+            b = memcpy(block + rl, by, bl);
     }
     l->refs[l->n] = r;
     l->at[l->n] = at;
@@ -376,10 +386,8 @@ kt_status sync_list_add(sync_list *l, const char *ref, int64_t at, const char *b
 
 void sync_list_free(sync_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->refs[i]);
-        free(l->by[i]);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        free(l->refs[i] ? l->refs[i] : l->by[i]); /* by lives in ref's block */
     free(l->refs);
     free(l->at);
     free(l->by);

@@ -102,7 +102,9 @@ void sync_shared_free(sync_shared *sh);
 /* Reports progress inside the current collection. */
 void sync_report(sync_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A growable list of (ref, added_at) owned strings. */
+/* A growable list of (ref, added_at, by) owned strings (by[i] shares refs[i]'s
+ * allocation when refs[i] is not NULL: only sync_list_add and sync_list_free
+ * may set or free them). */
 typedef struct sync_list {
     char **refs;
     int64_t *at;

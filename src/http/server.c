@@ -1347,7 +1347,6 @@ static void drain(http_server *s)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += (time_t)s->grace_s;
     pthread_mutex_lock(&s->flight_mu);
-    s->draining = 1;
     while (s->in_flight > 0 &&
            pthread_cond_timedwait(&s->flight_cv, &s->flight_mu, &deadline) != ETIMEDOUT)
         ;
@@ -1364,7 +1363,13 @@ void http_server_stop(http_server *s)
     if (s->daemon) {
         /* Stop accepting first: with several instances behind a proxy, new
          * connections go elsewhere while this one finishes its requests. */
-        MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+        MHD_socket lfd;
+        /* Before the listener closes: a client that sees it closed must
+         * find every answer from then on carrying Connection: close. */
+        pthread_mutex_lock(&s->flight_mu);
+        s->draining = 1;
+        pthread_mutex_unlock(&s->flight_mu);
+        lfd = MHD_quiesce_daemon(s->daemon);
         if (lfd != MHD_INVALID_SOCKET)
             close(lfd);
         drain(s);

@@ -15,6 +15,7 @@ import {trendingPage} from './page_trending.js';
 import {fromtopsPage} from './page_fromtops.js';
 import {releasesPage, backupsPage, settingsPage, adminPage} from './page_more.js';
 import {sharedPage} from './page_shares.js';
+import {alertsPage, alertsBadge} from './page_alerts.js';
 
 const PAGES = {
   dashboard: {title: 'Dashboard', render: dashboardPage},
@@ -28,6 +29,7 @@ const PAGES = {
   tops: {title: 'Top playlists', render: fromtopsPage},
   releases: {title: 'New releases', render: releasesPage},
   backups: {title: 'Export & backups', render: backupsPage},
+  alerts: {title: 'Alerts', render: alertsPage},
   settings: {title: 'Settings', render: settingsPage},
   admin: {title: 'Admin', render: adminPage},
 };
@@ -142,9 +144,11 @@ async function start() {
   }).observe(document.getElementById('main'), {childList: true, subtree: true});
   window.addEventListener('hashchange', () => {
     render();
+    alertsBadge();
     document.getElementById('main').focus();
   });
   render();
+  alertsBadge();
 }
 
 start();

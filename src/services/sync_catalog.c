@@ -314,8 +314,21 @@ kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
     int64_t t0 = time_now_ms();
     kt_status st = KT_OK;
     /* The write lock first: a batch another thread took out of the queue is
-     * committed before this one looks at the queue (see sync_internal.h). */
-    pthread_mutex_lock(&sh->write_lock);
+     * committed before this one looks at the queue (see sync_internal.h).
+     * A flush only because the queue is full does not wait for another
+     * thread's write (a playlists write would stall the page stream that
+     * queued it) unless the queue is over SYNC_CAT_HOLD_MAX: the objects
+     * wait for the next flush instead. */
+    if (force) {
+        pthread_mutex_lock(&sh->write_lock);
+    } else if (pthread_mutex_trylock(&sh->write_lock) != 0) {
+        pthread_mutex_lock(&sh->mu);
+        size_t n = pending(&sh->cat);
+        pthread_mutex_unlock(&sh->mu);
+        if (n < SYNC_CAT_HOLD_MAX)
+            return KT_OK;
+        pthread_mutex_lock(&sh->write_lock);
+    }
     pthread_mutex_lock(&sh->mu);
     if (pending(&sh->cat) > 0 && (force || pending(&sh->cat) >= SYNC_CAT_FLUSH)) {
         cat = sh->cat;

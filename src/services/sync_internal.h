@@ -76,8 +76,10 @@ typedef struct sync_ctx {
  * callbacks call it first, so a stop takes effect within a page. */
 kt_status sync_check_stop(sync_ctx *c, kt_err *err);
 
-/* Catalog rows are flushed when this many objects are pending. */
+/* Catalog rows are flushed when this many objects are pending, and the
+ * flush waits for another thread's write only when this many are. */
 #define SYNC_CAT_FLUSH 1000
+#define SYNC_CAT_HOLD_MAX 4000
 
 /* The run's queue is one for all its threads, and so is the set of what was
  * queued: an object is written once per run, by whichever thread flushes

@@ -29,6 +29,7 @@
 #include "core/crypto.h"
 #include "core/timeutil.h"
 #include "spotify/spotify.h"
+#include "spotify/spotify_internal.h" /* spotify_flight_*: the slot rules alone */
 
 #define REDIRECT "http://127.0.0.1:8080/api/auth/callback"
 #define SECRET "keeptrack-test-secret"
@@ -47,8 +48,8 @@ typedef struct emulator {
 static void *drain_main(void *arg)
 {
     emulator *em = arg;
-    char buf[4096];
-    while (read(em->out_fd, buf, sizeof buf) > 0) {
+    char chunk[4096];
+    while (read(em->out_fd, chunk, sizeof chunk) > 0) {
     }
     return NULL;
 }
@@ -1077,6 +1078,50 @@ static void test_user_concurrency_shared_across_batches(void **state)
     fx_stop(&f);
 }
 
+/* A batch started on a thread that yields (spotify_thread_yield, as a sync's
+ * main thread does behind its helpers) is refused a free slot while another
+ * batch of the user waits for one, and takes it again once that batch has
+ * started all it could; other users are not affected. The slot rules alone,
+ * without transfers: deterministic. */
+static void test_yielding_batch_gives_way(void **state)
+{
+    (void)state;
+    fx f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.accounts, sizeof f.accounts, "http://127.0.0.1:9");
+    snprintf(f.api, sizeof f.api, "http://127.0.0.1:9/v1");
+    spotify_config cfg = base_cfg;
+    cfg.concurrency = 1;
+    fx_client(&f, &cfg);
+    CURLM *m1 = curl_multi_init(), *m2 = curl_multi_init(), *m3 = curl_multi_init();
+    assert_true(m1 && m2 && m3);
+    int was = spotify_thread_yield(1);
+    spotify_flight *y = spotify_flight_join(f.c, 7, m1);
+    assert_int_equal(spotify_thread_yield(0), 1);
+    spotify_flight *n = spotify_flight_join(f.c, 7, m2);
+    spotify_flight *other = spotify_flight_join(f.c, 8, m3); /* another user */
+    assert_true(y && n && other);
+    assert_int_equal(spotify_flight_take(y), 1); /* free: the yielding batch takes it */
+    assert_int_equal(spotify_flight_take(n), 0); /* full: n waits */
+    spotify_flight_give(y);
+    assert_int_equal(spotify_flight_take(y), 0); /* free, but n waits: y gives way */
+    assert_int_equal(spotify_flight_take(n), 1);
+    assert_int_equal(spotify_flight_take(other), 1); /* user 8's own slot */
+    spotify_flight_satisfied(n);                   /* n started all it had */
+    spotify_flight_give(n);
+    assert_int_equal(spotify_flight_take(y), 1); /* nobody waits: y takes it */
+    spotify_flight_give(y);
+    spotify_flight_give(other);
+    spotify_flight_leave(y);
+    spotify_flight_leave(n);
+    spotify_flight_leave(other);
+    spotify_thread_yield(was);
+    curl_multi_cleanup(m1);
+    curl_multi_cleanup(m2);
+    curl_multi_cleanup(m3);
+    spotify_client_free(f.c);
+}
+
 static void test_response_size_cap(void **state)
 {
     (void)state;
@@ -1281,6 +1326,7 @@ int main(void)
         cmocka_unit_test(test_bad_bodies_and_transport),
         cmocka_unit_test(test_batch_delivery_thread),
         cmocka_unit_test(test_user_concurrency_shared_across_batches),
+        cmocka_unit_test(test_yielding_batch_gives_way),
         cmocka_unit_test(test_response_size_cap),
         cmocka_unit_test(test_mode_development),
         cmocka_unit_test(test_mode_extended),

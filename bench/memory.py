@@ -76,6 +76,8 @@ def main():
             browser = kt.login("bench")
             pid = kt.proc.pid
             idle = status_mb(pid, "VmRSS")
+            idle_anon, idle_file = status_mb(pid, "RssAnon"), status_mb(pid, "RssFile")
+            idle_threads = len(os.listdir(f"/proc/{pid}/task"))
 
             done = threading.Event()
             reads = [0]
@@ -122,7 +124,8 @@ def main():
     print("keeptrack serve memory (sqlite): 10,000 liked, 200 playlists x 100 items, "
           f"500 followed; {READERS} concurrent API readers during the sync")
     print(f"  idle RSS      {idle:.1f} MB (after start-up and one login; target <= "
-          f"{IDLE_TARGET_MB:.0f} MB)")
+          f"{IDLE_TARGET_MB:.0f} MB): {idle_anon:.1f} MB anonymous, {idle_file:.1f} MB pages of "
+          f"the binary and shared libraries, {idle_threads} threads")
     print(f"  peak RSS      {peak:.1f} MB (VmHWM; sync job {wall:.1f} s, {reads[0]} API reads "
           f"meanwhile; target <= {PEAK_TARGET_MB:.0f} MB)")
     print(f"  RSS after     {after:.1f} MB")

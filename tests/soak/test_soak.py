@@ -205,6 +205,24 @@ def check_consistent(db):
                 "ON p.id = pi.playlist_id WHERE p.id IS NULL",
                 "SELECT count(*) FROM plays x LEFT JOIN users u ON u.id = x.user_id "
                 "WHERE u.id IS NULL",
+                # checked per statement by triggers on PostgreSQL (migrations 11 and 17)
+                "SELECT count(*) FROM plays x LEFT JOIN tracks t ON t.uri = x.track_uri "
+                "WHERE t.uri IS NULL",
+                "SELECT count(*) FROM track_artists x LEFT JOIN tracks t ON t.uri = x.track_uri "
+                "LEFT JOIN artists a ON a.id = x.artist_id WHERE t.uri IS NULL OR a.id IS NULL",
+                "SELECT count(*) FROM album_artists x LEFT JOIN albums b ON b.id = x.album_id "
+                "LEFT JOIN artists a ON a.id = x.artist_id WHERE b.id IS NULL OR a.id IS NULL",
+                "SELECT count(*) FROM tracks x LEFT JOIN albums b ON b.id = x.album_id "
+                "LEFT JOIN shows w ON w.id = x.show_id WHERE (x.album_id IS NOT NULL AND b.id IS NULL) "
+                "OR (x.show_id IS NOT NULL AND w.id IS NULL)",
+                "SELECT count(*) FROM saved_tracks x LEFT JOIN tracks t ON t.uri = x.track_uri "
+                "WHERE t.uri IS NULL",
+                "SELECT count(*) FROM saved_albums x LEFT JOIN albums b ON b.id = x.album_id "
+                "WHERE b.id IS NULL",
+                "SELECT count(*) FROM followed_artists x LEFT JOIN artists a ON a.id = x.artist_id "
+                "WHERE a.id IS NULL",
+                "SELECT count(*) FROM playlist_items x LEFT JOIN tracks t ON t.uri = x.item_uri "
+                "WHERE x.item_uri IS NOT NULL AND t.uri IS NULL",
                 "SELECT count(*) FROM jobs WHERE state NOT IN "
                 "('queued', 'running', 'deferred', 'done', 'failed')"]:
         assert db.sql(sql) == [("0",)], sql

@@ -590,6 +590,105 @@ static void test_playlist_covers(void **state)
                      KT_ERR_INVALID);
 }
 
+/* The catalog references hold as foreign keys would on both back-ends
+ * (issue 16: on PostgreSQL they are checked once per statement by triggers,
+ * migration 17): a row naming a missing track, artist, album or show is
+ * refused, on insert and on update; a catalog row something names cannot go
+ * nor change its key; deleting a track or album takes its artist rows along
+ * once nothing else names it. */
+static int64_t qcount(store *s, const char *sql)
+{
+    kt_err err = {0};
+    int64_t v = -1;
+    OK(store_query_int(s, sql, NULL, 0, &v, &err));
+    return v;
+}
+
+static void exec_ok(store *s, const char *sql)
+{
+    kt_err err = {0};
+    if (store_exec(s, sql, NULL, 0, NULL, &err) != KT_OK)
+        fail_msg("%s: %s", sql, err.msg);
+}
+
+static void exec_refused(store *s, const char *sql)
+{
+    kt_err err = {0};
+    if (store_exec(s, sql, NULL, 0, NULL, &err) != KT_ERR_STORE)
+        fail_msg("not refused: %s", sql);
+}
+
+static void test_catalog_references_hold(void **state)
+{
+    store *s = testdb_store(state);
+    int64_t u = testdb_add_user(s, "alice");
+    char sql[512];
+    exec_ok(s, "INSERT INTO artists (id, name, updated_at) VALUES ('a1', 'A', 1), ('a2', 'B', 1)");
+    exec_ok(s, "INSERT INTO albums (id, name, updated_at) VALUES ('al1', 'Al', 1)");
+    exec_ok(s, "INSERT INTO shows (id, name, updated_at) VALUES ('sh1', 'Sh', 1)");
+    exec_ok(s, "INSERT INTO tracks (uri, kind, album_id, updated_at) VALUES "
+               "('spotify:track:t1', 'track', 'al1', 1), ('spotify:track:t2', 'track', NULL, 1)");
+    exec_ok(s, "INSERT INTO tracks (uri, kind, show_id, updated_at) VALUES "
+               "('spotify:episode:e1', 'episode', 'sh1', 1)");
+    exec_ok(s, "INSERT INTO track_artists (track_uri, position, artist_id) VALUES "
+               "('spotify:track:t1', 0, 'a1'), ('spotify:track:t2', 0, 'a1')");
+    exec_ok(s, "INSERT INTO album_artists (album_id, position, artist_id) VALUES ('al1', 0, 'a2')");
+    snprintf(sql, sizeof sql, "INSERT INTO saved_tracks (user_id, position, track_uri) VALUES "
+             "(%lld, 0, 'spotify:track:t1')", (long long)u);
+    exec_ok(s, sql);
+    snprintf(sql, sizeof sql, "INSERT INTO playlists (user_id, spotify_id, updated_at) VALUES "
+             "(%lld, 'p1', 1)", (long long)u);
+    exec_ok(s, sql);
+    exec_ok(s, "INSERT INTO playlist_items (playlist_id, position, item_uri) "
+               "SELECT id, 0, NULL FROM playlists"); /* a null entry names nothing */
+
+    /* New rows naming what is not there, and updates onto it. */
+    static const char *const refused[] = {
+        "INSERT INTO track_artists (track_uri, position, artist_id) VALUES ('spotify:track:no', 0, 'a1')",
+        "INSERT INTO track_artists (track_uri, position, artist_id) VALUES ('spotify:track:t1', 1, 'no')",
+        "UPDATE track_artists SET artist_id = 'no' WHERE track_uri = 'spotify:track:t2'",
+        "INSERT INTO album_artists (album_id, position, artist_id) VALUES ('no', 0, 'a1')",
+        "INSERT INTO album_artists (album_id, position, artist_id) VALUES ('al1', 1, 'no')",
+        "INSERT INTO tracks (uri, kind, album_id, updated_at) VALUES ('spotify:track:t3', 'track', 'no', 1)",
+        "INSERT INTO tracks (uri, kind, show_id, updated_at) VALUES ('spotify:episode:e3', 'episode', 'no', 1)",
+        "UPDATE tracks SET album_id = 'no' WHERE uri = 'spotify:track:t2'",
+        "INSERT INTO playlist_items (playlist_id, position, item_uri) "
+        "SELECT id, 1, 'spotify:track:no' FROM playlists",
+        /* What something names cannot go, nor change its key. */
+        "DELETE FROM artists WHERE id = 'a1'",
+        "UPDATE artists SET id = 'moved' WHERE id = 'a2'",
+        "DELETE FROM tracks WHERE uri = 'spotify:track:t1'",
+        "DELETE FROM albums WHERE id = 'al1'",
+        "DELETE FROM shows WHERE id = 'sh1'",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        exec_refused(s, refused[i]);
+    static const struct { const char *table, *col, *ref; } per_user[] = {
+        {"saved_tracks", "track_uri", "spotify:track:no"},
+        {"saved_albums", "album_id", "no"},
+        {"followed_artists", "artist_id", "no"},
+    };
+    for (size_t i = 0; i < sizeof per_user / sizeof per_user[0]; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO %s (user_id, position, %s) VALUES (%lld, 1, '%s')",
+                 per_user[i].table, per_user[i].col, (long long)u, per_user[i].ref);
+        exec_refused(s, sql);
+    }
+    exec_ok(s, "UPDATE artists SET name = 'Renamed' WHERE id = 'a1'"); /* the key stays */
+
+    /* Nothing else names t2: it goes with its artist row. Then t1, once no
+     * longer saved, and the album once no track names it (its artist row
+     * along). */
+    exec_ok(s, "DELETE FROM tracks WHERE uri = 'spotify:track:t2'");
+    exec_ok(s, "DELETE FROM saved_tracks");
+    exec_ok(s, "DELETE FROM tracks WHERE uri = 'spotify:track:t1'");
+    exec_ok(s, "DELETE FROM albums WHERE id = 'al1'");
+    exec_ok(s, "DELETE FROM tracks WHERE uri = 'spotify:episode:e1'");
+    exec_ok(s, "DELETE FROM shows WHERE id = 'sh1'");
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM track_artists"), 0);
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM album_artists"), 0);
+    exec_ok(s, "DELETE FROM artists");
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
         cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
@@ -600,7 +699,7 @@ int main(void)
         BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
         BOTH(test_playlists), BOTH(test_top_plays_runs),
         BOTH(test_plays_skip_imported), BOTH(test_catalog_skips_unchanged),
-        BOTH(test_playlist_covers),
+        BOTH(test_playlist_covers), BOTH(test_catalog_references_hold),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

@@ -232,11 +232,19 @@ def main():
 
 def run_mode(a, ktlib, Emulator, mode):
     """The runs of one app mode against a fresh emulator; prints the report."""
-    what = ["liked", "playlists", "following"]
     print(f"== {mode} mode")
+    full, resync = run_pairs(a, ktlib, Emulator, USER, mode)
+    report(full, resync, a.backend, mode)
+
+
+def run_pairs(a, ktlib, Emulator, user, mode, start_timeout=20.0):
+    """a.runs pairs of (full sync, no-change re-sync), each pair into a fresh
+    database, against one emulator serving `user` (a --user spec) in `mode`;
+    returns (full figures, re-sync figures). bench/sync_large.py uses it too."""
+    what = ["liked", "playlists", "following"]
     full, resync = [], []
-    emu = Emulator(["--redirect-uri", "any-loopback", "--user", USER, "--threads", "32",
-                    "--mode", mode]).start()
+    emu = Emulator(["--redirect-uri", "any-loopback", "--user", user, "--threads", "32",
+                    "--mode", mode], start_timeout=start_timeout).start()
     try:
         for i in range(max(1, a.runs)):
             with tempfile.TemporaryDirectory() as tmp:
@@ -257,8 +265,7 @@ def run_mode(a, ktlib, Emulator, mode):
                     db.close()
     finally:
         emu.stop()
-    report(full, resync, a.backend, mode)
-
+    return full, resync
 
 if __name__ == "__main__":
     main()

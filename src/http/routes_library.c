@@ -135,6 +135,26 @@ static void versions_handler(http_req *r, void *app)
                         &out, &err);
 }
 
+/* GET /api/covers/{sha256}: a stored custom cover of the user's playlist
+ * versions (the bytes Spotify served), for the versions view's thumbnails
+ * of covers Spotify may no longer serve. Immutable by its hash. */
+static void cover_handler(http_req *r, void *app)
+{
+    int64_t uid = 0;
+    kt_err err = {0};
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    if (!routes_require_user(r, app, &uid))
+        return;
+    if (library_cover(app, uid, http_req_param(r, "sha256"), &bytes, &len, &err) != KT_OK) {
+        http_reply_error(r, &err);
+        return;
+    }
+    http_reply_header(r, "Cache-Control", "private, max-age=31536000, immutable");
+    http_reply_bytes(r, 200, "image/jpeg", bytes, len);
+    free(bytes);
+}
+
 static void diff_handler(http_req *r, void *app)
 {
     int64_t uid = 0;
@@ -196,6 +216,7 @@ const http_route routes_library[] = {
     {"GET", "/api/playlists/{id}", playlist_handler, 0},
     {"GET", "/api/playlists/{id}/versions", versions_handler, 0},
     {"GET", "/api/playlists/{id}/diff", diff_handler, 0},
+    {"GET", "/api/covers/{sha256}", cover_handler, 0},
     {"GET", "/api/following", following_handler, 0},
     {"GET", "/api/top/{kind}", top_handler, 0},
     {"GET", "/api/plays", plays_handler, 0},

@@ -239,9 +239,15 @@ static json_t *row_json(store *s, store_export_section sec, const store_rows *r,
     case STORE_EXPORT_VERSIONS: {
         const char *items = store_rows_text(r, i, 4);
         json_t *parsed = items ? json_loads(items, 0, NULL) : NULL;
-        return json_pack("{s:o,s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 1), "seen_at",
+        /* The custom cover by hash and URL, not its bytes (those are in the
+         * database backups and go back with a restore). */
+        json_t *cover = store_rows_is_null(r, i, 5)
+                            ? json_null()
+                            : json_pack("{s:o,s:o}", "sha256", rowjson_text(r, i, 5), "url",
+                                        rowjson_text(r, i, 6));
+        return json_pack("{s:o,s:o,s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 1), "seen_at",
                          rowjson_time(r, i, 2), "items_total", rowjson_int(r, i, 3), "items",
-                         parsed ? parsed : json_null());
+                         parsed ? parsed : json_null(), "cover", cover);
     }
     default:
         return NULL;
@@ -545,7 +551,8 @@ kt_status export_csv_file_name(const char *playlist_name, strset *used, char out
         for (; out[i] && i < sizeof lower - 1; i++)
             lower[i] = (char)((out[i] >= 'A' && out[i] <= 'Z') ? out[i] + 32 : out[i]);
         lower[i] = '\0';
-        if (strcmp(lower, "liked_songs.csv") == 0 || strset_has(used, lower))
+        if (strcmp(lower, "liked_songs.csv") == 0 || strcmp(lower, EXPORT_CSV_VERSIONS) == 0 ||
+            strset_has(used, lower))
             continue;
         return strset_add(used, lower) < 0 ? nomem(err) : KT_OK;
     }
@@ -628,9 +635,54 @@ static kt_status csv_rows(store *s, const store_rows *r, buf *b, kt_err *err)
     return st;
 }
 
-/* Writes one CSV file at path from a track section, page by page. */
-static kt_status csv_file(kt_app *app, store_export_section sec, int64_t scope, const char *path,
-                          kt_err *err)
+/* The playlist versions' index (EXPORT_CSV_VERSIONS): one row per stored
+ * version with its custom cover's hash and URL (the bytes are not in the
+ * export). Rows of STORE_EXPORT_USER_VERSIONS. */
+static kt_status versions_header(buf *b)
+{
+    return buf_puts(b, "Playlist ID,Playlist Name,Snapshot ID,Seen At,Tracks,Cover SHA-256,"
+                       "Cover URL\r\n");
+}
+
+static kt_status versions_rows(store *s, const store_rows *r, buf *b, kt_err *err)
+{
+    char iso[32];
+    kt_status st = KT_OK;
+    (void)s;
+    for (size_t i = 0; st == KT_OK && i < store_rows_count(r); i++) {
+        time_format_iso8601(store_rows_int(r, i, 4), iso);
+        const char *text[] = {store_rows_text(r, i, 1), store_rows_text(r, i, 2),
+                              store_rows_text(r, i, 3), iso, store_rows_text(r, i, 5),
+                              store_rows_text(r, i, 6), store_rows_text(r, i, 7)};
+        for (size_t k = 0; st == KT_OK && k < sizeof text / sizeof text[0]; k++) {
+            if (k > 0)
+                st = buf_puts(b, ",");
+            if (st == KT_OK)
+                st = export_csv_field(b, text[k] ? text[k] : "");
+        }
+        if (st == KT_OK)
+            st = buf_puts(b, "\r\n");
+    }
+    if (st != KT_OK)
+        err_set(err, st, NULL, "a CSV row is too large");
+    return st;
+}
+
+/* What one CSV file holds: its header, its rows from a page of its
+ * section, and the page size. */
+typedef struct csv_kind {
+    kt_status (*header)(buf *b);
+    kt_status (*rows)(store *s, const store_rows *r, buf *b, kt_err *err);
+    size_t page;
+} csv_kind;
+
+static const csv_kind CSV_TRACKS = {export_csv_header, csv_rows, TRACK_PAGE};
+static const csv_kind CSV_VERSIONS = {versions_header, versions_rows, ROW_PAGE};
+
+/* Writes one CSV file at path from a section (key in column 0), page by
+ * page. */
+static kt_status csv_file(kt_app *app, const csv_kind *kind, store_export_section sec,
+                          int64_t scope, const char *path, kt_err *err)
 {
     FILE *f = fopen(path, "wx");
     buf b;
@@ -639,7 +691,7 @@ static kt_status csv_file(kt_app *app, store_export_section sec, int64_t scope, 
     if (!f)
         return err_set(err, KT_ERR_IO, "export_io", "cannot create %s: %s", path, strerror(errno));
     buf_init(&b, (size_t)64 << 20);
-    st = export_csv_header(&b);
+    st = kind->header(&b);
     for (;;) {
         store *s = NULL;
         store_rows *r = NULL;
@@ -651,9 +703,9 @@ static kt_status csv_file(kt_app *app, store_export_section sec, int64_t scope, 
         buf_reset(&b);
         if ((st = app_db_get(app, &s, err)) != KT_OK)
             break;
-        st = store_export_page(s, sec, scope, after, TRACK_PAGE, &r, err);
+        st = store_export_page(s, sec, scope, after, kind->page, &r, err);
         if (st == KT_OK)
-            st = csv_rows(s, r, &b, err);
+            st = kind->rows(s, r, &b, err);
         app_db_put(app, s);
         size_t n = store_rows_count(r);
         if (st == KT_OK && n > 0)
@@ -703,7 +755,7 @@ static kt_status csv_playlists(kt_app *app, int64_t user_id, const char *dir, zi
                 continue; /* removed, or items not stored (someone else's playlist) */
             snprintf(path, sizeof path, "%s/%zu.csv", dir, *n_files + 1);
             if ((st = export_csv_file_name(store_rows_text(r, i, 2), used, name, err)) == KT_OK &&
-                (st = csv_file(app, STORE_EXPORT_ITEMS, after, path, err)) == KT_OK) {
+                (st = csv_file(app, &CSV_TRACKS, STORE_EXPORT_ITEMS, after, path, err)) == KT_OK) {
                 (*n_files)++;
                 st = zip_add_file(za, path, name, err);
             }
@@ -736,9 +788,14 @@ kt_status export_csv_zip(kt_app *app, int64_t user_id, const char *tmpdir, int *
         goto out;
     }
     snprintf(path, sizeof path, "%s/0.csv", dir);
-    if ((st = csv_file(app, STORE_EXPORT_LIKED, user_id, path, err)) != KT_OK ||
+    if ((st = csv_file(app, &CSV_TRACKS, STORE_EXPORT_LIKED, user_id, path, err)) != KT_OK ||
         (st = zip_add_file(za, path, "liked_songs.csv", err)) != KT_OK ||
         (st = csv_playlists(app, user_id, dir, za, &n_files, err)) != KT_OK)
+        goto out;
+    snprintf(path, sizeof path, "%s/versions.csv", dir);
+    if ((st = csv_file(app, &CSV_VERSIONS, STORE_EXPORT_USER_VERSIONS, user_id, path, err)) !=
+            KT_OK ||
+        (st = zip_add_file(za, path, EXPORT_CSV_VERSIONS, err)) != KT_OK)
         goto out;
     if (zip_close(za) != 0) {
         st = err_set(err, KT_ERR_IO, "export_io", "writing the zip: %s", zip_strerror(za));
@@ -754,6 +811,8 @@ out:
         snprintf(path, sizeof path, "%s/%zu.csv", dir, i);
         unlink(path);
     }
+    snprintf(path, sizeof path, "%s/versions.csv", dir);
+    unlink(path);
     unlink(zpath);
     rmdir(dir);
     if (st != KT_OK) {

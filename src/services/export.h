@@ -11,9 +11,14 @@
  * the client is slow. The route streams it (http_reply_stream), the CLI
  * writes it to a file.
  *
- * The CSV zip holds liked_songs.csv and one CSV per playlist whose items
+ * The CSV zip holds liked_songs.csv, one CSV per playlist whose items
  * are stored (file names from the playlist names, made safe and unique:
- * export_csv_file_name). The zip's central directory comes last and libzip
+ * export_csv_file_name) and playlist_versions.csv, every stored version of
+ * every playlist with its custom cover's SHA-256 and URL (columns Playlist
+ * ID, Playlist Name, Snapshot ID, Seen At, Tracks, Cover SHA-256, Cover
+ * URL; empty cover fields for Spotify's mosaic). The JSON gives each
+ * version "cover": {sha256, url} or null. Cover bytes are in neither (they
+ * are kept in the database and its backups). The zip's central directory comes last and libzip
  * writes only to seekable files, so the zip is built in a temporary file
  * (each CSV streamed from the store into its own temporary file first) and
  * handed out as an open, already unlinked descriptor.
@@ -31,6 +36,9 @@
 #include "core/err.h"
 #include "core/strset.h"
 #include "services/app.h"
+
+/* The CSV zip's index of playlist versions and their covers. */
+#define EXPORT_CSV_VERSIONS "playlist_versions.csv"
 
 /* Exportify's column names, in its order (export_csv_header writes them). */
 #define EXPORT_CSV_NCOLS 19
@@ -84,7 +92,8 @@ kt_status export_csv_row(buf *b, const export_csv_track *t);
  * control characters replaced by '_', leading dots and surrounding spaces
  * removed, cut to 100 bytes on a UTF-8 boundary, ".csv" appended; names
  * already in `used` (case-insensitively) get " (2)", " (3)"... ; empty
- * names become "playlist.csv"; liked_songs.csv is reserved. The result is
+ * names become "playlist.csv"; liked_songs.csv and EXPORT_CSV_VERSIONS are
+ * reserved. The result is
  * added to `used`. out must hold 128 bytes. */
 kt_status export_csv_file_name(const char *playlist_name, strset *used, char out[128],
                                kt_err *err);

@@ -371,6 +371,15 @@ kt_status library_playlist(kt_app *app, int64_t user_id, const char *spotify_id,
     return app_db_read_json(app, read_playlist, &a, out, err);
 }
 
+/* A version's custom cover as {sha256, url}, or null (Spotify's mosaic, or
+ * not known): columns sha (hex SHA-256) and url of row i. */
+static json_t *cover_json(const store_rows *r, size_t i, size_t sha, size_t url)
+{
+    if (store_rows_is_null(r, i, sha))
+        return json_null();
+    return json_pack("{s:o,s:o}", "sha256", rowjson_text(r, i, sha), "url", rowjson_text(r, i, url));
+}
+
 static kt_status read_versions(store *s, void *ctx, json_t **out, kt_err *err)
 {
     args *a = ctx;
@@ -381,8 +390,9 @@ static kt_status read_versions(store *s, void *ctx, json_t **out, kt_err *err)
     list items = list_new();
     for (size_t i = 0; i < store_rows_count(r); i++)
         list_add(
-            &items, json_pack("{s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 0), "seen_at",
-                             rowjson_time(r, i, 1), "items_total", rowjson_int(r, i, 2)));
+            &items, json_pack("{s:o,s:o,s:o,s:o}", "snapshot_id", rowjson_text(r, i, 0), "seen_at",
+                             rowjson_time(r, i, 1), "items_total", rowjson_int(r, i, 2), "cover",
+                             cover_json(r, i, 3, 4)));
     json_t *arr = list_take(&items);
     json_t *v = arr ? json_pack("{s:s,s:o}", "id", a->id, "items", arr) : NULL;
     store_rows_free(r);
@@ -397,6 +407,27 @@ kt_status library_playlist_versions(kt_app *app, int64_t user_id, const char *sp
 {
     args a = {.user_id = user_id, .id = spotify_id};
     return app_db_read_json(app, read_versions, &a, out, err);
+}
+
+kt_status library_cover(kt_app *app, int64_t user_id, const char *sha256, unsigned char **bytes,
+                        size_t *len, kt_err *err)
+{
+    store *s = NULL;
+    size_t n = sha256 ? strlen(sha256) : 0;
+    int hex = n == 64;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = (sha256[i] >= '0' && sha256[i] <= '9') || (sha256[i] >= 'a' && sha256[i] <= 'f');
+    if (!hex)
+        return err_set(err, KT_ERR_INVALID, "bad_parameter",
+                       "sha256 must be 64 lower-case hex digits");
+    kt_status st = app_db_get(app, &s, err);
+    if (st != KT_OK)
+        return st;
+    st = store_playlist_cover_bytes(s, user_id, sha256, bytes, len, err);
+    app_db_put(app, s);
+    if (st == KT_ERR_NOT_FOUND)
+        st = err_set(err, KT_ERR_NOT_FOUND, "no_cover", "no such cover");
+    return st;
 }
 
 /* Key of a version entry [uri|null, added_at, added_by] for matching. */

@@ -50,9 +50,18 @@ kt_status library_playlists(kt_app *app, int64_t user_id, size_t limit, size_t o
 kt_status library_playlist(kt_app *app, int64_t user_id, const char *spotify_id, size_t limit,
                            size_t offset, json_t **out, kt_err *err);
 
-/* Versions newest first: {items: [{snapshot_id, seen_at, items_total}]}. */
+/* Versions newest first: {items: [{snapshot_id, seen_at, items_total,
+ * cover: {sha256, url} | null}]} (cover: the version's custom cover; null
+ * for Spotify's generated mosaic). */
 kt_status library_playlist_versions(kt_app *app, int64_t user_id, const char *spotify_id,
                                     json_t **out, kt_err *err);
+
+/* The bytes of the user's stored playlist cover sha256 (hex, as a
+ * version's cover.sha256 gives it): *bytes (caller frees) and *len, a JPEG.
+ * KT_ERR_INVALID "bad_parameter" for a malformed hash; KT_ERR_NOT_FOUND
+ * "no_cover" when the user has no such cover (another user's included). */
+kt_status library_cover(kt_app *app, int64_t user_id, const char *sha256, unsigned char **bytes,
+                        size_t *len, kt_err *err);
 
 /* What changed from one version to another: {from, to, added: [{position,
  * uri}], removed: [{position, uri}], reordered: bool} (items matched as

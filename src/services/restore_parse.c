@@ -395,15 +395,21 @@ static kt_status csv_records(csv_reader *r, const char *file, restore_item **ite
     return rc < 0 ? err->status : KT_OK;
 }
 
-/* A CSV file: `name` labels it in messages, `base` names the playlist. */
+/* A CSV file: `name` labels it in messages, `base` names the playlist.
+ * keeptrack's own index of playlist versions and their covers
+ * (playlist_versions.csv, EXPORT_CSV_VERSIONS in export.h) is not a
+ * playlist and is skipped, so an export's files restore as they were made,
+ * zipped or one by one. */
 static kt_status parse_csv(const char *name, const char *base, const char *data, size_t len,
                            restore_input *in, kt_err *err)
 {
     csv_reader r = {.p = data, .end = data + len, .line = 1};
-    restore_input *tmp = restore_input_new();
+    restore_input *tmp = NULL;
     restore_playlist *pl = NULL;
     kt_status st = KT_OK;
-    if (!tmp)
+    if (strcasecmp(base, "playlist_versions.csv") == 0)
+        return KT_OK;
+    if (!(tmp = restore_input_new()))
         return nomem(err);
     buf_init(&r.rec, RESTORE_MAX_FIELD_BYTES);
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)

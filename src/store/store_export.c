@@ -46,8 +46,12 @@ static const char *const section_sql[] = {
         "public, snapshot_id, items_total, image_url, synced_snapshot_id, removed_at, position "
         "FROM playlists WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?",
     [STORE_EXPORT_VERSIONS] =
-        "SELECT id, snapshot_id, seen_at, items_total, items FROM playlist_versions "
-        "WHERE playlist_id = ? AND id > ? ORDER BY id LIMIT ?",
+        "SELECT id, snapshot_id, seen_at, items_total, items, cover_sha256, cover_url FROM "
+        "playlist_versions WHERE playlist_id = ? AND id > ? ORDER BY id LIMIT ?",
+    [STORE_EXPORT_USER_VERSIONS] =
+        "SELECT v.id, p.spotify_id, p.name, v.snapshot_id, v.seen_at, v.items_total, "
+        "v.cover_sha256, v.cover_url FROM playlist_versions v JOIN playlists p ON p.id = "
+        "v.playlist_id WHERE p.user_id = ? AND v.id > ? ORDER BY v.id LIMIT ?",
     /* Imported plays may name tracks never synced: their own names first. */
     [STORE_EXPORT_PLAYS] =
         "SELECT pl.played_at, pl.track_uri, pl.context_uri, pl.source, pl.ms_played, "

@@ -42,9 +42,13 @@ typedef enum store_export_section {
                                removed_at, position (NULL once removed); removed
                                playlists are included (their versions are history) */
     STORE_EXPORT_VERSIONS,  /* scope playlist row id; key version row id: key, snapshot_id,
-                               seen_at, items_total, items (JSON text) */
-    STORE_EXPORT_PLAYS      /* scope user id; key played_at: key, track_uri, context_uri,
+                               seen_at, items_total, items (JSON text), cover_sha256,
+                               cover_url (the custom cover; NULL for the mosaic) */
+    STORE_EXPORT_PLAYS,     /* scope user id; key played_at: key, track_uri, context_uri,
                                source, ms_played, track name, artist name, album name */
+    STORE_EXPORT_USER_VERSIONS /* scope user id; key version row id: key, playlist spotify_id,
+                               playlist name, snapshot_id, seen_at, items_total,
+                               cover_sha256, cover_url (no items: the CSV zip's index) */
 } store_export_section;
 
 /* Track columns of the LIKED, EPISODES and ITEMS sections (all NULL but

@@ -1453,8 +1453,8 @@ kt_status store_playlist_versions(store *s, int64_t user_id, const char *spotify
         return st;
     store_param p[] = {SP_INT(pid)};
     return store_query(s,
-                       "SELECT snapshot_id, seen_at, items_total FROM playlist_versions WHERE "
-                       "playlist_id = ? ORDER BY seen_at DESC, id DESC",
+                       "SELECT snapshot_id, seen_at, items_total, cover_sha256, cover_url FROM "
+                       "playlist_versions WHERE playlist_id = ? ORDER BY seen_at DESC, id DESC",
                        p, 1, out, err);
 }
 

@@ -306,7 +306,8 @@ kt_status store_playlist_items_page(store *s, int64_t user_id, const char *spoti
                                     kt_err *err);
 
 /* The versions of a playlist, newest first: columns (snapshot_id, seen_at,
- * items_total). KT_ERR_NOT_FOUND for an unknown playlist. */
+ * items_total, cover_sha256|NULL, cover_url|NULL: the version's custom
+ * cover, migration 15). KT_ERR_NOT_FOUND for an unknown playlist. */
 kt_status store_playlist_versions(store *s, int64_t user_id, const char *spotify_id,
                                   store_rows **out, kt_err *err);
 

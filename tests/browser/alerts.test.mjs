@@ -5,7 +5,8 @@
 // the emulator's truth) and a link to the playlist's versions; the
 // webhook run by this test received exactly that alert once; the
 // Notifications card shows the webhook's host (never its secret path) and
-// e-mail as not set up; both cards at 1280x800 and 390x844 with no
+// e-mail as not set up; a version's custom cover (item 6) shown on the
+// playlist's page from keeptrack's copy; both cards at 1280x800 and 390x844 with no
 // sideways scrolling and every control on screen; Dismiss empties the list
 // and hides the badge.
 //
@@ -82,6 +83,27 @@ test('a playlist that lost a track: one alert, counted in the navigation, sent o
     subject: playlist.id, title: a.title, message: a.message, details: a.details, created_at: a.created_at,
     link: `${kt.baseUrl}/#/alerts`});
   assert.deepEqual(a.details.tracks, [lost]);
+});
+
+test("item 6: the playlist page shows a version's custom cover from keeptrack's copy", async () => {
+  const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(600, 7)]);
+  await emu.mutate(USER, {op: 'playlist_cover', playlist: playlist.id, jpeg_base64: jpeg.toString('base64')});
+  const job = await page.evaluate(async () => (await fetch('/api/sync', {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: '{"what":["playlists"]}'})).json());
+  await waitFor(async () => (await getJson(page, `${kt.baseUrl}/api/jobs/${job.id}`)).state === 'done',
+    'the sync', 60000);
+  const now = (await emu.truth(USER)).playlists.find((p) => p.id === playlist.id);
+  await page.click('.alert-item a.button');
+  await page.waitForSelector('.page[data-page="playlist"][data-ready="true"]');
+  const thumbs = await page.$$eval('#versions-list img.cover-thumb', (els) => els.map((e) => e.dataset.sha256));
+  assert.deepEqual(thumbs, [now.cover_sha256]); // the newest version only: the others had the mosaic
+  const digest = await page.evaluate(async () => {
+    const r = await fetch(document.querySelector('#versions-list img.cover-thumb').src);
+    const d = await crypto.subtle.digest('SHA-256', await r.arrayBuffer());
+    return [r.status, r.headers.get('Content-Type'), [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')];
+  });
+  assert.deepEqual(digest, [200, 'image/jpeg', now.cover_sha256]);
+  await gotoPage(page, '#/alerts');
 });
 
 test('Notifications: the webhook by host only, e-mail not set up', async () => {

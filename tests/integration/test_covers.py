@@ -206,3 +206,54 @@ def test_backup_holds_the_covers(env, db, tmp_path):
                                  timeout=60)
         assert listing.returncode == 0, listing.stderr
         assert "TABLE DATA" in listing.stdout and " playlist_covers " in listing.stdout
+
+
+def test_covers_in_versions_exports_and_thumbnails(env, db):
+    """Each version's cover (hash and URL, never the bytes) in GET
+    /api/playlists/{id}/versions, the JSON export and the CSV zip's
+    playlist_versions.csv; GET /api/covers/{sha256} serves the stored bytes
+    (the versions view's thumbnails), also of a cover Spotify replaced."""
+    import csv
+    import io
+    import zipfile
+    emu, kt, browser = env
+    a = owned(emu)[0]
+    sync(kt)  # a first version with Spotify's mosaic
+    first = current(emu, a["id"])
+    raw = jpeg(3000, b"c")
+    set_cover(emu, a["id"], raw)
+    sync(kt)
+    ta = current(emu, a["id"])
+    assert ta["images"] and ta["images"][0]["height"] is None
+    cover = {"sha256": ta["cover_sha256"], "url": ta["images"][0]["url"]}
+    r = browser.get(f"/api/playlists/{a['id']}/versions")
+    assert r.status == 200, r
+    got = {v["snapshot_id"]: v["cover"] for v in r.json()["items"]}
+    assert got == {ta["snapshot_id"]: cover, first["snapshot_id"]: None}
+    # the thumbnail's bytes, from keeptrack's copy even once Spotify replaced the cover
+    set_cover(emu, a["id"], jpeg(600, b"d"))
+    sync(kt)
+    img = browser.get(f"/api/covers/{ta['cover_sha256']}", accept_json=False)
+    assert img.status == 200 and img.headers["Content-Type"] == "image/jpeg", img
+    assert img.body == raw
+    assert browser.get("/api/covers/NOT-A-HASH").status == 400
+    assert browser.get("/api/covers/" + "0" * 64).status == 404
+    assert kt.client().get(f"/api/covers/{ta['cover_sha256']}").status == 401
+    # the JSON export: per version {sha256, url} or null, no bytes
+    doc = browser.get("/api/export?format=json").json()
+    pl = next(p for p in doc["playlists"] if p["id"] == a["id"])
+    exported = {v["snapshot_id"]: v["cover"] for v in pl["versions"]}
+    assert exported[ta["snapshot_id"]] == cover and exported[first["snapshot_id"]] is None
+    assert base64.b64encode(raw).decode()[:40] not in str(doc)
+    # the CSV zip's index of versions
+    z = zipfile.ZipFile(io.BytesIO(browser.get("/api/export?format=csv", accept_json=False).body))
+    rows = list(csv.reader(io.StringIO(z.read("playlist_versions.csv").decode("utf-8"))))
+    assert rows[0] == ["Playlist ID", "Playlist Name", "Snapshot ID", "Seen At", "Tracks",
+                       "Cover SHA-256", "Cover URL"]
+    mine = {r[2]: r for r in rows[1:] if r[0] == a["id"]}
+    assert mine[ta["snapshot_id"]][5:] == [cover["sha256"], cover["url"]]
+    assert mine[ta["snapshot_id"]][1] == ta["name"]
+    assert mine[ta["snapshot_id"]][4] == str(ta["items_total"] if "items_total" in ta
+                                             else len(ta["items"]))
+    assert mine[first["snapshot_id"]][5:] == ["", ""]
+    assert len(rows) - 1 == int(db.sql("SELECT COUNT(*) FROM playlist_versions")[0][0])

@@ -27,6 +27,7 @@ without editing this file.
 """
 import base64
 import glob
+import hashlib
 import os
 import re
 import sys
@@ -113,7 +114,17 @@ def bob_ids(emu, kt, bob):
     # refuses encoded slashes.)
     ids = {"playlist": [p["id"] for p in pls],
            "snapshot": [p["snapshot_id"] for p in pls if "/" not in p["snapshot_id"]],
-           "job": [], "restore": [], "fromtops": [], "share": [], "alert": []}
+           "job": [], "restore": [], "fromtops": [], "share": [], "alert": [], "cover": []}
+    # A custom cover of B's (kept with the playlist's version): its hash is
+    # the path parameter of GET /api/covers/{sha256}.
+    own = [p for p in emu.truth("bob", ["playlists"])["playlists"] if p["owner"]["id"] == "bob"]
+    jpeg = b"\xff\xd8\xff\xe0" + b"bob-cover" * 50
+    emu.mutate("bob", op="playlist_cover", playlist=own[0]["id"],
+               jpeg_base64=base64.b64encode(jpeg).decode())
+    r = kt.cli("sync", "--user", "2", "playlists", timeout=300)
+    assert r.returncode == 0, r.stderr
+    ids["cover"].append(hashlib.sha256(jpeg).hexdigest())
+    assert bob.get(f"/api/covers/{ids['cover'][0]}", accept_json=False).status == 200
     r = bob.post("/api/playlists/from-tops", json={"source": "spotify", "limit": 1})
     assert r.status == 202, r
     ids["fromtops"].append(str(r.json()["definition"]["id"]))
@@ -156,6 +167,8 @@ def candidates(pattern, ids):
         pool = ids["share"]
     elif pattern.startswith("/api/alerts/"):
         pool = ids["alert"]
+    elif pattern.startswith("/api/covers/"):
+        pool = ids["cover"]
     elif pattern.startswith("/api/playlists/"):
         pool = ids["playlist"]
     elif pattern.startswith("/api/jobs/"):
@@ -412,7 +425,8 @@ def test_injection_on_every_parameter_is_harmless(two, db):
     for method, pattern, flags, params in ROUTES:
         if pattern.startswith("/api/auth/"):
             continue  # logout/disconnect would end the session the loop needs
-        base = {"id": pid, "snapshot": "x", "kind": "tracks", "token": "x", "page": "stats"}
+        base = {"id": pid, "snapshot": "x", "kind": "tracks", "token": "x", "page": "stats",
+                "sha256": "0" * 64}
         targets = []
         for p in PAYLOADS:
             for name in re.findall(r"\{(\w+)\}", pattern):  # path parameters

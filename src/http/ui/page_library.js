@@ -166,7 +166,11 @@ function versionsSection(ctx, pl, versions, names) {
   });
   from.addEventListener('change', show);
   to.addEventListener('change', show);
+  // A version's custom cover comes from keeptrack's own copy (by hash):
+  // Spotify stops serving a replaced cover's address.
   wrap.append(h('ul', {class: 'plain', id: 'versions-list'}, versions.map((v) => h('li', {dataset: {snapshot: v.snapshot_id}},
+    v.cover ? h('img', {class: 'cover-thumb', src: `/api/covers/${encodeURIComponent(v.cover.sha256)}`,
+      alt: 'Custom cover of this version', width: 40, height: 40, dataset: {sha256: v.cover.sha256}}) : null,
     `${fmtDateTime(v.seen_at)} — ${fmtNumber(v.items_total)} tracks`))),
   h('h3', null, 'Compare two versions'),
   h('div', {class: 'row'}, h('div', {class: 'field'}, h('label', {for: 'diff-from'}, 'From'), from),

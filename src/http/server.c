@@ -34,7 +34,11 @@
  * Limits: max_connections defaults to 16384, lowered to fit RLIMIT_NOFILE
  * (keeptrack serve raises its soft limit to the hard one at start). An
  * inline handler must not wait on anything a blocking handler may hold for
- * long: while it runs, the other connections of its event thread wait.
+ * long: while it runs, the other connections of its event thread wait. The
+ * inline /healthz, /metrics and /api/artists/ borrow a database connection
+ * from the pool (db-pool, 8) for one short query; if slow work held every
+ * pooled connection (on PostgreSQL a token refresh keeps one while it waits
+ * on Spotify, up to spotify-timeout-ms) they would wait for one.
  *
  * One request goes through these steps, on its connection's event thread
  * except where said:

@@ -1016,9 +1016,10 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
     for (size_t i = 0; i < store_rows_count(before) && st == KT_OK; i++)
         if (strset_add(active, store_rows_text(before, i, 0)) < 0)
             st = nomem(err);
+    /* An unchanged playlist is not rewritten (a no-change re-sync of 2,000
+     * playlists made 4,000 row versions: every position set to NULL, then
+     * back); the ones no longer listed are marked removed below. */
     if (st != KT_OK ||
-        (st = store_exec(s, "UPDATE playlists SET position = NULL WHERE user_id = ?", up, 1, NULL,
-                         err)) != KT_OK ||
         (st = batch_new(s,
                         "INSERT INTO playlists (user_id, spotify_id, position, name, description, "
                         "owner_id, owner_name, collaborative, public, snapshot_id, items_total, "
@@ -1030,7 +1031,17 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
                         "excluded.owner_name, collaborative = excluded.collaborative, public = "
                         "excluded.public, snapshot_id = excluded.snapshot_id, items_total = "
                         "excluded.items_total, image_url = excluded.image_url, removed_at = NULL, "
-                        "updated_at = excluded.updated_at",
+                        "updated_at = excluded.updated_at WHERE playlists.removed_at IS NOT NULL "
+                        "OR playlists.position IS DISTINCT FROM excluded.position OR "
+                        "playlists.name IS DISTINCT FROM excluded.name OR playlists.description "
+                        "IS DISTINCT FROM excluded.description OR playlists.owner_id IS DISTINCT "
+                        "FROM excluded.owner_id OR playlists.owner_name IS DISTINCT FROM "
+                        "excluded.owner_name OR playlists.collaborative IS DISTINCT FROM "
+                        "excluded.collaborative OR playlists.public IS DISTINCT FROM "
+                        "excluded.public OR playlists.snapshot_id IS DISTINCT FROM "
+                        "excluded.snapshot_id OR playlists.items_total IS DISTINCT FROM "
+                        "excluded.items_total OR playlists.image_url IS DISTINCT FROM "
+                        "excluded.image_url",
                         &b, err)) != KT_OK)
         goto out;
     for (size_t i = 0; i < n && st == KT_OK; i++) {
@@ -1060,13 +1071,19 @@ kt_status store_playlists_replace(store *s, int64_t user_id, const store_playlis
     }
     if (st == KT_OK)
         st = batch_flush(b, err);
-    store_param rp[] = {SP_INT(now_ms), SP_INT(user_id)};
-    if (st == KT_OK)
+    /* Listed before and not now: removed (position NULL, kept with its
+     * versions for history). */
+    for (size_t i = 0; i < store_rows_count(before) && st == KT_OK; i++) {
+        const char *id = store_rows_text(before, i, 0);
+        if (!id || strset_has(seen, id))
+            continue;
+        store_param rp[] = {SP_INT(now_ms), SP_INT(user_id), SP_TEXT(id)};
         st = store_exec(s,
-                        "UPDATE playlists SET removed_at = ? WHERE user_id = ? AND position IS "
-                        "NULL AND removed_at IS NULL",
-                        rp, 2, &gone, err);
-    rem += gone;
+                        "UPDATE playlists SET position = NULL, removed_at = ? WHERE user_id = ? "
+                        "AND spotify_id = ?",
+                        rp, 3, &gone, err);
+        rem += gone;
+    }
     for (size_t i = 0; i < n_items && st == KT_OK; i++)
         st = playlist_items_write(s, user_id, &items[i], now_ms, &add, &rem, err);
     for (size_t i = 0; i < n && st == KT_OK; i++)

@@ -369,6 +369,25 @@ static void test_playlists(void **state)
     OK(store_playlists_state(s, u, &r, &err));
     assert_int_equal(store_rows_count(r), 2);
     store_rows_free(r);
+    /* p2 comes back first, p1 otherwise unchanged (an unchanged row is not
+     * rewritten, so its move alone must still be written). */
+    pl[0].snapshot_id = "snap2";
+    pl[0].name = "Mine";
+    store_playlist_row back2[] = {pl[1], pl[0]};
+    for (int again = 0; again < 2; again++) {
+        OK(store_playlists_replace(s, u, back2, 2, NULL, 0, 400, &added, &removed, &err));
+        assert_int_equal(added, again ? 0 : 1); /* the same list again counts nothing */
+        assert_int_equal(removed, 0);
+        OK(store_playlists_list(s, u, 50, 0, &r, &total, &err));
+        assert_int_equal(total, 2);
+        assert_string_equal(store_rows_text(r, 0, 0), "p2");
+        assert_string_equal(store_rows_text(r, 1, 0), "p1");
+        assert_string_equal(store_rows_text(r, 1, 10), "snap2");
+        store_rows_free(r);
+        OK(store_playlist_get(s, u, "p2", &r, &err));
+        assert_true(store_rows_is_null(r, 0, 13)); /* no longer removed */
+        store_rows_free(r);
+    }
 }
 
 static void test_top_plays_runs(void **state)

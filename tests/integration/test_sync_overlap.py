@@ -29,7 +29,9 @@ from truth import (get_all, kt_track_summary, last_run, playlist_items,  # noqa:
 
 ALICE = ("alice:liked=260,playlists=6,playlist_items=30-120,followed_playlists=1,albums=0,"
          "shows=0,episodes=0,followed=120,plays=0")
-KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000"}
+# A held request stays held until the kill, however slow the machine (the
+# emulator holds it 120 s; keeptrack would give up on it after 30 s).
+KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_SPOTIFY_TIMEOUT_MS": "300000"}
 WHAT = ("liked", "playlists", "following")
 
 

@@ -313,13 +313,21 @@ static void on_start(void *app)
     pthread_mutex_unlock(&counters);
 }
 
-static int started_reached(void *arg)
+/* What wait_for(count_reached, &goal) waits for: *counter (read under
+ * `counters`) reaching want. */
+typedef struct count_goal {
+    const int *counter;
+    int want;
+} count_goal;
+
+static int count_reached(void *arg)
 {
-    int want = *(int *)arg, have;
+    const count_goal *g = arg;
+    int have;
     pthread_mutex_lock(&counters);
-    have = started_count;
+    have = *g->counter;
     pthread_mutex_unlock(&counters);
-    return have >= want;
+    return have >= g->want;
 }
 
 /* Polls cond() every millisecond for up to 5 seconds. */
@@ -335,14 +343,6 @@ static int wait_for(int (*cond)(void *), void *arg)
     return cond(arg);
 }
 
-static int done_count_reached(void *arg)
-{
-    int want = *(int *)arg, have;
-    pthread_mutex_lock(&counters);
-    have = done.count;
-    pthread_mutex_unlock(&counters);
-    return have >= want;
-}
 
 /* ---- fixture ---- */
 
@@ -1001,21 +1001,13 @@ static void test_keep_alive(void **state)
     resp_free(&r);
 }
 
-static int streams_freed_at_least(void *arg)
-{
-    int want = *(int *)arg, have;
-    pthread_mutex_lock(&counters);
-    have = streams_freed;
-    pthread_mutex_unlock(&counters);
-    return have >= want;
-}
 
 static void test_streaming(void **state)
 {
     fixture *f = *state;
     resp r;
     char v[64];
-    int before, want;
+    int before;
 
     pthread_mutex_lock(&counters);
     before = streams_freed;
@@ -1030,16 +1022,14 @@ static void test_streaming(void **state)
     assert_string_equal(header(&r, "Transfer-Encoding", v, sizeof v), "chunked");
     assert_string_equal(header(&r, "Content-Type", v, sizeof v), "text/plain");
     resp_free(&r);
-    want = before + 1;
-    assert_true(wait_for(streams_freed_at_least, &want));
+    assert_true(wait_for(count_reached, &(count_goal){&streams_freed, before + 1}));
 
     request(f, "HEAD", "/stream", NULL, NULL, &r);
     assert_int_equal(r.rc, CURLE_OK);
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body.len, 0);
     resp_free(&r);
-    want = before + 2;
-    assert_true(wait_for(streams_freed_at_least, &want));
+    assert_true(wait_for(count_reached, &(count_goal){&streams_freed, before + 2}));
 }
 
 static void test_slow_client_does_not_block(void **state)
@@ -1190,7 +1180,7 @@ static void test_worker_pool_full_answers_503(void **state)
     for (int i = 0; i < want; i++)
         fresh_get_start(&held[i], f->port, "/block", 20);
     running = gate_wait_for(POOL_WORKERS);
-    arrived = wait_for(started_reached, &want); /* the other two are queued */
+    arrived = wait_for(count_reached, &(count_goal){&started_count, want}); /* the other two are queued */
     fresh_get_start(&busy, f->port, "/items/7", 20);
     pthread_join(busy.tid, NULL);
     fresh_get_start(&inline_get, f->port, "/hello", 20);
@@ -1401,11 +1391,9 @@ static void test_reply_rules(void **state)
 static void test_on_done(void **state)
 {
     fixture *f = *state;
-    int want;
 
     expect(f, "GET", "/items/9", 200, NULL);
-    want = 1;
-    assert_true(wait_for(done_count_reached, &want));
+    assert_true(wait_for(count_reached, &(count_goal){&done.count, 1}));
     pthread_mutex_lock(&counters);
     assert_string_equal(done.method, "GET");
     assert_string_equal(done.route, "/items/{id}");
@@ -1414,8 +1402,7 @@ static void test_on_done(void **state)
     pthread_mutex_unlock(&counters);
 
     expect(f, "GET", "/missing?code=secret", 404, NULL);
-    want = 2;
-    assert_true(wait_for(done_count_reached, &want));
+    assert_true(wait_for(count_reached, &(count_goal){&done.count, 2}));
     pthread_mutex_lock(&counters);
     assert_string_equal(done.route, "unmatched");
     assert_int_equal(done.status, 404);

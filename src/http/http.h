@@ -9,7 +9,8 @@
  *
  * Errors are always JSON: {"error":{"status":N,"code":"...","message":"..."}}:
  * 400 bad_path / bad_query, 404 not_found, 405 method_not_allowed (with
- * Allow), 403 cross_site, 413 too_large, 500 internal. Every response carries
+ * Allow), 403 cross_site, 413 too_large, 500 internal, 503 busy (with
+ * Retry-After; see "Threads" below). Every response carries
  * X-Content-Type-Options: nosniff, X-Frame-Options: DENY, Referrer-Policy:
  * same-origin, and (unless the handler added its own) a
  * Content-Security-Policy (nothing loads for JSON/data; 'self' for text/html)

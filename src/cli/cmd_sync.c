@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "core/timeutil.h"
+#include "services/alerts.h"
 #include "services/app.h"
 #include "services/app_priv.h"
 #include "services/sync.h"
@@ -99,9 +100,15 @@ static int sync_user(kt_app *app, const store_user *u, unsigned what)
     char who[160];
     snprintf(who, sizeof who, "%s", u->display_name ? u->display_name : u->account_id);
     progress_out p = {.who = who, .tty = isatty(STDERR_FILENO), .last_step = -1};
+    int64_t started = time_now_ms();
     kt_status st = sync_run(app, u->id, what, on_progress, NULL, &p, &err);
     if (p.tty)
         fputs("\r\033[K", stderr);
+    /* As after a sync job: lost tracks and a refused login become alerts
+     * (their deliveries are jobs, sent by a running `keeptrack serve`). */
+    kt_err aerr = {0};
+    if (alerts_after_sync(app, u->id, started, time_now_ms(), &aerr) != KT_OK)
+        fprintf(stderr, "keeptrack: sync %s: checking for alerts failed: %s\n", who, aerr.msg);
     print_summary(app, u);
     if (st == KT_ERR_DEFERRED) {
         char when[32];

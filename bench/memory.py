@@ -8,6 +8,8 @@ playlists of 100 items, 500 followed artists) and `keeptrack serve` on
 SQLite in a temporary folder, logs in, and reads the server's memory from
 /proc/PID/status:
 
+  start  VmRSS once it has started, before any request (libcurl, and with
+         it OpenSSL, is initialised only by the first Spotify request);
   idle   VmRSS once it has started and served the login (nothing running);
   peak   VmHWM after a full library sync of that user run as a job inside
          the server (POST /api/sync) while 4 clients keep reading
@@ -73,6 +75,8 @@ def main():
                                                  "KEEPTRACK_JOB_POLL_MS": "50"})
         kt.start()
         try:
+            start = status_mb(kt.proc.pid, "VmRSS")
+            start_anon = status_mb(kt.proc.pid, "RssAnon")
             browser = kt.login("bench")
             pid = kt.proc.pid
             idle = status_mb(pid, "VmRSS")
@@ -123,6 +127,8 @@ def main():
 
     print("keeptrack serve memory (sqlite): 10,000 liked, 200 playlists x 100 items, "
           f"500 followed; {READERS} concurrent API readers during the sync")
+    print(f"  start RSS     {start:.1f} MB (started, no request served yet): "
+          f"{start_anon:.1f} MB anonymous")
     print(f"  idle RSS      {idle:.1f} MB (after start-up and one login; target <= "
           f"{IDLE_TARGET_MB:.0f} MB): {idle_anon:.1f} MB anonymous, {idle_file:.1f} MB pages of "
           f"the binary and shared libraries, {idle_threads} threads")
@@ -130,6 +136,7 @@ def main():
           f"meanwhile; target <= {PEAK_TARGET_MB:.0f} MB)")
     print(f"  RSS after     {after:.1f} MB")
     print(f"  load average  {load0} at the start, {load()} at the end")
+    benchlib.record("serve: RSS at start (no request yet)", f"{start:.1f} MB")
     benchlib.record("serve: idle RSS", f"{idle:.1f} MB", f"≤ {IDLE_TARGET_MB:.0f} MB",
                     idle <= IDLE_TARGET_MB)
     benchlib.record(f"serve: peak RSS (sync job + {READERS} API readers)", f"{peak:.1f} MB",

@@ -16,6 +16,7 @@
 #include "core/timeutil.h"
 #include "services/alerts.h"
 #include "services/app_priv.h"
+#include "spotify/spotify.h"
 #include "store/store_alerts.h"
 
 #define TIMEOUT_MS 15000L
@@ -210,7 +211,8 @@ kt_status alerts_post_webhook(const char *url, const char *body, long *status, k
     char host[HOST_MAX];
     struct curl_slist *hdr = NULL;
     CURLcode rc = CURLE_OUT_OF_MEMORY;
-    CURL *c = curl_easy_init();
+    /* libcurl is initialised on first use (issue 17: not at start). */
+    CURL *c = spotify_curl_global_init(NULL) == KT_OK ? curl_easy_init() : NULL;
     *status = 0;
     alerts_url_host(url, host, sizeof host);
     if (!c || !(hdr = curl_slist_append(NULL, "Content-Type: application/json")))
@@ -261,7 +263,8 @@ kt_status alerts_send_email(const kt_config *cfg, const char *from, const char *
     struct curl_slist *rcpt = NULL;
     upload up = {message, strlen(message)};
     CURLcode rc = CURLE_OUT_OF_MEMORY;
-    CURL *c = curl_easy_init();
+    /* libcurl is initialised on first use (issue 17: not at start). */
+    CURL *c = spotify_curl_global_init(NULL) == KT_OK ? curl_easy_init() : NULL;
     *code = 0;
     snprintf(addr_from, sizeof addr_from, "<%s>", from);
     snprintf(addr_to, sizeof addr_to, "<%s>", to);

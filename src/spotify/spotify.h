@@ -100,10 +100,16 @@ typedef struct spotify_token_hooks {
 } spotify_token_hooks;
 
 /* Creates a client. cfg strings are copied. hooks may be NULL for a client
- * that only talks to the accounts service and the app token. */
+ * that only talks to the accounts service and the app token. libcurl is not
+ * initialised here but on the client's first request. */
 kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hooks *hooks,
                              spotify_client **out, kt_err *err);
 void spotify_client_free(spotify_client *c);
+
+/* curl_global_init, once per process and thread-safe whatever the libcurl
+ * version. Every libcurl user in keeptrack (the client, alert webhooks and
+ * SMTP) calls it before making its first handle; it is never undone. */
+kt_status spotify_curl_global_init(kt_err *err);
 
 /* Request budget hook. Called before every Web API request: returns 0 when
  * the request may be sent now (the token is consumed), otherwise the ms to

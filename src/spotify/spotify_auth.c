@@ -133,16 +133,12 @@ static kt_status token_error(long status, const char *body, size_t len, kt_err *
 static kt_status token_attempt(spotify_client *c, const char *form, buf *resp, long *status,
                                CURLcode *cc, kt_err *err)
 {
-    CURL *easy = curl_easy_init();
+    CURL *easy = NULL;
     struct curl_slist *hdr = NULL, *h2 = NULL;
     kt_status st = KT_OK;
     char url[1024];
     snprintf(url, sizeof url, "%s/api/token", c->accounts_url);
-    if (!easy) {
-        st = err_set(err, KT_ERR_NOMEM, NULL, "curl_easy_init failed");
-        goto out;
-    }
-    if ((st = spotify_easy_setup(c, easy, err)) != KT_OK)
+    if ((st = spotify_easy_new(c, &easy, err)) != KT_OK)
         goto out;
     h2 = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     if (!h2) {

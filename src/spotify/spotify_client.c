@@ -19,11 +19,26 @@ static _Thread_local int thread_yields; /* spotify_thread_yield */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
-/* curl_global_init is not thread-safe in older libcurl: run it once. It is
- * never undone (curl_global_cleanup at exit would race other clients). */
+/* curl_global_init is not thread-safe in older libcurl (Debian 12's 7.88
+ * reports CURL_VERSION_THREADSAFE, older ones do not): run it once. It is
+ * never undone (curl_global_cleanup at exit would race other clients).
+ *
+ * It runs on the first request, not when the client is made (issue 17): it
+ * initialises OpenSSL (curl's TLS back-end and libssh2's), which touched
+ * 1.7 MB of libcrypto and made ~2 MB of `keeptrack serve`'s idle RSS before
+ * anyone had logged in (bench/memory.py, "at start"). */
 static void curl_init_once(void)
 {
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+kt_status spotify_curl_global_init(kt_err *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK)
+        return err_set(err, KT_ERR_INTERNAL, NULL, "curl_global_init failed: %s",
+                       curl_easy_strerror(curl_init_rc));
+    return KT_OK;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -43,30 +58,48 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
         pthread_mutex_unlock(&c->share_mu[data]);
 }
 
+/* Makes c->share; left NULL when it fails. Called under share_init_mu. */
 static kt_status share_new(spotify_client *c, kt_err *err)
 {
-    c->share = curl_share_init();
-    if (!c->share)
+    CURLSH *sh = curl_share_init();
+    if (!sh)
         return err_set(err, KT_ERR_NOMEM, NULL, "curl_share_init failed");
-    CURLSHcode rc = curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    CURLSHcode rc = curl_share_setopt(sh, CURLSHOPT_USERDATA, c);
     if (rc == CURLSHE_OK)
-        rc = curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+        rc = curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
     if (rc == CURLSHE_OK)
-        rc = curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        rc = curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
     if (rc == CURLSHE_OK)
-        rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        rc = curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     if (rc == CURLSHE_OK)
-        rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        rc = curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     /* Connections are NOT put in the share (CURL_LOCK_DATA_CONNECT): with
      * multi handles running in several threads at once, libcurl 7.88 stalls
      * transfers on connections another thread's multi holds (seen here: 16
      * threads calling at once hung until their timeouts; the curl authors
      * call the shared pool "not properly functional" across threads).
      * Keep-alive comes from the multi pool instead (spotify_multi_acquire). */
-    if (rc != CURLSHE_OK)
+    if (rc != CURLSHE_OK) {
+        curl_share_cleanup(sh);
         return err_set(err, KT_ERR_INTERNAL, NULL, "curl share setup failed: %s",
                        curl_share_strerror(rc));
+    }
+    c->share = sh;
     return KT_OK;
+}
+
+/* libcurl's global state and the client's share, made on first use (see
+ * curl_init_once for why not in spotify_client_new). */
+static kt_status curl_ready(spotify_client *c, kt_err *err)
+{
+    kt_status st = spotify_curl_global_init(err);
+    if (st != KT_OK)
+        return st;
+    pthread_mutex_lock(&c->share_init_mu);
+    if (!c->share)
+        st = share_new(c, err);
+    pthread_mutex_unlock(&c->share_init_mu);
+    return st;
 }
 
 /* ---- the multi pool ---- */
@@ -84,7 +117,7 @@ CURLM *spotify_multi_acquire(spotify_client *c)
     pthread_mutex_unlock(&c->pool_mu);
     if (m)
         return m;
-    if (!(m = curl_multi_init()))
+    if (spotify_curl_global_init(NULL) != KT_OK || !(m = curl_multi_init()))
         return NULL;
     if (curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) != CURLM_OK ||
         curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->concurrency) != CURLM_OK ||
@@ -198,16 +231,13 @@ kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hook
         return st;
     if (sodium_init() < 0)
         return err_set(err, KT_ERR_INTERNAL, NULL, "libsodium failed to initialise");
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
-        return err_set(err, KT_ERR_INTERNAL, NULL, "curl_global_init failed: %s",
-                       curl_easy_strerror(curl_init_rc));
 
     c = calloc(1, sizeof *c);
     if (!c)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_mu[i], NULL);
+    pthread_mutex_init(&c->share_init_mu, NULL);
     pthread_mutex_init(&c->bucket_mu, NULL);
     pthread_mutex_init(&c->tok_mu, NULL);
     pthread_cond_init(&c->tok_cv, NULL);
@@ -233,8 +263,6 @@ kt_status spotify_client_new(const spotify_config *cfg, const spotify_token_hook
         c->hooks = *hooks;
         c->have_hooks = 1;
     }
-    if ((st = share_new(c, err)) != KT_OK)
-        goto out;
     *out = c;
     c = NULL;
 out:
@@ -255,6 +283,7 @@ void spotify_client_free(spotify_client *c)
         curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_mu[i]);
+    pthread_mutex_destroy(&c->share_init_mu);
     pthread_mutex_destroy(&c->bucket_mu);
     pthread_mutex_destroy(&c->tok_mu);
     pthread_cond_destroy(&c->tok_cv);
@@ -283,7 +312,7 @@ void spotify_tokens_wipe(spotify_tokens *t)
         sodium_memzero(t, sizeof *t);
 }
 
-kt_status spotify_easy_setup(spotify_client *c, CURL *easy, kt_err *err)
+static kt_status easy_setup(spotify_client *c, CURL *easy, kt_err *err)
 {
     CURLcode rc = curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
     if (rc == CURLE_OK)
@@ -308,6 +337,23 @@ kt_status spotify_easy_setup(spotify_client *c, CURL *easy, kt_err *err)
         rc = curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     if (rc != CURLE_OK)
         return err_set(err, KT_ERR_INTERNAL, NULL, "curl setup failed: %s", curl_easy_strerror(rc));
+    return KT_OK;
+}
+
+kt_status spotify_easy_new(spotify_client *c, CURL **out, kt_err *err)
+{
+    CURL *easy = NULL;
+    kt_status st = curl_ready(c, err);
+    *out = NULL;
+    if (st != KT_OK)
+        return st;
+    if (!(easy = curl_easy_init()))
+        return err_set(err, KT_ERR_NOMEM, NULL, "curl_easy_init failed");
+    if ((st = easy_setup(c, easy, err)) != KT_OK) {
+        curl_easy_cleanup(easy);
+        return st;
+    }
+    *out = easy;
     return KT_OK;
 }
 

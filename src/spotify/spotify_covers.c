@@ -85,12 +85,10 @@ kt_status spotify_fetch_image(spotify_client *c, const char *url, size_t max_byt
     buf_init(&body.b, max_bytes);
     if (!c || !url || !(strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0))
         return err_set(err, KT_ERR_INVALID, "bad_image_url", "an image URL must be http(s)");
-    if (!(easy = curl_easy_init()))
-        return err_set(err, KT_ERR_NOMEM, NULL, "curl_easy_init failed");
-    /* spotify_easy_setup sets no header: the request carries none of ours,
+    /* spotify_easy_new sets no header: the request carries none of ours,
      * so no token can leak to the image host. */
-    if ((st = spotify_easy_setup(c, easy, err)) != KT_OK)
-        goto out;
+    if ((st = spotify_easy_new(c, &easy, err)) != KT_OK)
+        return st;
     rc = curl_easy_setopt(easy, CURLOPT_URL, url);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, image_write);

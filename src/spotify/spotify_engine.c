@@ -153,11 +153,8 @@ static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
     buf_init(&r->resp, c->max_response_bytes);
     r->too_large = 0;
     r->retry_after[0] = '\0';
-    r->easy = curl_easy_init();
-    if (!r->easy)
-        return err_set(err, KT_ERR_NOMEM, NULL, "curl_easy_init failed");
-    if ((st = spotify_easy_setup(c, r->easy, err)) != KT_OK)
-        goto fail;
+    if ((st = spotify_easy_new(c, &r->easy, err)) != KT_OK)
+        return st;
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", e->tok.access_token);
     st = add_header(&r->headers, auth, err);
     sodium_memzero(auth, sizeof auth);

@@ -58,8 +58,9 @@ struct spotify_client {
 
     /* curl share: DNS and TLS sessions across threads, one mutex per kind
      * of data as the share interface requires. */
-    CURLSH *share;
+    CURLSH *share; /* made on the first request (spotify_easy_new) */
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t share_init_mu; /* guards making share */
 
     /* Idle multi handles (each with its connection cache): keep-alive. */
     pthread_mutex_t pool_mu;
@@ -122,9 +123,11 @@ void spotify_multi_release(spotify_client *c, CURLM *m);
  * transfer's result; the return value reports curl-multi failures only. */
 kt_status spotify_multi_perform_one(spotify_client *c, CURL *easy, CURLcode *cc, kt_err *err);
 
-/* Applies the client's standard options to an easy handle (share, timeouts,
- * HTTP/2, keep-alive, no signals). */
-kt_status spotify_easy_setup(spotify_client *c, CURL *easy, kt_err *err);
+/* Makes an easy handle with the client's standard options (share, timeouts,
+ * HTTP/2, keep-alive, no signals) in *out, which the caller cleans up. The
+ * first call initialises libcurl and makes the share (spotify_client.c's
+ * curl_init_once says why not earlier). */
+kt_status spotify_easy_new(spotify_client *c, CURL **out, kt_err *err);
 
 /* ---- spotify_auth.c ---- */
 

@@ -694,6 +694,32 @@ static void test_single_flight_near_expiry(void **state)
     fx_stop(&f);
 }
 
+/* A new client makes its curl share on its first request (issue 17: not
+ * when it is made): 16 first requests at once from 16 threads all get their
+ * answer, over one share (a second one would leak: ASan reports it). */
+static void test_first_requests_at_once(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL);
+    fx_client(&f, NULL); /* a fresh client: the tokens stay in the hooks' store */
+    enum { N = 16 };
+    pthread_t th[N];
+    thread_arg args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (thread_arg){.c = f.c};
+        assert_int_equal(pthread_create(&th[i], NULL, call_me, &args[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (args[i].st != KT_OK)
+            fail_msg("thread %d: %s", i, args[i].msg);
+    }
+    assert_int_equal(stat_count(&f.em, "GET /v1/me", "200"), N);
+    assert_int_equal(stat_count(&f.em, "POST /api/token", NULL), 0);
+    fx_stop(&f);
+}
+
 static void test_rotated_refresh_token_saved(void **state)
 {
     (void)state;
@@ -1316,6 +1342,7 @@ int main(void)
         cmocka_unit_test(test_get_each_in_order),
         cmocka_unit_test(test_401_refreshes_once_and_retries_once),
         cmocka_unit_test(test_single_flight_near_expiry),
+        cmocka_unit_test(test_first_requests_at_once),
         cmocka_unit_test(test_rotated_refresh_token_saved),
         cmocka_unit_test(test_public_client_pkce),
         cmocka_unit_test(test_revoked_refresh_token),

@@ -188,6 +188,10 @@ export async function dashboardPage(ctx) {
       if (err.name === 'AbortError') throw err;
       return h('div', {id: 'charts', dataset: {error: 'true'}}, errorBox(err));
     });
+    // The charts load while the counts do. When the counts fail (leaving
+    // the page aborts both), the charts' rejection is still awaited by no
+    // one: mark it handled so it is not an unhandled AbortError.
+    chartsEl.catch(() => {});
     clear(countsSlot, await counts(ctx.signal));
     clear(chartsSlot, await chartsEl);
     ctx.root.dataset.generation = String(Number(ctx.root.dataset.generation || 0) + 1);

@@ -536,6 +536,107 @@ static void test_catalog_skips_unchanged(void **state)
 /* Custom covers: recorded on the version of the row's snapshot, bytes kept
  * once per hash, known URLs listed, read back per version; a new hash
  * without bytes is refused with nothing written. */
+/* Many playlists in one write (issue 16: on PostgreSQL one statement per
+ * table for all of them, the counts and versions computed as playlist by
+ * playlist): each playlist's own items and counts, duplicate uris counted
+ * as a multiset, a playlist emptied, one of 11,000 items, a playlist given
+ * items twice (in order: the later wins), then no playlist at all. */
+static void test_playlists_many(void **state)
+{
+    store *s = testdb_store(state);
+    kt_err err = {0};
+    cat c;
+    store_rows *r = NULL;
+    int64_t u = testdb_add_user(s, "u1"), added = 0, removed = 0, total = 0;
+    put_catalog(s, &c);
+    enum { BIG = 11000 };
+    store_item_row *big = calloc(BIG, sizeof *big);
+    assert_non_null(big);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (store_item_row){c.uri[i % NT], (int64_t)i, NULL};
+    store_item_row a[] = {{c.uri[0], 1, NULL}, {c.uri[0], 2, NULL}, {c.uri[1], 3, NULL}};
+    store_item_row b[] = {{c.uri[2], 1, "x"}};
+    store_playlist_row pl[] = {
+        {.spotify_id = "pa", .public_ = -1, .items_total = 3, .snapshot_id = "a1"},
+        {.spotify_id = "pb", .public_ = -1, .items_total = 1, .snapshot_id = "b1"},
+        {.spotify_id = "pbig", .public_ = -1, .items_total = BIG, .snapshot_id = "g1"},
+    };
+    store_playlist_items pi[] = {{"pa", "a1", a, 3}, {"pb", "b1", b, 1}, {"pbig", "g1", big, BIG}};
+    OK(store_playlists_replace(s, u, pl, 3, pi, 3, 100, &added, &removed, &err));
+    assert_int_equal(added, 3 + 3 + 1 + BIG);
+    assert_int_equal(removed, 0);
+    OK(store_playlist_items_page(s, u, "pbig", 1, BIG - 1, &r, &total, &err));
+    assert_int_equal(total, BIG);
+    assert_string_equal(store_rows_text(r, 0, 3), c.uri[(BIG - 1) % NT]);
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "pb", 50, 0, &r, &total, &err));
+    assert_int_equal(total, 1);
+    assert_string_equal(store_rows_text(r, 0, 3), c.uri[2]);
+    store_rows_free(r);
+
+    /* pa: one of its two t0 goes and t3 comes; pb emptied; pbig untouched. */
+    store_item_row a2[] = {{c.uri[0], 1, NULL}, {c.uri[1], 3, NULL}, {c.uri[3], 4, NULL}};
+    pl[0].snapshot_id = "a2";
+    pl[1].snapshot_id = "b2";
+    pl[1].items_total = 0;
+    store_playlist_items pi2[] = {{"pb", "b2", NULL, 0}, {"pa", "a2", a2, 3}};
+    OK(store_playlists_replace(s, u, pl, 3, pi2, 2, 200, &added, &removed, &err));
+    assert_int_equal(added, 1);
+    assert_int_equal(removed, 1 + 1);
+    OK(store_playlist_items_page(s, u, "pb", 50, 0, &r, &total, &err));
+    assert_int_equal(total, 0);
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "pa", 50, 0, &r, &total, &err));
+    assert_int_equal(total, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(store_rows_text(r, i, 3), a2[i].uri);
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "pbig", 1, 0, &r, &total, &err));
+    assert_int_equal(total, BIG);
+    store_rows_free(r);
+    OK(store_playlist_versions(s, u, "pb", &r, &err));
+    assert_int_equal(store_rows_count(r), 2);
+    assert_string_equal(store_rows_text(r, 0, 0), "b2");
+    assert_int_equal(store_rows_int(r, 0, 2), 0);
+    store_rows_free(r);
+    OK(store_playlists_state(s, u, &r, &err));
+    assert_int_equal(store_rows_count(r), 3);
+    assert_string_equal(store_rows_text(r, 0, 2), "a2");
+    assert_string_equal(store_rows_text(r, 1, 2), "b2");
+    assert_string_equal(store_rows_text(r, 2, 2), "g1");
+    store_rows_free(r);
+
+    /* pa alone, its items given twice (a3 then a4): pb and pbig removed. */
+    store_item_row a3[] = {{c.uri[4], 1, NULL}};
+    store_playlist_items pi3[] = {{"pa", "a3", a3, 1}, {"pa", "a4", a2, 3}};
+    pl[0].snapshot_id = "a4";
+    OK(store_playlists_replace(s, u, pl, 1, pi3, 2, 300, &added, &removed, &err));
+    assert_int_equal(added, 1 + 3);
+    assert_int_equal(removed, 2 + 3 + 1);
+    OK(store_playlist_versions(s, u, "pa", &r, &err));
+    assert_int_equal(store_rows_count(r), 4);
+    store_rows_free(r);
+    OK(store_playlist_items_page(s, u, "pa", 50, 0, &r, &total, &err));
+    assert_int_equal(total, 3);
+    assert_string_equal(store_rows_text(r, 2, 3), c.uri[3]);
+    store_rows_free(r);
+    OK(store_playlist_get(s, u, "pbig", &r, &err)); /* kept for history */
+    assert_int_equal(store_rows_int(r, 0, 13), 300);
+    store_rows_free(r);
+
+    /* No playlist at all: the last one removed, its items kept. */
+    OK(store_playlists_replace(s, u, NULL, 0, NULL, 0, 400, &added, &removed, &err));
+    assert_int_equal(added, 0);
+    assert_int_equal(removed, 1);
+    OK(store_playlists_list(s, u, 50, 0, &r, &total, &err));
+    assert_int_equal(total, 0);
+    store_rows_free(r);
+    OK(store_playlist_get(s, u, "pa", &r, &err));
+    assert_int_equal(store_rows_int(r, 0, 13), 400);
+    store_rows_free(r);
+    free(big);
+}
+
 static void test_playlist_covers(void **state)
 {
     store *s = testdb_store(state);
@@ -718,7 +819,7 @@ int main(void)
         BOTH(test_catalog), BOTH(test_collections), BOTH(test_liked_reads),
         BOTH(test_playlists), BOTH(test_top_plays_runs),
         BOTH(test_plays_skip_imported), BOTH(test_catalog_skips_unchanged),
-        BOTH(test_playlist_covers), BOTH(test_catalog_references_hold),
+        BOTH(test_playlists_many), BOTH(test_playlist_covers), BOTH(test_catalog_references_hold),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

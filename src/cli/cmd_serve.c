@@ -159,6 +159,7 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
                       .threads = cfg->http_threads,
                       .workers = (unsigned)cfg->http_workers,
                       .max_connections = (unsigned)cfg->http_max_connections,
+                      .connection_timeout_s = (unsigned)cfg->http_idle_timeout,
                       .on_start = on_start,
                       .on_done = on_done};
     if (http_server_start(&hc, routes, nroutes, app, &srv, &err) != KT_OK) {

@@ -113,6 +113,10 @@ static const opt options[] = {
      "Connections open at once, idle keep-alive ones included; lowered to fit the descriptor limit "
      "(RLIMIT_NOFILE, raised to its hard limit at start: raise that, e.g. LimitNOFILE= in systemd, for more).",
      F(http_max_connections)},
+    {"http-idle-timeout", "KEEPTRACK_HTTP_IDLE_TIMEOUT", "30", OPT_INT, 1, 3600, NULL, 0, 0, NULL,
+     "Seconds a connection may stay idle (a keep-alive one between requests, or a client that stopped "
+     "sending) before it is closed.",
+     F(http_idle_timeout)},
     {"db-pool", "KEEPTRACK_DB_POOL", "8", OPT_INT, 1, 256, NULL, 0, 0, NULL, "Database connections in the pool.",
      F(db_pool)},
     {"session-days", "KEEPTRACK_SESSION_DAYS", "30", OPT_INT, 1, 3650, NULL, 0, 0, NULL,

@@ -57,6 +57,7 @@ typedef struct kt_config {
     int http_threads;            /* event-loop threads (0 = one per CPU) */
     int http_workers;            /* threads for blocking handlers */
     int http_max_connections;
+    int http_idle_timeout; /* seconds */
     int db_pool;
     int session_days;
     int spotify_concurrency;

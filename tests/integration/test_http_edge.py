@@ -17,6 +17,7 @@ failure, not a measurement).
 """
 import os
 import re
+import socket
 import sys
 import threading
 import urllib.parse
@@ -134,3 +135,30 @@ def test_blocked_handlers_do_not_stall_other_connections(ktw, emu):
     assert sum(1 for a in answers if a.location == "/") >= BLOCKED - WORKERS, \
         [a.location for a in answers]
     assert emu.control("GET", "faults")["held"] == 0
+
+
+def test_idle_timeout_closes_an_idle_connection(emu, db, tmp_path):
+    """KEEPTRACK_HTTP_IDLE_TIMEOUT is what closes an idle keep-alive
+    connection: with 1 s, an answered connection is closed by the server
+    (the read ends with EOF after the one answer) and a new one is served."""
+    k = Keeptrack(emu, db, tmp_path, env={"KEEPTRACK_HTTP_IDLE_TIMEOUT": "1"}).start()
+    try:
+        u = urllib.parse.urlsplit(k.base_url)
+        # 20 s: far beyond 1 s, short of the 30 s default, so a server that
+        # ignored the setting fails here with a timeout
+        s = socket.create_connection((u.hostname, u.port), timeout=20)
+        try:
+            s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n".encode())
+            got = b""
+            while True:  # until the server closes the connection (EOF)
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 ") and got.count(b"HTTP/1.1 ") == 1, got[:200]
+        finally:
+            s.close()
+        healthy(k.client().get("/healthz"))
+    finally:
+        rc = k.stop()
+    assert rc == 0, k.log()

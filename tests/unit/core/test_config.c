@@ -23,6 +23,7 @@ static const char *const vars[] = {
     "KEEPTRACK_PUBLIC_URL", "KEEPTRACK_SECRET_KEY", "KEEPTRACK_SECRET_KEY_PREVIOUS", "KEEPTRACK_SECRET_KEY_FILE",
     "KEEPTRACK_ADMIN_TOKEN", "KEEPTRACK_LOG_LEVEL", "KEEPTRACK_LOG_FORMAT", "KEEPTRACK_HTTP_THREADS", "KEEPTRACK_HTTP_WORKERS",
     "KEEPTRACK_HTTP_MAX_CONNECTIONS",
+    "KEEPTRACK_HTTP_IDLE_TIMEOUT",
     "KEEPTRACK_DB_POOL", "KEEPTRACK_SESSION_DAYS", "KEEPTRACK_SPOTIFY_CONCURRENCY", "KEEPTRACK_SPOTIFY_BUDGET",
     "KEEPTRACK_SPOTIFY_TIMEOUT_MS", "KEEPTRACK_UI_PATH", "KEEPTRACK_CONFIG", NULL};
 
@@ -85,6 +86,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.http_threads, 0);
     assert_int_equal(c.http_workers, 16);
     assert_int_equal(c.http_max_connections, 16384);
+    assert_int_equal(c.http_idle_timeout, 30);
     assert_int_equal(c.db_pool, 8);
     assert_int_equal(c.session_days, 30);
     assert_int_equal(c.spotify_concurrency, 8);

@@ -28,7 +28,6 @@
  * connection each changed the idle RSS by less than 0.1 MB.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,18 +90,6 @@ static void raise_fd_limit(void)
     }
 }
 
-/* glibc gives each thread that allocates an arena of its own (up to 8 per
- * CPU); the sync's threads, the HTTP workers and the job workers then each
- * keep their freed memory apart, and the peak RSS of a sync with readers
- * was 67-69 MB with the default against 49-50 MB with two arenas
- * (bench/memory.py, issue 17; throughput within the noise). A
- * MALLOC_ARENA_MAX set in the environment wins. */
-static void limit_malloc_arenas(void)
-{
-    if (getenv("MALLOC_ARENA_MAX") == NULL && mallopt(M_ARENA_MAX, 2) != 1)
-        LOG_WARN("mallopt_failed", "option=M_ARENA_MAX value=2");
-}
-
 /* "http://HOST:PORT" for the bound port. */
 static void bound_url(const char *listen, int port, char *out, size_t cap)
 {
@@ -127,7 +114,6 @@ int cli_serve_until_signal(kt_config *cfg, void (*banner)(void *ctx, const char 
 
     metrics_set_start_time(time_now_ms());
     raise_fd_limit();
-    limit_malloc_arenas();
     if (app_open(cfg, 1, &app, &err) != KT_OK) {
         rc = cli_fail("starting", &err);
         goto out;

@@ -459,8 +459,11 @@ static kt_status list_read(store *s, void *ctx, json_t **out, kt_err *err)
             goto out;
         }
     }
+    /* "o" hands arr over even when the pack fails */
     *out = json_pack("{so}", "alerts", arr);
     arr = NULL;
+    if (!*out)
+        st = nomem(err);
 out:
     json_decref(arr);
     store_rows_free(r);

@@ -52,13 +52,6 @@ BASE_ENV = {
 }
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 class Env(SyncedStack):
     def __init__(self, db, tmp_path, statuses=(), extra=None):
         self.hook = WebhookReceiver(statuses)

@@ -46,13 +46,6 @@ HEADER = ["Track URI", "Track Name", "Artist URI(s)", "Artist Name(s)", "Album U
           "Track Preview URL", "Explicit", "Popularity", "ISRC", "Added By", "Added At"]
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 @pytest.fixture
 def env(db, tmp_path):
     emu = Emulator(["--redirect-uri", "any-loopback", "--user", ALICE]).start()

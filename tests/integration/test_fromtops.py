@@ -42,13 +42,6 @@ KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_JOB_POLL_MS": "50"}
 DAY = 86400000
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 class Env(SyncedStack):
     def __init__(self, db, tmp_path):
         super().__init__(db, tmp_path, [ALICE, BOB], KT_ENV)

@@ -32,13 +32,6 @@ DAY = 86400000
 EXPORTED = 400
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 def bkey(s):
     return (s or "").encode()
 

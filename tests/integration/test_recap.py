@@ -39,13 +39,6 @@ DAY = 86400000
 HOUR = 3600000
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 def year_start(y):
     return calendar.timegm((y, 1, 1, 0, 0, 0)) * 1000
 

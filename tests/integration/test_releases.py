@@ -41,13 +41,6 @@ def mode(request):
     return request.param
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 @pytest.fixture
 def emu(mode):
     e = Emulator(["--redirect-uri", "any-loopback", "--mode", mode, "--user", ALICE,

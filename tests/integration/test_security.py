@@ -99,13 +99,6 @@ def two(db, tmp_path):
     assert rc == 0, kt.log()[-3000:]
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 def bob_ids(emu, kt, bob):
     """B's own ids of every kind a route takes, and the markers of B's data."""
     pls = bob.get("/api/playlists?limit=50").json()["items"]

@@ -27,20 +27,12 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
-import keeptrack as ktlib  # noqa: E402
 from stack import SyncedStack  # noqa: E402
 
 ALICE = "alice:liked=20,playlists=2,playlist_items=3-5,albums=0,shows=0,episodes=0,followed=2,plays=40"
 BOB = "bob:liked=3,playlists=1,playlist_items=2,plays=5"
 KT_ENV = {"KEEPTRACK_SPOTIFY_BUDGET": "1000", "KEEPTRACK_SHARE_BURST": "10000"}
 DAY = 86400000
-
-
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
 
 
 class Env(SyncedStack):

@@ -37,13 +37,6 @@ OUT_RE = re.compile(r'shuffled (\S+) into playlist (\S+) "(.*)": (\d+) tracks(, 
                     r'(\d+) local files not added, (\d+) unavailable, (\d+) requests')
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 class Env:
     def __init__(self, db, tmp_path, mode="development", users=(ALICE, BOB)):
         args = ["--redirect-uri", "any-loopback", "--mode", mode]

@@ -40,13 +40,6 @@ FEATURES = ["acousticness", "danceability", "energy", "instrumentalness", "liven
             "speechiness", "tempo", "valence"]
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 def start(db, tmp_path, mode="development"):
     emu = Emulator(["--redirect-uri", "any-loopback", "--mode", mode, "--user", ALICE,
                     "--user", "bob:liked=3,playlists=1,playlist_items=2"]).start()

@@ -60,13 +60,6 @@ def env(request, mode, db, tmp_path):
     assert rc == 0, kt.log()
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 def sync(kt, *what, ok=True):
     r = kt.cli("sync", "--user", "1", *what, timeout=300)
     if ok:

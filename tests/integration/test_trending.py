@@ -37,13 +37,6 @@ ALICE = "alice:liked=12,playlists=1,playlist_items=3,albums=0,shows=0,episodes=0
 BOB = "bob:liked=4,playlists=0"
 
 
-@pytest.fixture(params=ktlib.backend_params())
-def db(request, tmp_path):
-    d = ktlib.Database(request.param, tmp_path)
-    yield d
-    d.close()
-
-
 class Env:
     def __init__(self, db, tmp_path, mode):
         self.emu = Emulator(["--redirect-uri", "any-loopback", "--mode", mode,

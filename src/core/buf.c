@@ -18,7 +18,7 @@ void buf_init(buf *b, size_t max)
 /* Makes room for `extra` more bytes plus the NUL, doubling to keep appends
  * amortised O(1). The cap is checked first so a hostile size never reaches
  * realloc. */
-static kt_status buf_reserve(buf *b, size_t extra)
+kt_status buf_reserve(buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - 1 - b->len)
         return KT_ERR_TOO_LARGE;

@@ -31,6 +31,11 @@ void buf_init(buf *b, size_t max);
  * error the buffer is unchanged. */
 kt_status buf_append(buf *b, const void *p, size_t n);
 
+/* Makes room for extra more bytes (plus the NUL) in one allocation, so the
+ * appends that follow copy nothing: for a body whose length is announced.
+ * Same errors as buf_append; on error the buffer is unchanged. */
+kt_status buf_reserve(buf *b, size_t extra);
+
 /* Appends a NUL-terminated string (s must not be NULL). Same errors as buf_append. */
 kt_status buf_puts(buf *b, const char *s);
 

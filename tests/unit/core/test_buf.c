@@ -1,4 +1,4 @@
-/* test_buf.c - buf: growth, cap, NUL termination, detach/reset/free. */
+/* test_buf.c - buf: growth, reserve, cap, NUL termination, detach/reset/free. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +40,28 @@ static void test_cap_is_hard(void **state)
     assert_string_equal(b.data, "12345");
     assert_int_equal(buf_append(&b, NULL, 0), KT_OK);
     assert_int_equal(buf_append(&b, "x", SIZE_MAX), KT_ERR_TOO_LARGE);
+    buf_free(&b);
+}
+
+/* The engine sizes a response body from its Content-Length: the appends
+ * that follow must not move (copy) the data, and max still holds. */
+static void test_reserve_then_append_does_not_move(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(buf_reserve(&b, 3000), KT_OK);
+    assert_true(b.cap >= 3001);
+    assert_int_equal(b.len, 0);
+    const char *at = b.data;
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(buf_append(&b, "abc", 3), KT_OK);
+    assert_ptr_equal(b.data, at);
+    assert_int_equal(b.len, 3000);
+    assert_int_equal(b.data[3000], '\0');
+    assert_int_equal(buf_reserve(&b, 1097), KT_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 3000);
+    assert_int_equal(buf_reserve(&b, 1096), KT_OK);
     buf_free(&b);
 }
 
@@ -103,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_grows_and_terminates),
         cmocka_unit_test(test_cap_is_hard),
+        cmocka_unit_test(test_reserve_then_append_does_not_move),
         cmocka_unit_test(test_printf_and_puts),
         cmocka_unit_test(test_binary_data),
         cmocka_unit_test(test_detach_reset),

@@ -668,6 +668,26 @@ static void *call_me(void *p)
     return NULL;
 }
 
+enum { THREADS_MAX = 16 };
+
+/* Runs fn in n threads at once, each with its own args[i] on client c, waits
+ * for them all, then fails unless every one ended with want. */
+static void run_threads(spotify_client *c, void *(*fn)(void *), thread_arg *args, int n,
+                        kt_status want)
+{
+    pthread_t th[THREADS_MAX];
+    assert_true(n <= THREADS_MAX);
+    for (int i = 0; i < n; i++) {
+        args[i] = (thread_arg){.c = c};
+        assert_int_equal(pthread_create(&th[i], NULL, fn, &args[i]), 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < n; i++)
+        if (args[i].st != want)
+            fail_msg("thread %d: status %d, want %d: %s", i, args[i].st, want, args[i].msg);
+}
+
 static void test_single_flight_near_expiry(void **state)
 {
     (void)state;
@@ -676,17 +696,8 @@ static void test_single_flight_near_expiry(void **state)
     /* The stored token expires in 30 s: every caller wants a refresh. */
     f.st.t.expires_at_ms = time_now_ms() + 30000;
     enum { N = 16 };
-    pthread_t th[N];
     thread_arg args[N];
-    for (int i = 0; i < N; i++) {
-        args[i] = (thread_arg){.c = f.c};
-        assert_int_equal(pthread_create(&th[i], NULL, call_me, &args[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        if (args[i].st != KT_OK)
-            fail_msg("thread %d: %s", i, args[i].msg);
-    }
+    run_threads(f.c, call_me, args, N, KT_OK);
     assert_int_equal(stat_count(&f.em, "POST /api/token", NULL), 1);
     assert_int_equal(stat_count(&f.em, "GET /v1/me", "200"), N);
     assert_int_equal(f.st.saves, 1);
@@ -704,17 +715,8 @@ static void test_first_requests_at_once(void **state)
     fx_start(&f, DEV_ARGS, NULL);
     fx_client(&f, NULL); /* a fresh client: the tokens stay in the hooks' store */
     enum { N = 16 };
-    pthread_t th[N];
     thread_arg args[N];
-    for (int i = 0; i < N; i++) {
-        args[i] = (thread_arg){.c = f.c};
-        assert_int_equal(pthread_create(&th[i], NULL, call_me, &args[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        if (args[i].st != KT_OK)
-            fail_msg("thread %d: %s", i, args[i].msg);
-    }
+    run_threads(f.c, call_me, args, N, KT_OK);
     assert_int_equal(stat_count(&f.em, "GET /v1/me", "200"), N);
     assert_int_equal(stat_count(&f.em, "POST /api/token", NULL), 0);
     fx_stop(&f);
@@ -808,16 +810,8 @@ static void test_app_token_once(void **state)
     fx f;
     fx_start(&f, DEV_ARGS, NULL);
     enum { N = 8 };
-    pthread_t th[N];
     thread_arg args[N];
-    for (int i = 0; i < N; i++) {
-        args[i] = (thread_arg){.c = f.c};
-        assert_int_equal(pthread_create(&th[i], NULL, call_app, &args[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(args[i].st, KT_ERR_FORBIDDEN); /* development mode */
-    }
+    run_threads(f.c, call_app, args, N, KT_ERR_FORBIDDEN); /* development mode */
     assert_int_equal(stat_count(&f.em, "POST /api/token", "200"), 1);
     assert_int_equal(stat_count(&f.em, "POST /api/token", NULL), 1);
     fx_stop(&f);

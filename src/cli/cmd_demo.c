@@ -43,15 +43,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "services/history_import.h"
+#include "spotify/spotify.h"
 #include "store/store_auth.h"
 #include "store/store_library.h"
 
@@ -164,35 +163,23 @@ static int wait_emulator(pid_t pid, const char *log_path, char *base, size_t cap
     return 0;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-    buf *b = ctx;
-    if (b->len + size * n > TRUTH_MAX_BYTES || buf_append(b, data, size * n) != KT_OK)
-        return 0; /* curl fails the transfer */
-    return size * n;
-}
-
 /* GET base/__emulator/users/demo/truth?sections=profile,recently_played,
  * top_history; NULL when it fails. */
 static json_t *fetch_truth(const char *base)
 {
     char url[400];
-    buf b = {0};
-    json_t *out = NULL;
+    char *body = NULL;
+    size_t len = 0;
     long code = 0;
-    CURL *c = curl_easy_init();
+    json_t *out = NULL;
     snprintf(url, sizeof url,
              "%s/__emulator/users/" DEMO_USER "/truth?sections=profile,recently_played,top_history",
              base);
-    if (c && curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)EMULATOR_START_MS) == CURLE_OK &&
-        curl_easy_perform(c) == CURLE_OK &&
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200 && b.data)
-        out = json_loadb(b.data, b.len, 0, NULL);
-    curl_easy_cleanup(c);
-    buf_free(&b);
+    if (spotify_plain_get(url, EMULATOR_START_MS, TRUTH_MAX_BYTES, &code, &body, &len, NULL) ==
+            KT_OK &&
+        code == 200)
+        out = json_loadb(body, len, 0, NULL);
+    free(body);
     return out;
 }
 

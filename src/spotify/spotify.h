@@ -111,6 +111,17 @@ void spotify_client_free(spotify_client *c);
  * SMTP) calls it before making its first handle; it is never undone. */
 kt_status spotify_curl_global_init(kt_err *err);
 
+/* A plain GET of url outside any client: no token, no curl share, no
+ * budget, no Web API accounting, no retry, no redirect followed. For local
+ * tools that have no client (`keeptrack demo` reads its emulator's ground
+ * truth with it). Gives up after timeout_ms. Whatever status answers:
+ * *status, and *body (NUL-terminated, caller frees) with *len. Errors:
+ * KT_ERR_TOO_LARGE (the body is over max_bytes; 0 = no cap), KT_ERR_UPSTREAM
+ * (the transfer failed: refused, timed out), KT_ERR_NOMEM, KT_ERR_INTERNAL;
+ * then *status, *body and *len are untouched. Thread-safe. */
+kt_status spotify_plain_get(const char *url, long timeout_ms, size_t max_bytes, long *status,
+                            char **body, size_t *len, kt_err *err);
+
 /* Request budget hook. Called before every Web API request: returns 0 when
  * the request may be sent now (the token is consumed), otherwise the ms to
  * wait before asking again (the engine keeps other transfers moving

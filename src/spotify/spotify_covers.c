@@ -60,24 +60,10 @@ out:
     return st;
 }
 
-typedef struct image_body {
-    buf b;
-    int too_large;
-} image_body;
-
-static size_t image_write(char *p, size_t size, size_t n, void *ud)
-{
-    image_body *ib = ud;
-    kt_status st = buf_append(&ib->b, p, size * n);
-    if (st == KT_ERR_TOO_LARGE)
-        ib->too_large = 1;
-    return st == KT_OK ? size * n : 0;
-}
-
 kt_status spotify_fetch_image(spotify_client *c, const char *url, size_t max_bytes,
                               unsigned char **out, size_t *len, kt_err *err)
 {
-    image_body body = {.too_large = 0};
+    spotify_capped_body body = {.too_large = 0};
     CURL *easy = NULL;
     CURLcode cc = CURLE_OK, rc;
     long status = 0;
@@ -91,7 +77,7 @@ kt_status spotify_fetch_image(spotify_client *c, const char *url, size_t max_byt
         return st;
     rc = curl_easy_setopt(easy, CURLOPT_URL, url);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, image_write);
+        rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, spotify_capped_write);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
     if (rc != CURLE_OK) {

@@ -129,6 +129,17 @@ kt_status spotify_multi_perform_one(spotify_client *c, CURL *easy, CURLcode *cc,
  * curl_init_once says why not earlier). */
 kt_status spotify_easy_new(spotify_client *c, CURL **out, kt_err *err);
 
+/* A response body collected into a capped buf (buf_init with the cap):
+ * too_large is set when the cap refused a write, which fails the transfer. */
+typedef struct spotify_capped_body {
+    buf b;
+    int too_large;
+} spotify_capped_body;
+
+/* CURLOPT_WRITEFUNCTION appending to the spotify_capped_body that is the
+ * CURLOPT_WRITEDATA (spotify_plain.c). */
+size_t spotify_capped_write(char *p, size_t size, size_t n, void *ud);
+
 /* ---- spotify_auth.c ---- */
 
 /* Gets a usable access token for user_id (SPOTIFY_APP_USER: the app's

@@ -98,6 +98,9 @@ typedef struct conn_state {
     em_fault_decision fd;
     bool queued_timer;
     int64_t resume_at;
+    bool bearer_checked;          /* check_bearer has run: the two below hold */
+    em_bearer bearer;
+    em_user *bearer_user;         /* on BEARER_OK; NULL for an app token */
 } conn_state;
 
 /* ---- timer thread resuming suspended connections ---- */
@@ -372,11 +375,28 @@ static void resp_free(em_resp *out)
     free(out->www_authenticate);
 }
 
-/* Authentication and mode checks of a /v1 route, then the handler. */
-static void run_webapi(em_app *app, const route *rt, em_req *r, em_resp *out)
+/* The request's Authorization checked once, when it arrives (a token that
+ * expires during a fault's delay still passes, as at a gateway that checked
+ * it on the way in): targeted faults and run_webapi both use the result. */
+static em_bearer check_bearer(em_app *app, conn_state *st)
 {
-    em_user *u = NULL;
-    switch (accounts_check_bearer(app->acc, req_header(r, "Authorization"), &u)) {
+    if (!st->bearer_checked) {
+        const char *auth =
+            MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Authorization");
+        st->bearer_user = NULL;
+        st->bearer = accounts_check_bearer(app->acc, auth, &st->bearer_user);
+        st->bearer_checked = true;
+    }
+    return st->bearer;
+}
+
+/* Authentication and mode checks of a /v1 route, then the handler. */
+static void run_webapi(em_app *app, conn_state *st, em_req *r, em_resp *out)
+{
+    const route *rt = st->rt;
+    em_bearer b = check_bearer(app, st);
+    em_user *u = st->bearer_user;
+    switch (b) {
     case BEARER_MISSING:
         resp_error(out, 401, "No token provided");
         out->www_authenticate = xstrdup("Bearer realm=\"spotify\"");
@@ -457,7 +477,7 @@ static enum MHD_Result finish(em_app *app, conn_state *st, const char *method, c
     } else if (rt->flags & R_ACCOUNTS) {
         rt->fn(app, &r, &out);
     } else {
-        run_webapi(app, rt, &r, &out);
+        run_webapi(app, st, &r, &out);
     }
     char *pq = path_with_query(st->conn, url);
     stats_record(app->stats, method, pq, st->endpoint, out.status,
@@ -482,14 +502,12 @@ static enum MHD_Result handle_control(em_app *app, conn_state *st, const char *m
 }
 
 /* The id of the user whose valid access token the request carries, or NULL,
- * for faults targeted at one user; the handler checks the token again (and
- * answers 401) later, after any latency the faults add. */
-static const char *token_user_id(em_app *app, struct MHD_Connection *conn)
+ * for faults targeted at one user; run_webapi answers 401 for a bad token
+ * later, after any latency the faults add, from the same check. */
+static const char *token_user_id(em_app *app, conn_state *st)
 {
-    em_user *u = NULL;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (accounts_check_bearer(app->acc, auth, &u) != BEARER_OK || !u) return NULL;
-    return u->id;
+    if (check_bearer(app, st) != BEARER_OK || !st->bearer_user) return NULL;
+    return st->bearer_user->id;
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -526,7 +544,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st->endpoint = rt ? rt->endpoint : unknown_endpoint(method, url);
         bool webapi = strncmp(url, "/v1/", 4) == 0;
         bool faultable = rt && (webapi || strcmp(rt->tmpl, "/api/token") == 0);
-        const char *user = webapi ? token_user_id(app, conn) : NULL;
+        const char *user = webapi ? token_user_id(app, st) : NULL;
         if (faultable) faults_decide(app->faults, st->endpoint, webapi, user, &st->fd);
         if (st->fd.drop || st->fd.hang) {
             /* Counted now with status 0 (and the token's user, so a test can

@@ -31,8 +31,10 @@
  * continues after the last committed record (a file that differs starts
  * over, and the duplicate rules keep that exact).
  *
- * Thread use: one call per thread; the store is borrowed and used only by
- * the calling thread.
+ * Thread use: one call per thread. The store is borrowed for the call; while
+ * a file is read it is used by the call's own writer thread (the next batch
+ * is parsed meanwhile), never by two threads at once, and it is back with
+ * the caller when the call returns.
  */
 #ifndef KT_SERVICES_HISTORY_IMPORT_H
 #define KT_SERVICES_HISTORY_IMPORT_H

@@ -170,8 +170,11 @@ kt_status store_history_commit(store *s, int64_t user_id, int64_t import_id,
         st = pg_batch(s, user_id, rows, n, &changes, err);
     for (size_t i = 0; i < n && !pg && st == KT_OK; i++)
         st = sqlite_row(s, user_id, &rows[i], &changes, err);
+    store_hist_progress counted = *progress;
+    counted.imported += changes;
+    counted.rejected += (int64_t)n - changes; /* another play took the instant */
     if (st == KT_OK)
-        st = write_progress(s, import_id, progress, now_ms, err);
+        st = write_progress(s, import_id, &counted, now_ms, err);
     if (st == KT_OK)
         st = store_commit(s, err);
     store_rollback(s);

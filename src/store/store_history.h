@@ -55,8 +55,10 @@ typedef struct store_hist_progress {
  * (kind, name; unresolved ones also keep artist/album in local_artist /
  * local_album; updated_at 0 marks a stub that a sync will overwrite), the
  * plays (source 'import'; a play whose played_at is taken meanwhile is
- * dropped), and the import's progress. *added (may be NULL) receives the
- * plays actually inserted. */
+ * dropped), and the import's progress. progress holds the counts before
+ * this batch's plays: the row written adds the plays inserted to imported
+ * and the dropped ones to rejected, so a resumed import starts from exact
+ * counts. *added (may be NULL) receives the plays actually inserted. */
 kt_status store_history_commit(store *s, int64_t user_id, int64_t import_id,
                                const store_hist_row *rows, size_t n,
                                const store_hist_progress *progress, int64_t now_ms,

@@ -131,6 +131,47 @@ def test_truncated_file_then_resume(kt, db, tmp_path):
     assert count_plays(db) == sum(long_enough)
 
 
+def refuse_plays_from(db, played_at_ms):
+    """Makes the database refuse every play at or after played_at_ms."""
+    if db.backend == "sqlite":
+        db.sql(f"CREATE TRIGGER kt_test_refuse BEFORE INSERT ON plays WHEN NEW.played_at >= "
+               f"{played_at_ms} BEGIN SELECT RAISE(ABORT, 'test refuses this play'); END")
+    else:
+        db.sql("CREATE FUNCTION kt_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               f"IF NEW.played_at >= {played_at_ms} THEN RAISE EXCEPTION 'test refuses this play'; "
+               "END IF; RETURN NEW; END $$; CREATE TRIGGER kt_test_refuse BEFORE INSERT ON plays "
+               "FOR EACH ROW EXECUTE PROCEDURE kt_test_refuse()")
+
+
+def test_database_failure_mid_file_keeps_earlier_batches(kt, db, tmp_path):
+    """A batch the database refuses ends the import with that error: the
+    batches before it stay committed with their resume point, nothing after
+    it is written (batches are written by a second thread while the next is
+    read), and the next import continues after the last committed batch."""
+    kt.login("alice")
+    recs = gen_export(5000, seed=13, short_every=1000000)  # record 1 alone is short
+    path = tmp_path / "Streaming_History_Audio_2020_0.json"
+    path.write_bytes(dumps(recs))
+    import calendar
+    import time
+    at = calendar.timegm(time.strptime(recs[2499]["ts"], ISO)) * 1000  # record 2,500: batch 3
+    refuse_plays_from(db, at)
+    out = kt.cli("import-history", str(path))
+    assert out.returncode != 0, out.stdout
+    assert "test refuses this play" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert count_plays(db) == 1999  # batches 1 and 2: records 2..2000
+    assert [tuple(map(int, r)) for r in db.sql("SELECT records, imported FROM history_imports")] \
+        == [(2000, 1999)]
+    db.sql("DROP TRIGGER kt_test_refuse" + ("" if db.backend == "sqlite" else " ON plays"))
+    out = kt.cli("import-history", str(path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "continued after record 2000" in out.stdout, out.stdout
+    assert "3000 imported, 0 duplicates" in out.stdout, out.stdout
+    assert count_plays(db) == 4999
+    assert [tuple(map(int, r)) for r in db.sql("SELECT records, imported FROM history_imports")] \
+        == [(5000, 4999)]
+
+
 def test_malformed_inputs_refused(kt, db):
     browser = kt.login("alice")
     r = upload(browser, b"PK\x03\x04 this is not an archive", "application/zip", "my_spotify_data.zip")

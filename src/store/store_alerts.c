@@ -243,6 +243,7 @@ kt_status store_alert_new_versions(store *s, int64_t user_id, int64_t since_ms,
                        "FROM playlist_versions pv WHERE pv.playlist_id = v.playlist_id AND pv.id "
                        "< v.id ORDER BY pv.id DESC LIMIT 1) FROM playlist_versions v JOIN "
                        "playlists p ON p.id = v.playlist_id WHERE p.user_id = ? AND v.seen_at >= "
-                       "? ORDER BY v.id",
+                       "? AND EXISTS (SELECT 1 FROM playlist_versions f WHERE f.playlist_id = "
+                       "v.playlist_id AND f.id < v.id) ORDER BY v.id",
                        p, 2, out, err);
 }

@@ -86,10 +86,13 @@ kt_status store_alert_deliveries(store *s, int64_t alert_id, store_rows **out, k
 kt_status store_alert_quota_deferred(store *s, int64_t user_id, int64_t older_than,
                                      int64_t *created_at, kt_err *err);
 
-/* The playlist versions of user_id recorded at or after since_ms, oldest
- * first, each with the version recorded before it (NULL for a playlist's
- * first): (spotify_id, name|NULL, snapshot_id, items, previous items|NULL).
- * Items as store_playlist_version_items gives them. */
+/* The playlist versions of user_id recorded at or after since_ms that
+ * follow an earlier version of their playlist, oldest first, each with the
+ * version recorded before it: (spotify_id, name|NULL, snapshot_id, items,
+ * previous items). A playlist's first version is left out: there is nothing
+ * to compare (after a first sync, reading 200 versions' items only to skip
+ * them cost 7 ms at the end of `keeptrack sync`). Items as
+ * store_playlist_version_items gives them. */
 kt_status store_alert_new_versions(store *s, int64_t user_id, int64_t since_ms,
                                    store_rows **out, kt_err *err);
 

@@ -809,6 +809,61 @@ static void test_catalog_references_hold(void **state)
     exec_ok(s, "DELETE FROM artists");
 }
 
+/* The owner keys hold as foreign keys would on both back-ends (issue 16:
+ * on PostgreSQL saved_tracks.user_id and playlist_items.playlist_id are
+ * checked once per statement by triggers, migration 18): a row naming a
+ * missing user or playlist is refused, on insert and on update; an owner's
+ * key cannot change under its rows; deleting a playlist takes its items,
+ * deleting a user their Liked Songs and (through their playlists) items. */
+static void test_owner_references_hold(void **state)
+{
+    store *s = testdb_store(state);
+    int64_t u = testdb_add_user(s, "alice"), v = testdb_add_user(s, "bob");
+    char sql[512];
+    exec_ok(s, "INSERT INTO tracks (uri, kind, updated_at) VALUES ('spotify:track:t1', 'track', 1)");
+    for (int i = 0; i < 2; i++) {
+        int64_t who = i ? v : u;
+        snprintf(sql, sizeof sql, "INSERT INTO saved_tracks (user_id, position, track_uri) VALUES "
+                 "(%lld, 0, 'spotify:track:t1'), (%lld, 1, 'spotify:track:t1')",
+                 (long long)who, (long long)who);
+        exec_ok(s, sql);
+        snprintf(sql, sizeof sql, "INSERT INTO playlists (user_id, spotify_id, updated_at) VALUES "
+                 "(%lld, 'p%d', 1), (%lld, 'q%d', 1)", (long long)who, i, (long long)who, i);
+        exec_ok(s, sql);
+    }
+    exec_ok(s, "INSERT INTO playlist_items (playlist_id, position, item_uri) "
+               "SELECT id, 0, 'spotify:track:t1' FROM playlists");
+    exec_ok(s, "INSERT INTO playlist_items (playlist_id, position, item_uri) "
+               "SELECT id, 1, NULL FROM playlists");
+
+    snprintf(sql, sizeof sql, "INSERT INTO saved_tracks (user_id, position, track_uri) VALUES "
+             "(%lld, 2, 'spotify:track:t1'), (%lld, 0, 'spotify:track:t1')", (long long)u,
+             (long long)(u + v + 1000));
+    exec_refused(s, sql); /* one good row, one naming nobody: the statement fails */
+    snprintf(sql, sizeof sql, "UPDATE saved_tracks SET user_id = %lld WHERE user_id = %lld",
+             (long long)(u + v + 1000), (long long)u);
+    exec_refused(s, sql);
+    exec_refused(s, "INSERT INTO playlist_items (playlist_id, position, item_uri) "
+                    "SELECT MAX(id) + 1000, 0, NULL FROM playlists");
+    exec_refused(s, "UPDATE playlist_items SET playlist_id = playlist_id + 1000 WHERE position = 0");
+    snprintf(sql, sizeof sql, "UPDATE users SET id = %lld WHERE id = %lld",
+             (long long)(u + v + 1000), (long long)u);
+    exec_refused(s, sql);
+    exec_refused(s, "UPDATE playlists SET id = id + 1000 WHERE spotify_id = 'p0'");
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM saved_tracks"), 4);
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM playlist_items"), 8);
+
+    exec_ok(s, "DELETE FROM playlists WHERE spotify_id = 'q0'");
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM playlist_items"), 6);
+    snprintf(sql, sizeof sql, "DELETE FROM users WHERE id = %lld", (long long)u);
+    exec_ok(s, sql);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM saved_tracks WHERE user_id = %lld",
+             (long long)v);
+    assert_int_equal(qcount(s, sql), 2);
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM saved_tracks"), 2);
+    assert_int_equal(qcount(s, "SELECT COUNT(*) FROM playlist_items"), 4); /* bob's p1 and q1 */
+}
+
 #define BOTH(fn)                                                              \
     cmocka_unit_test_setup_teardown(fn, testdb_setup_sqlite, testdb_teardown), \
         cmocka_unit_test_setup_teardown(fn, testdb_setup_pg, testdb_teardown)
@@ -820,6 +875,7 @@ int main(void)
         BOTH(test_playlists), BOTH(test_top_plays_runs),
         BOTH(test_plays_skip_imported), BOTH(test_catalog_skips_unchanged),
         BOTH(test_playlists_many), BOTH(test_playlist_covers), BOTH(test_catalog_references_hold),
+        BOTH(test_owner_references_hold),
     };
     return cmocka_run_group_tests_name("store_library", tests, NULL, NULL);
 }

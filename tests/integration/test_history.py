@@ -9,8 +9,6 @@ import json
 import random
 import zipfile
 
-import pytest
-
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 BASE_S = 1546300800  # 2019-01-01T00:00:00Z
 

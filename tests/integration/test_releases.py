@@ -28,7 +28,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 
 import keeptrack as ktlib  # noqa: E402
-from emulator import Emulator, http  # noqa: E402
+from emulator import Emulator  # noqa: E402
 
 ALICE = "alice:liked=20,playlists=1,playlist_items=3,followed=24,plays=5"
 BOB = "bob:liked=8,playlists=0,followed=9,plays=0"

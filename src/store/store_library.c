@@ -1221,6 +1221,13 @@ static void array_hex(store_array *a, const unsigned char *p, size_t n)
     buf_free(&hex);
 }
 
+/* A playlist with a custom cover whose version took it (its spotify_id is
+ * in `attached`, the UPDATE's RETURNING). */
+static int cover_attached(const store_playlist_row *p, const strset *attached)
+{
+    return p->cover_sha256 && p->snapshot_id && strset_has(attached, p->spotify_id);
+}
+
 /* playlist_cover_write for every playlist at once: the versions' covers
  * in one UPDATE, the new hashes' bytes in one INSERT, and the hashes that
  * came without bytes checked in one query. The checks follow the
@@ -1280,7 +1287,7 @@ static kt_status playlist_covers_write_pg(store *s, int64_t user_id,
             st = nomem(err);
     for (size_t i = 0; i < n && st == KT_OK; i++) {
         const store_playlist_row *p = &playlists[i];
-        if (!p->cover_sha256 || !p->snapshot_id || !strset_has(set, p->spotify_id))
+        if (!cover_attached(p, set))
             continue;
         if (!p->cover_bytes) {
             store_array_text(&qsha, p->cover_sha256);
@@ -1307,7 +1314,7 @@ static kt_status playlist_covers_write_pg(store *s, int64_t user_id,
         /* In order: a hash is known once stored or given with bytes before. */
         for (size_t i = 0; i < n && st == KT_OK; i++) {
             const store_playlist_row *p = &playlists[i];
-            if (!p->cover_sha256 || !p->snapshot_id || !strset_has(set, p->spotify_id))
+            if (!cover_attached(p, set))
                 continue;
             if (p->cover_bytes) {
                 if (strset_add(given, p->cover_sha256) < 0)

@@ -301,8 +301,7 @@ typedef struct run {
     store_hist_progress prog;          /* cumulative, resumed records included */
     char prefix_hex[2 * HASH_LEN + 1];
     batch bufs[2];
-    batch *cur;      /* the batch the reader fills */
-    int64_t handled; /* records read into cur */
+    batch *cur; /* the batch the reader fills: each record read is in its recs or notes */
     writer w;
 } run;
 
@@ -739,7 +738,6 @@ static kt_status hand_batch(run *r, kt_err *err)
     r->cur->last_record = r->last_record;
     r->cur->last_offset = r->last_offset;
     hash_hex(&r->at_last, r->cur->prefix_hex);
-    r->handled = 0;
     return writer_hand(&r->w, &r->cur, err);
 }
 
@@ -770,7 +768,6 @@ static kt_status run_pass(run *r, const source *src, int64_t skip, const char *e
         return nomem(err);
     }
     r->cur = &r->bufs[0];
-    r->handled = 0;
     writer_start(&r->w, r, &r->bufs[1]);
     for (;;) {
         const char *elem = NULL;
@@ -812,7 +809,7 @@ static kt_status run_pass(run *r, const source *src, int64_t skip, const char *e
         else
             st = note(r->cur, reject_reason(ferr.code), recno, ferr.msg, err);
         err_clear(&ferr);
-        if (st == KT_OK && ++r->handled >= HISTORY_BATCH)
+        if (st == KT_OK && r->cur->n + r->cur->n_notes >= HISTORY_BATCH)
             st = hand_batch(r, err);
         if (st != KT_OK)
             break;
@@ -821,7 +818,6 @@ static kt_status run_pass(run *r, const source *src, int64_t skip, const char *e
         st = hand_batch(r, err);
     st = writer_stop(&r->w, st, err);
     batch_clear(r->cur);
-    r->handled = 0;
     history_split_free(sp);
     reader_close(&rd);
     return st;

@@ -101,7 +101,7 @@ static int sync_user(kt_app *app, const store_user *u, unsigned what)
     snprintf(who, sizeof who, "%s", u->display_name ? u->display_name : u->account_id);
     progress_out p = {.who = who, .tty = isatty(STDERR_FILENO), .last_step = -1};
     int64_t started = time_now_ms();
-    kt_status st = sync_run(app, u->id, what, on_progress, NULL, &p, &err);
+    kt_status st = sync_run(app, u->id, what, on_progress, NULL, NULL, &p, &err);
     if (p.tty)
         fputs("\r\033[K", stderr);
     /* As after a sync job: lost tracks and a refused login become alerts

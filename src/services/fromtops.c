@@ -393,7 +393,7 @@ kt_status fromtops_run(kt_app *app, int64_t user_id, int64_t def_id,
         goto out;
     }
     /* Spotify's lists move daily: rank from today's, not the last sync's. */
-    if (spotify && (st = sync_run(app, user_id, SYNC_TOP, progress, NULL, progress_ctx, err)) !=
+    if (spotify && (st = sync_run(app, user_id, SYNC_TOP, progress, NULL, NULL, progress_ctx, err)) !=
                        KT_OK)
         goto out;
     st = spotify ? spotify_uris(app, user_id, store_rows_text(d, 0, 2), (size_t)limit, &u, err)

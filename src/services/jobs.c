@@ -177,6 +177,7 @@ struct jobs_ctx {
     const store_job *job;
     int64_t last_write_ms;
     int dirty; /* progress not yet written */
+    int finished_in; /* jobs_ctx_finish_in marked the job done */
     int64_t done, total;
     char msg[STORE_JOB_TEXT_MAX + 1];
 };
@@ -245,6 +246,22 @@ int jobs_ctx_stopping(const jobs_ctx *job)
     int lost = job->w->lost;
     pthread_mutex_unlock(&pool->mu);
     return lost;
+}
+
+kt_status jobs_ctx_finish_in(jobs_ctx *job, store *s, kt_err *err)
+{
+    int64_t now = time_now_ms();
+    kt_status st = KT_OK;
+    if (job->dirty)
+        st = store_job_progress(s, job->job->id, job->w->name, job->done, job->total,
+                                job->msg[0] ? job->msg : NULL, now, err);
+    if (st == KT_OK)
+        st = store_job_finish(s, job->job->id, job->w->name, 1, NULL, now, err);
+    if (st == KT_OK) {
+        job->dirty = 0;
+        job->finished_in = 1;
+    }
+    return st;
 }
 
 kt_status jobs_release(jobs_ctx *job, kt_err *err)
@@ -382,13 +399,19 @@ static void run_job(jobs_pool *pool, worker *w, const store_job *job)
         st = k->fn(pool->app, &ctx, k->ud, &herr);
     if (st != KT_OK && herr.status == KT_OK)
         herr.status = st; /* a handler that forgot to fill err */
-    if (ctx.dirty)
+    int finished = st == KT_OK && ctx.finished_in; /* committed by the handler */
+    if (ctx.dirty && !finished)
         progress_write(&ctx);
 
     pthread_mutex_lock(&pool->mu);
-    int lost = w->lost;
+    int lost = w->lost; /* a finished job is no longer ours: heartbeats see it gone */
     w->job_id = 0;
     pthread_mutex_unlock(&pool->mu);
+    if (finished) {
+        LOG_INFO("job_done", "id=%lld kind=%s user=%lld", (long long)job->id, job->kind,
+                 (long long)job->user_id);
+        return;
+    }
     if (lost) {
         LOG_WARN("job_lost", "id=%lld kind=%s", (long long)job->id, job->kind);
         return;

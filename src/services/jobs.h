@@ -67,6 +67,16 @@ void jobs_ctx_progress(jobs_ctx *job, int64_t done, int64_t total, const char *m
  * stops early returns jobs_release(job, err) to give the job back. */
 int jobs_ctx_stopping(const jobs_ctx *job);
 
+/* Marks the job done on `s`, inside the caller's open transaction (its last
+ * progress written first), so that the handler's record of its result and
+ * the job's outcome commit together: a process killed before that commit
+ * reruns the job, one killed after it does not, and the job is never done
+ * twice. A handler that called it and then returns KT_OK promises that the
+ * transaction committed; any other return says it rolled back, and the
+ * outcome is recorded as usual. KT_ERR_CONFLICT (code job_lost) when the
+ * job is no longer this worker's (reclaimed after a lapsed heartbeat). */
+kt_status jobs_ctx_finish_in(jobs_ctx *job, store *s, kt_err *err);
+
 /* Sets err to the "release this job" outcome and returns its status. */
 kt_status jobs_release(jobs_ctx *job, kt_err *err);
 

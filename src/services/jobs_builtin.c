@@ -35,6 +35,12 @@ static int sync_stopping(void *ctx)
     return jobs_ctx_stopping(ctx);
 }
 
+/* The run's "done" and the job's commit together (sync_commit_fn). */
+static kt_status sync_commit(void *ctx, store *s, kt_err *err)
+{
+    return jobs_ctx_finish_in(ctx, s, err);
+}
+
 /* Job kind "sync": params {"what":"liked,playlists"} (sync_parse_what). A
  * run stopped by shutdown (or a lost lease) gives the job back: the
  * collections it finished stay committed, the next run re-checks them
@@ -58,7 +64,8 @@ static kt_status run_sync(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
         return err_set(err, KT_ERR_INVALID, "bad_job", "sync job %lld has no user",
                        (long long)jobs_ctx_id(job));
     int64_t started = time_now_ms();
-    st = sync_run(app, jobs_ctx_user(job), what, sync_progress, sync_stopping, job, err);
+    st = sync_run(app, jobs_ctx_user(job), what, sync_progress, sync_stopping, sync_commit, job,
+                  err);
     /* Whatever the outcome (a sync commits collection by collection): the
      * versions it recorded may have lost tracks, a refresh may have been
      * refused. An alert that cannot be raised never fails the sync. */

@@ -700,7 +700,7 @@ kt_status restore_run(kt_app *app, int64_t user_id, int64_t restore_id, const re
         return st;
     if (progress)
         progress(progress_ctx, 0, 0, "syncing the account before comparing");
-    if ((st = sync_run(app, user_id, SYNC_LIKED | SYNC_PLAYLISTS, NULL, NULL, NULL, err)) != KT_OK) {
+    if ((st = sync_run(app, user_id, SYNC_LIKED | SYNC_PLAYLISTS, NULL, NULL, NULL, NULL, err)) != KT_OK) {
         err_prefix(err, "reading the account before the restore");
         return st;
     }

@@ -560,7 +560,7 @@ static kt_status sync_source(kt_app *app, int64_t uid, const char *source,
                              shuffle_progress_fn progress, void *ctx, kt_err *err)
 {
     unsigned what = strcmp(source, STORE_SHUFFLE_LIKED) == 0 ? SYNC_LIKED : SYNC_PLAYLISTS;
-    kt_status rc = sync_run(app, uid, what, progress, NULL, ctx, err);
+    kt_status rc = sync_run(app, uid, what, progress, NULL, NULL, ctx, err);
     if (rc != KT_OK)
         err_prefix(err, "syncing the source first");
     return rc;

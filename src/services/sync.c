@@ -245,6 +245,29 @@ static void record(sync_ctx *c, int64_t run_id, const char *status, uint64_t req
     }
 }
 
+/* Records a successful run as "done" and runs the commit hook in the same
+ * transaction (sync_commit_fn). Without a hook the record is the plain
+ * one, whose failure is only logged. */
+static kt_status record_done(sync_ctx *c, int64_t run_id, uint64_t requests, kt_err *err)
+{
+    store *s = NULL;
+    if (c->commit == NULL || run_id <= 0) {
+        record(c, run_id, "done", requests, NULL);
+        return KT_OK;
+    }
+    kt_status st = sync_db(c, &s, err);
+    if (st != KT_OK)
+        return st;
+    if ((st = store_begin(s, err)) == KT_OK &&
+        (st = store_sync_run_finish(s, run_id, "done", time_now_ms(), (int64_t)requests,
+                                    c->added, c->removed, NULL, err)) == KT_OK &&
+        (st = c->commit(c->progress_ctx, s, err)) == KT_OK)
+        st = store_commit(s, err);
+    store_rollback(s); /* no-op after the commit */
+    sync_db_put(c, s);
+    return st;
+}
+
 /* The run's status word for sync_runs. */
 static const char *run_status(kt_status st, const kt_err *err)
 {
@@ -258,12 +281,12 @@ static const char *run_status(kt_status st, const kt_err *err)
 }
 
 kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
-                   sync_stopping_fn stopping, void *ctx, kt_err *out_err)
+                   sync_stopping_fn stopping, sync_commit_fn commit, void *ctx, kt_err *out_err)
 {
     kt_err e, *err = &e;
     err_clear(&e);
     sync_ctx c = {.app = app, .user_id = user_id, .progress = progress, .stopping = stopping,
-                  .progress_ctx = ctx};
+                  .commit = commit, .progress_ctx = ctx};
     char what_s[128];
     int64_t run_id = 0;
     store *s = NULL;
@@ -318,9 +341,15 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         job_free(&jobs[h], &c);
         requests += jobs[h].requests;
     }
-    const char *status = run_status(st, err);
-    if (st == KT_OK)
+    int refused = 0; /* the commit hook's conflict: another worker has the job */
+    if (st == KT_OK) {
         sync_report(&c, "done");
+        st = record_done(&c, run_id, requests, err);
+        if (st == KT_OK)
+            run_id = 0; /* recorded */
+        refused = st == KT_ERR_CONFLICT;
+    }
+    const char *status = refused ? "stopped" : run_status(st, err);
     record(&c, run_id, status, requests, st == KT_OK ? NULL : err->msg);
     LOG_INFO("sync_run",
              "user=%lld what=%s status=%s requests=%llu added=%lld removed=%lld wall_ms=%lld "

@@ -60,15 +60,25 @@ typedef int (*sync_stopping_fn)(void *ctx);
  * (status KT_ERR_CONFLICT). */
 #define SYNC_CODE_STOPPED "sync_stopped"
 
-/* Syncs the collections in `what` for one user; `progress` and `stopping`
- * (both may be NULL) get `ctx`. KT_ERR_DEFERRED (with err->retry_at_ms)
+/* Called with the run's ctx inside the transaction that records a
+ * successful run as "done", on that transaction's connection `s`, so that
+ * what it writes commits with the record or not at all: the job queue
+ * marks the run's job done there (jobs_ctx_finish_in), and a process killed
+ * between the two can no longer leave a finished run whose job is rerun.
+ * An error rolls both back: the run is then recorded as "stopped" (for
+ * KT_ERR_CONFLICT: another worker has the job) or "failed", and sync_run
+ * returns that error. */
+typedef kt_status (*sync_commit_fn)(void *ctx, store *s, kt_err *err);
+
+/* Syncs the collections in `what` for one user; `progress`, `stopping` and
+ * `commit` (each may be NULL) get `ctx`. KT_ERR_DEFERRED (with err->retry_at_ms)
  * when Spotify rate-limits for long; KT_ERR_REAUTH when the user must log
  * in again; KT_ERR_CONFLICT with code SYNC_CODE_STOPPED when `stopping`
  * asked it to stop (recorded as "stopped"); other errors after the run is
  * recorded as failed. Collections finished before a failure or a stop
  * stay committed; the one in progress keeps its previous copy. */
 kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn progress,
-                   sync_stopping_fn stopping, void *ctx, kt_err *err);
+                   sync_stopping_fn stopping, sync_commit_fn commit, void *ctx, kt_err *err);
 
 /* The Spotify requests the next sync_run of `what` for the user will spend,
  * computed from the stored copy without calling Spotify (shown before a run:

@@ -61,7 +61,8 @@ typedef struct sync_ctx {
     char spotify_id[128]; /* the user's Spotify id: owner of "own" playlists */
     sync_progress_fn progress;
     sync_stopping_fn stopping;
-    void *progress_ctx;   /* the ctx of progress and stopping */
+    sync_commit_fn commit; /* run inside the "done" record's transaction */
+    void *progress_ctx;   /* the ctx of progress, stopping and commit */
     sync_shared *sh;      /* the run's catalog queue and write lock */
     int64_t added, removed;
     int64_t step, steps;  /* collections done / to do, for progress */

@@ -299,3 +299,46 @@ def test_killed_instance_job_finishes_elsewhere(emu, db, tmp_path):
         a.stop()
         if b:
             assert b.stop() == 0, b.log()[-3000:]
+
+
+def refuse_job_done(db):
+    """Makes the database refuse to mark any job done."""
+    if db.backend == "sqlite":
+        db.sql("CREATE TRIGGER kt_test_refuse BEFORE UPDATE OF state ON jobs "
+               "WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'test refuses to end a job'); END")
+    else:
+        db.sql("CREATE FUNCTION kt_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "IF NEW.state = 'done' THEN RAISE EXCEPTION 'test refuses to end a job'; END IF; "
+               "RETURN NEW; END $$; CREATE TRIGGER kt_test_refuse BEFORE UPDATE ON jobs "
+               "FOR EACH ROW EXECUTE PROCEDURE kt_test_refuse()")
+
+
+def test_run_and_job_are_done_together(emu, db, tmp_path):
+    """A sync's "done" and its job's "done" commit in one transaction: when
+    the job cannot be marked done, the run is not recorded as done either (it
+    failed, and the job is retried), so a process that dies between the two
+    writes can no longer leave a finished run whose job then runs again (seen
+    as 101 finished runs for 100 jobs in test_multi_instance)."""
+    kt = start_kt(emu, db, tmp_path, KEEPTRACK_JOB_RETRY_BASE_S="1")
+    try:
+        browser = kt.login("bob")
+        uid = count(db, "SELECT id FROM users WHERE spotify_id = 'bob'")
+        refuse_job_done(db)
+        job = post_sync(browser, {"what": "liked"})
+
+        def a_run_ended():
+            runs = db.sql(f"SELECT status, error FROM sync_runs WHERE user_id = {uid} "
+                          "AND status <> 'running'")
+            return runs or None
+        runs = wait_until(a_run_ended, 30, interval=0.05, what="a run to end")
+        assert [r[0] for r in runs] == ["failed"], runs
+        assert "test refuses to end a job" in runs[0][1], runs
+        db.sql("DROP TRIGGER kt_test_refuse" + ("" if db.backend == "sqlite" else " ON jobs"))
+        done = wait_job(browser, job["id"], ("done",))
+        assert done["attempts"] >= 1  # the refused run counts as one attempt
+        statuses = [r[0] for r in db.sql(f"SELECT status FROM sync_runs WHERE user_id = {uid} "
+                                         "ORDER BY id")]
+        assert statuses[-1] == "done" and set(statuses[:-1]) == {"failed"}, statuses
+        assert count(db, f"SELECT COUNT(*) FROM saved_tracks WHERE user_id = {uid}") == 3
+    finally:
+        assert kt.stop() == 0, kt.log()[-3000:]

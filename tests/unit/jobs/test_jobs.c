@@ -619,6 +619,29 @@ static kt_status h_block(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
     return jobs_release(job, err);
 }
 
+/* Marks its job done inside its own transaction (jobs_ctx_finish_in), with
+ * the progress reported just before. The first run rolls that transaction
+ * back and fails; the second commits it. */
+static kt_status h_finish_in(kt_app *app, jobs_ctx *job, void *ud, kt_err *err)
+{
+    store *s = NULL;
+    int first = jobs_ctx_attempts(job) == 0;
+    (void)ud;
+    jobs_ctx_progress(job, 3, 3, first ? "rolled back" : "committed");
+    kt_status st = store_pool_get(app->db, &s, err);
+    if (st != KT_OK)
+        return st;
+    if ((st = store_begin(s, err)) == KT_OK && (st = jobs_ctx_finish_in(job, s, err)) == KT_OK) {
+        if (first)
+            st = err_set(err, KT_ERR_UPSTREAM, "upstream_failed", "the handler's own write failed");
+        else
+            st = store_commit(s, err);
+    }
+    store_rollback(s);
+    store_pool_put(app->db, s);
+    return st;
+}
+
 /* Polls job id until its state is `want` (deadline 20 s). */
 static store_job wait_state(store *s, int64_t id, const char *want)
 {
@@ -642,7 +665,7 @@ static void test_pool_outcomes(void **state)
     jobs_registry *reg = NULL;
     jobs_pool *pool = NULL;
     kt_err err = {0};
-    int64_t ids[6];
+    int64_t ids[7];
     app_up(db, &f);
     assert_int_equal(jobs_registry_new(&reg, &err), KT_OK);
     assert_int_equal(jobs_register(reg, "t_ok", h_ok, NULL, &err), KT_OK);
@@ -650,6 +673,7 @@ static void test_pool_outcomes(void **state)
     assert_int_equal(jobs_register(reg, "t_invalid", h_invalid, NULL, &err), KT_OK);
     assert_int_equal(jobs_register(reg, "t_flaky", h_flaky, NULL, &err), KT_OK);
     assert_int_equal(jobs_register(reg, "t_block", h_block, NULL, &err), KT_OK);
+    assert_int_equal(jobs_register(reg, "t_finish_in", h_finish_in, NULL, &err), KT_OK);
     assert_int_equal(jobs_register(reg, "t_ok", h_ok, NULL, &err), KT_ERR_CONFLICT);
 
     /* a job of a dead worker: running with an old heartbeat */
@@ -659,8 +683,11 @@ static void test_pool_outcomes(void **state)
     jobs_pool_config pc = {.workers = 2, .poll_ms = 50, .lease_ms = 1000, .retry_base_ms = 10,
                            .retry_max_ms = 1000, .max_defer_ms = 120000};
     assert_int_equal(jobs_pool_start(&f.app, reg, &pc, &pool, &err), KT_OK);
-    const char *kinds[] = {"t_ok", "t_defer", "t_invalid", "t_flaky", "t_unknown"};
-    for (int i = 0; i < 5; i++) {
+    const char *kinds[] = {"t_ok", "t_defer", "t_invalid", "t_flaky", "t_unknown", NULL,
+                           "t_finish_in"};
+    for (int i = 0; i < 7; i++) {
+        if (kinds[i] == NULL)
+            continue; /* ids[5]: enqueued below */
         store_job_spec spec = {.kind = kinds[i]};
         assert_int_equal(jobs_enqueue(&f.app, &spec, &ids[i], NULL, &err), KT_OK);
     }
@@ -687,6 +714,16 @@ static void test_pool_outcomes(void **state)
 
     j = wait_state(db->s, ids[3], "done");
     assert_int_equal(j.attempts, 1); /* one failure, retried after the backoff */
+    store_job_clear(&j);
+
+    /* done in the handler's transaction: the rolled-back run was retried,
+     * the committed one carries its progress and is not written twice */
+    j = wait_state(db->s, ids[6], "done");
+    assert_int_equal(j.attempts, 1);
+    assert_string_equal(j.message, "committed");
+    assert_int_equal(j.progress_done, 3);
+    assert_null(j.error);
+    assert_null(j.claimed_by);
     store_job_clear(&j);
 
     j = wait_state(db->s, orphan, "done"); /* reclaimed by the heartbeat thread */

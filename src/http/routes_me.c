@@ -1,5 +1,7 @@
-/* routes_me.c - who am I (/api/me) and the health check (/healthz). The
- * page at / is the web UI (routes_ui.c), which asks /api/me who is logged in.
+/* routes_me.c - who am I (/api/me, /api/session) and the health check
+ * (/healthz). The page at / is the web UI (routes_ui.c), which asks
+ * /api/session who is logged in: a logged-out visit is then no failed
+ * request (a browser logs every 401 as a console error).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +39,24 @@ static json_t *me_json(const auth_me *me)
                                                 : json_null());
 }
 
+/* The /api/me object of user uid, or NULL with err set. */
+static json_t *me_body(kt_app *app, int64_t uid, kt_err *err)
+{
+    auth_me me;
+    if (auth_me_get(app, uid, time_now_ms(), &me, err) != KT_OK)
+        return NULL;
+    json_t *body = me_json(&me);
+    if (body == NULL)
+        err_set(err, KT_ERR_NOMEM, "internal", "could not build the answer");
+    return body;
+}
+
 void routes_reply_me(http_req *r, kt_app *app, int64_t uid)
 {
     kt_err err = {0};
-    auth_me me;
-    if (auth_me_get(app, uid, time_now_ms(), &me, &err) != KT_OK) {
-        http_reply_error(r, &err);
-        return;
-    }
-    json_t *body = me_json(&me);
+    json_t *body = me_body(app, uid, &err);
     if (body == NULL)
-        http_reply_error_msg(r, 500, "internal", "could not build the answer");
+        http_reply_error(r, &err);
     else
         http_reply_json(r, 200, body);
 }
@@ -57,6 +66,33 @@ static void me_handler(http_req *r, void *ctx)
     int64_t uid = 0;
     if (routes_require_user(r, ctx, &uid))
         routes_reply_me(r, ctx, uid);
+}
+
+/* GET /api/session: {"user": the /api/me object, or null when the request
+ * carries no valid session}. Never 401: asking is not an error. */
+static void session_handler(http_req *r, void *ctx)
+{
+    kt_app *app = ctx;
+    kt_err err = {0};
+    int64_t uid = 0;
+    json_t *user = NULL;
+    kt_status st =
+        auth_session_user(app, http_req_cookie(r, routes_session_cookie(app)), &uid, &err);
+    if (st == KT_ERR_UNAUTHORIZED) {
+        user = json_null();
+    } else if (st == KT_OK) {
+        http_req_set_user(r, uid);
+        user = me_body(app, uid, &err);
+    }
+    if (user == NULL) {
+        http_reply_error(r, &err);
+        return;
+    }
+    json_t *body = json_pack("{s:o}", "user", user);
+    if (body == NULL)
+        http_reply_error_msg(r, 500, "internal", "could not build the answer");
+    else
+        http_reply_json(r, 200, body);
 }
 
 static void healthz_handler(http_req *r, void *ctx)
@@ -83,6 +119,7 @@ static void healthz_handler(http_req *r, void *ctx)
 
 const http_route routes_me[] = {
     {"GET", "/api/me", me_handler, 0},
+    {"GET", "/api/session", session_handler, 0},
     {"GET", "/healthz", healthz_handler, HTTP_ROUTE_INLINE},
 };
 const size_t routes_me_count = sizeof routes_me / sizeof routes_me[0];

@@ -48,13 +48,15 @@ before(async () => {
 after(() => stopStack({emu, kt, ctx}));
 
 test('sync now: the sync card and the counts follow the job, without a reload', async () => {
-  await page.goto(kt.baseUrl + '/');
-  await Promise.all([page.waitForURL(`${kt.baseUrl}/`), page.click('#connect-button')]);
-  await page.waitForSelector('.page[data-page="dashboard"][data-ready="true"]');
-  // From here on any console error (a broken image, a refused CSP source,
-  // a script error) fails the last case.
+  // From the logged-out first visit on, any console error (a failed
+  // request such as a 401, a broken image, a refused CSP source, a script
+  // error) fails the last case.
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.goto(kt.baseUrl + '/');
+  await page.waitForSelector('body[data-state="logged-out"] #connect:not([hidden])');
+  await Promise.all([page.waitForURL(`${kt.baseUrl}/`), page.click('#connect-button')]);
+  await page.waitForSelector('.page[data-page="dashboard"][data-ready="true"]');
   await page.waitForFunction(() => !/Looking/.test(document.querySelector('#last-sync').textContent));
   assert.match(await page.textContent('#last-sync'), /^Not synced yet/);
   await page.evaluate(() => { window.ktNoReload = true; });

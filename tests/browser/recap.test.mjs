@@ -77,7 +77,7 @@ before(async () => {
   await page.goto(kt.baseUrl + '/');
   await Promise.all([page.waitForURL(`${kt.baseUrl}/`), page.click('#connect-button')]);
   await page.waitForSelector('.page[data-page="dashboard"][data-ready="true"]');
-  // from here on (the logged-out first page's 401 from /api/me is expected)
+  // from here on (firstvisit.test.mjs covers the logged-out first page)
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 });

@@ -91,6 +91,24 @@ def test_me_fields_exact(kt, emu, db):
     assert browser.get("/api/me").json()["refresh_token_days_left"] == 0
 
 
+def test_session_answers_logged_out_without_an_error(kt):
+    """GET /api/session, which the web UI asks first: {"user": null} with 200
+    when nobody is logged in (no cookie, an unknown or a logged-out session),
+    else the same object as /api/me."""
+    anon = kt.client()
+    r = anon.get("/api/session")
+    assert r.status == 200 and r.json() == {"user": None}, r
+    r = anon.get("/api/session", headers={"Cookie": "kt_session=" + "A" * 43})
+    assert r.status == 200 and r.json() == {"user": None}, r
+    browser = kt.login("alice")
+    me = browser.get("/api/me").json()
+    session = browser.get("/api/session").json()
+    assert session == {"user": me}, session
+    assert browser.post("/api/auth/logout").status in (200, 204, 302)
+    assert browser.get("/api/session").json() == {"user": None}
+    assert browser.get("/api/me").status == 401
+
+
 def test_login_json_variant(kt):
     browser = kt.client()
     r = browser.get("/api/auth/login")  # Accept: application/json

@@ -1,11 +1,12 @@
-// app.js - the web UI's entry point: asks /api/me who is logged in, shows
+// app.js - the web UI's entry point: asks /api/session who is logged in
+// (never a 401, so a logged-out visit logs no console error), shows
 // "Connect Spotify" or the navigation, warns when Spotify access must be
 // renewed, and routes #/<page>[/<arg>...] to the page modules. A page is
 // a function (ctx) -> Promise that fills ctx.root; ctx.signal aborts its
 // fetches and job polling when the user navigates away.
 
 import {api, ApiError} from './api.js';
-import {h, clear, errorBox, labelCells} from './dom.js';
+import {h, clear, errorBox, labelCells, reloadHome} from './dom.js';
 import {dashboardPage} from './page_dashboard.js';
 import {listeningPage, itemPage} from './page_listening.js';
 import {recapPage} from './page_recap.js';
@@ -58,8 +59,7 @@ function who(me) {
   const logout = h('button', {type: 'button', id: 'logout'}, 'Log out');
   logout.addEventListener('click', async () => {
     try { await api('/api/auth/logout', {method: 'POST'}); } catch { /* the cookie is gone either way */ }
-    location.hash = '#/';
-    location.reload();
+    reloadHome();
   });
   clear(document.getElementById('who'), h('span', {id: 'who-name'}, me.display_name || me.spotify_id), logout);
 }
@@ -96,11 +96,15 @@ async function render() {
   }
 }
 
+function showMe(me) {
+  state.me = me;
+  banner(me);
+  who(me);
+  return me;
+}
+
 async function refreshMe() {
-  state.me = await api('/api/me');
-  banner(state.me);
-  who(state.me);
-  return state.me;
+  return showMe(await api('/api/me'));
 }
 
 async function start() {
@@ -120,18 +124,21 @@ async function start() {
     await sharedPage(root, shared[1]);
     return;
   }
+  let session;
   try {
-    await refreshMe();
+    session = await api('/api/session');
   } catch (err) {
     loading.remove();
-    if (err instanceof ApiError && err.status === 401) {
-      document.getElementById('connect').hidden = false;
-      document.body.dataset.state = 'logged-out';
-      return;
-    }
     document.getElementById('main').append(errorBox(err));
     return;
   }
+  if (session.user === null) {
+    loading.remove();
+    document.getElementById('connect').hidden = false;
+    document.body.dataset.state = 'logged-out';
+    return;
+  }
+  showMe(session.user);
   loading.remove();
   document.getElementById('connect').remove();
   document.getElementById('nav').hidden = false;

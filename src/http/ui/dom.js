@@ -5,6 +5,13 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
+// Loads the start page afresh once the session is gone (log out, delete my
+// data): a full navigation to '/', not '#/' and a reload, whose hash change
+// would first render the dashboard again and have its requests refused.
+export function reloadHome() {
+  location.assign('/');
+}
+
 function append(el, children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;

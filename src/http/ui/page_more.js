@@ -3,7 +3,7 @@
 // my data) and admin (users, jobs, failures; needs the admin token).
 
 import {api, runJob, isMissingRoute, ApiError} from './api.js';
-import {h, clear, fmtNumber, fmtDate, fmtDateTime, errorBox} from './dom.js';
+import {h, clear, fmtNumber, fmtDate, fmtDateTime, errorBox, reloadHome} from './dom.js';
 import {syncPanel} from './page_dashboard.js';
 import {sharesCard} from './page_shares.js';
 
@@ -151,8 +151,7 @@ export async function settingsPage(ctx) {
     if (!confirm('Delete everything keeptrack holds about you? This cannot be undone.')) return;
     try {
       await api('/api/auth/disconnect?delete_data=true', {method: 'POST'});
-      location.hash = '#/';
-      location.reload();
+      reloadHome();
     } catch (err) { clear(out, errorBox(err)); }
   });
   const me = ctx.me;

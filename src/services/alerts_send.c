@@ -206,13 +206,19 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* A fresh easy handle, or NULL. libcurl is initialised on first use
+ * (issue 17: not at start). */
+static CURL *easy_new(void)
+{
+    return spotify_curl_global_init(NULL) == KT_OK ? curl_easy_init() : NULL;
+}
+
 kt_status alerts_post_webhook(const char *url, const char *body, long *status, kt_err *err)
 {
     char host[HOST_MAX];
     struct curl_slist *hdr = NULL;
     CURLcode rc = CURLE_OUT_OF_MEMORY;
-    /* libcurl is initialised on first use (issue 17: not at start). */
-    CURL *c = spotify_curl_global_init(NULL) == KT_OK ? curl_easy_init() : NULL;
+    CURL *c = easy_new();
     *status = 0;
     alerts_url_host(url, host, sizeof host);
     if (!c || !(hdr = curl_slist_append(NULL, "Content-Type: application/json")))
@@ -263,8 +269,7 @@ kt_status alerts_send_email(const kt_config *cfg, const char *from, const char *
     struct curl_slist *rcpt = NULL;
     upload up = {message, strlen(message)};
     CURLcode rc = CURLE_OUT_OF_MEMORY;
-    /* libcurl is initialised on first use (issue 17: not at start). */
-    CURL *c = spotify_curl_global_init(NULL) == KT_OK ? curl_easy_init() : NULL;
+    CURL *c = easy_new();
     *code = 0;
     snprintf(addr_from, sizeof addr_from, "<%s>", from);
     snprintf(addr_to, sizeof addr_to, "<%s>", to);

@@ -248,13 +248,17 @@ int jobs_ctx_stopping(const jobs_ctx *job)
     return lost;
 }
 
+/* The latest progress of c, written on s. */
+static kt_status progress_store(const jobs_ctx *c, store *s, int64_t now, kt_err *err)
+{
+    return store_job_progress(s, c->job->id, c->w->name, c->done, c->total,
+                              c->msg[0] ? c->msg : NULL, now, err);
+}
+
 kt_status jobs_ctx_finish_in(jobs_ctx *job, store *s, kt_err *err)
 {
     int64_t now = time_now_ms();
-    kt_status st = KT_OK;
-    if (job->dirty)
-        st = store_job_progress(s, job->job->id, job->w->name, job->done, job->total,
-                                job->msg[0] ? job->msg : NULL, now, err);
+    kt_status st = job->dirty ? progress_store(job, s, now, err) : KT_OK;
     if (st == KT_OK)
         st = store_job_finish(s, job->job->id, job->w->name, 1, NULL, now, err);
     if (st == KT_OK) {
@@ -286,8 +290,7 @@ static void progress_write(jobs_ctx *c)
     int64_t now = time_now_ms();
     kt_status st = app_db_get(c->pool->app, &s, &err);
     if (st == KT_OK)
-        st = store_job_progress(s, c->job->id, c->w->name, c->done, c->total,
-                                c->msg[0] ? c->msg : NULL, now, &err);
+        st = progress_store(c, s, now, &err);
     app_db_put(c->pool->app, s);
     c->last_write_ms = now;
     c->dirty = 0;

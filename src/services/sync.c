@@ -246,15 +246,10 @@ static void record(sync_ctx *c, int64_t run_id, const char *status, uint64_t req
 }
 
 /* Records a successful run as "done" and runs the commit hook in the same
- * transaction (sync_commit_fn). Without a hook the record is the plain
- * one, whose failure is only logged. */
+ * transaction (sync_commit_fn). */
 static kt_status record_done(sync_ctx *c, int64_t run_id, uint64_t requests, kt_err *err)
 {
     store *s = NULL;
-    if (c->commit == NULL || run_id <= 0) {
-        record(c, run_id, "done", requests, NULL);
-        return KT_OK;
-    }
     kt_status st = sync_db(c, &s, err);
     if (st != KT_OK)
         return st;
@@ -342,8 +337,9 @@ kt_status sync_run(kt_app *app, int64_t user_id, unsigned what, sync_progress_fn
         requests += jobs[h].requests;
     }
     int refused = 0; /* the commit hook's conflict: another worker has the job */
-    if (st == KT_OK) {
+    if (st == KT_OK)
         sync_report(&c, "done");
+    if (st == KT_OK && c.commit && run_id > 0) {
         st = record_done(&c, run_id, requests, err);
         if (st == KT_OK)
             run_id = 0; /* recorded */

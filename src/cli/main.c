@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/crypto.h"
+#include "core/json_arena.h"
 #include "core/log.h"
 
 static const cli_command commands[] = {
@@ -210,6 +211,7 @@ int main(int argc, char **argv)
             return 0;
         }
     limit_malloc_arenas();
+    (void)json_arena_install(); /* 0 only in sanitizer builds: plain malloc then */
     if (crypto_init() != KT_OK) {
         fprintf(stderr, "keeptrack: libsodium could not initialise (no entropy source?)\n");
         return 1;

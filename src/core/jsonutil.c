@@ -7,6 +7,12 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "core/json_arena.h"
+
+/* Texts from this size on are parsed into an arena (json_arena.h): a
+ * Spotify page is 20-500 KB; below, a region is not worth its setup. */
+#define ARENA_MIN_TEXT (16 * 1024)
+
 static const json_t *member(const json_t *obj, const char *key)
 {
     return obj && key && json_is_object(obj) ? json_object_get(obj, key) : NULL;
@@ -480,9 +486,11 @@ kt_status json_parse_bounded_opts(const char *p, size_t n, size_t max_depth,
     }
     /* utf8_valid checks every string and key (tb_string, tb_map_key) */
     yajl_config(h, yajl_dont_validate_strings, 1);
+    json_arena *arena = n >= ARENA_MIN_TEXT ? json_arena_begin() : NULL;
     yajl_status ys = yajl_parse(h, (const unsigned char *)p, n);
     if (ys == yajl_status_ok)
         ys = yajl_complete_parse(h);
+    json_arena_end(arena);
     if (b.nomem)
         st = err_set(err, KT_ERR_NOMEM, NULL, "out of memory parsing JSON");
     else if (ys != yajl_status_ok || !b.root)

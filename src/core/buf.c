@@ -75,6 +75,23 @@ kt_status buf_printf(buf *b, const char *fmt, ...)
     return KT_OK;
 }
 
+char *buf_disown(buf *b, size_t *cap)
+{
+    char *p = b->data;
+    *cap = p ? b->cap : 0;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void buf_adopt(buf *b, char *data, size_t cap)
+{
+    b->data = data;
+    b->cap = cap;
+    b->len = 0;
+    data[0] = '\0';
+}
+
 char *buf_detach(buf *b, size_t *len)
 {
     char *p = b->data;

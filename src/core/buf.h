@@ -48,6 +48,15 @@ kt_status buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf,
  * fails. len (may be NULL) receives the length. */
 char *buf_detach(buf *b, size_t *len);
 
+/* Hands b's allocation (its data, of *cap bytes) to the caller and leaves b
+ * empty (max kept): for keeping the storage for another buffer
+ * (buf_adopt). NULL, and *cap 0, when b has none. */
+char *buf_disown(buf *b, size_t *cap);
+
+/* Gives the empty buffer b (no allocation) the storage data of cap bytes
+ * (cap >= 1, from malloc, e.g. an earlier buf_disown); b owns it after. */
+void buf_adopt(buf *b, char *data, size_t cap);
+
 /* Empties the buffer, keeping its allocation (data[0] = NUL when allocated). */
 void buf_reset(buf *b);
 

@@ -52,8 +52,11 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
      * announcement only costs the doubling again, and max still caps it. */
     if (r->resp.cap == 0 &&
         curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
-        announced > 0 && (uint64_t)announced <= (uint64_t)SIZE_MAX / 2)
+        announced > 0 && (uint64_t)announced <= (uint64_t)SIZE_MAX / 2) {
+        if (r->client)
+            spotify_body_reuse(r->client, &r->resp, (size_t)announced);
         st = buf_reserve(&r->resp, (size_t)announced);
+    }
     if (st == KT_OK)
         st = buf_append(&r->resp, p, size * n);
     if (st == KT_ERR_TOO_LARGE)
@@ -160,8 +163,11 @@ static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
     if (snprintf(url, sizeof url, "%s%s", c->api_url, r->path) >= (int)sizeof url)
         return err_set(err, KT_ERR_INVALID, NULL, "request path too long (%zu bytes)",
                        strlen(r->path));
+    if (r->client)
+        spotify_body_recycle(r->client, &r->resp);
     buf_free(&r->resp);
     buf_init(&r->resp, c->max_response_bytes);
+    r->client = c;
     r->too_large = 0;
     r->retry_after[0] = '\0';
     if ((st = spotify_easy_new(c, &r->easy, err)) != KT_OK)
@@ -299,6 +305,8 @@ kt_status spotify_req_parse(spotify_req *r, kt_err *err)
         if (st != KT_OK)
             return st;
     }
+    if (r->client)
+        spotify_body_recycle(r->client, &r->resp);
     buf_free(&r->resp);
     r->json = j;
     return KT_OK;

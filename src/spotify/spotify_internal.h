@@ -31,6 +31,9 @@
 #define SPOTIFY_MAX_429_WAITS 8
 /* Idle multi handles kept for reuse (beyond this, extras are freed). */
 #define SPOTIFY_MULTI_POOL_MAX 64
+/* Response bodies' storage kept for the next transfer (spotify_client.c). */
+#define SPOTIFY_BODY_POOL_MAX 16
+#define SPOTIFY_BODY_KEEP_MAX ((size_t)2 << 20)
 
 /* One user's refresh gate: at most one refresh per user at a time. */
 typedef struct spotify_user_gate {
@@ -66,6 +69,12 @@ struct spotify_client {
     pthread_mutex_t pool_mu;
     CURLM *pool[SPOTIFY_MULTI_POOL_MAX];
     size_t pool_n;
+    size_t multis_out; /* acquired and not yet released: batches running */
+    struct {
+        char *data;
+        size_t cap;
+    } bodies[SPOTIFY_BODY_POOL_MAX]; /* finished bodies' storage, under pool_mu */
+    size_t bodies_n;
 
     /* Request budget: the built-in token bucket unless a hook replaces it. */
     pthread_mutex_t bucket_mu;
@@ -117,6 +126,15 @@ void spotify_learn_mode(spotify_client *c, spotify_mode m);
  * calls from any thread (one thread at a time per multi). */
 CURLM *spotify_multi_acquire(spotify_client *c);
 void spotify_multi_release(spotify_client *c, CURLM *m);
+
+/* Gives the empty body buffer b pooled storage of more than want bytes,
+ * when the pool has some (see spotify_client.c); b is left as it was
+ * otherwise. Thread-safe. */
+void spotify_body_reuse(spotify_client *c, buf *b, size_t want);
+
+/* Empties b, keeping its storage in the pool while a multi handle is out
+ * (a batch runs) and the pool has room, else freeing it. Thread-safe. */
+void spotify_body_recycle(spotify_client *c, buf *b);
 
 /* Runs one easy transfer to completion on a pooled multi (the synchronous
  * token requests use it, so they reuse connections too). *cc gets the
@@ -179,6 +197,7 @@ typedef struct spotify_req {
     int64_t not_before_ms; /* monotonic: earliest next attempt */
     CURL *easy;
     struct curl_slist *headers;
+    spotify_client *client; /* whose body pool resp's storage comes from and returns to */
     buf resp;
     int too_large;
     char retry_after[64];

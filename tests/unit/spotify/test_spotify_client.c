@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "core/buf.h"
 #include "core/crypto.h"
 #include "core/timeutil.h"
 #include "spotify/spotify.h"
@@ -606,6 +607,69 @@ static void test_get_each_in_order(void **state)
         assert_string_equal(json_string_value(json_array_get(e.ids, i)),
                             json_string_value(json_object_get(json_object_get(json_array_get(liked, i), "track"), "id")));
     json_decref(truth);
+    json_decref(e.ids);
+    fx_stop(&f);
+}
+
+/* The storage of a finished body serves the next transfer while a batch
+ * runs, and an idle client keeps none (spotify_body_reuse/recycle). */
+static void test_body_storage_pool(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, DEV_ARGS, NULL);
+    spotify_client *c = f.c;
+    buf b, other;
+    buf_init(&b, 0);
+    buf_init(&other, 0);
+    /* nothing running: a recycled body is freed, not kept */
+    assert_int_equal(buf_reserve(&b, 1000), KT_OK);
+    spotify_body_recycle(c, &b);
+    assert_null(b.data);
+    assert_int_equal(c->bodies_n, 0);
+
+    CURLM *m = spotify_multi_acquire(c);
+    assert_non_null(m);
+    assert_int_equal(buf_reserve(&b, 100000), KT_OK);
+    assert_int_equal(buf_puts(&b, "page"), KT_OK);
+    char *storage = b.data;
+    size_t cap = b.cap;
+    spotify_body_recycle(c, &b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(c->bodies_n, 1);
+    /* too small for what is asked: left in the pool */
+    spotify_body_reuse(c, &other, cap);
+    assert_null(other.data);
+    /* fits: the same storage, empty */
+    spotify_body_reuse(c, &other, 5000);
+    assert_ptr_equal(other.data, storage);
+    assert_int_equal(other.cap, cap);
+    assert_int_equal(other.len, 0);
+    assert_string_equal(other.data, "");
+    assert_int_equal(c->bodies_n, 0);
+    assert_int_equal(buf_puts(&other, "next"), KT_OK);
+    spotify_body_recycle(c, &other);
+    assert_int_equal(c->bodies_n, 1);
+    /* the last multi back: the pool is emptied */
+    spotify_multi_release(c, m);
+    assert_int_equal(c->bodies_n, 0);
+    assert_int_equal(c->multis_out, 0);
+
+    /* a real batch leaves nothing behind either */
+    enum { N = 12 };
+    char bufs[N][64];
+    const char *paths[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "/me/tracks?limit=50&offset=%d", i);
+        paths[i] = bufs[i];
+    }
+    each_ctx e = {json_array(), 0};
+    kt_err err;
+    assert_int_equal(spotify_get_each(c, 1, paths, N, each_body, &e, &err), KT_OK);
+    assert_int_equal(e.next, N);
+    assert_int_equal(c->bodies_n, 0);
+    assert_int_equal(c->multis_out, 0);
     json_decref(e.ids);
     fx_stop(&f);
 }
@@ -1334,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_cursor_guesses),
         cmocka_unit_test(test_paging_stops_on_callback_error),
         cmocka_unit_test(test_get_each_in_order),
+        cmocka_unit_test(test_body_storage_pool),
         cmocka_unit_test(test_401_refreshes_once_and_retries_once),
         cmocka_unit_test(test_single_flight_near_expiry),
         cmocka_unit_test(test_first_requests_at_once),

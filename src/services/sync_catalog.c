@@ -135,7 +135,7 @@ static kt_status queue(sync_ctx *c, void ***v, size_t *n, size_t *cap, void *obj
         freefn(obj);
         return fresh < 0 ? nomem(err) : KT_OK;
     }
-    return full ? sync_cat_flush(c, 0, err) : KT_OK;
+    return full ? sync_cat_flush(c, SYNC_FLUSH_IF_FULL, err) : KT_OK;
 }
 
 static void track_free(void *p) { spotify_track_free(p); }
@@ -305,8 +305,9 @@ static kt_status build_rows(const sync_cat *cat, rows *r, kt_err *err)
     return KT_OK;
 }
 
-kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
+kt_status sync_cat_flush(sync_ctx *c, int mode, kt_err *err)
 {
+    int force = mode != SYNC_FLUSH_IF_FULL; /* everything pending, not only a full queue */
     sync_shared *sh = c->sh;
     sync_cat cat = {0};
     rows r = {0};
@@ -319,9 +320,11 @@ kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err)
      * thread's write (a playlists write would stall the page stream that
      * queued it) unless the queue is over SYNC_CAT_HOLD_MAX: the objects
      * wait for the next flush instead. */
-    if (force) {
+    if (mode == SYNC_FLUSH_ALL) {
         pthread_mutex_lock(&sh->write_lock);
     } else if (pthread_mutex_trylock(&sh->write_lock) != 0) {
+        if (mode == SYNC_FLUSH_IF_FREE)
+            return KT_OK;
         pthread_mutex_lock(&sh->mu);
         size_t n = pending(&sh->cat);
         pthread_mutex_unlock(&sh->mu);

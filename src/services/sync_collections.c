@@ -99,6 +99,8 @@ static kt_status saved_page(void *ctx, const json_t *page, kt_err *err)
             return st;
     }
     sync_report(w->c, "%s %zu/%lld", w->k->name, w->list.n, (long long)w->total);
+    if (w->total > 0 && (int64_t)w->list.n + SYNC_CAT_TAIL_ITEMS >= w->total)
+        return sync_cat_flush(w->c, SYNC_FLUSH_IF_FREE, err);
     return KT_OK;
 }
 
@@ -137,7 +139,7 @@ static kt_status saved_write(saved_walk *w, kt_err *err)
         return err_set(err, KT_ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < w->list.n; i++)
         rows[i] = (store_saved_row){w->list.refs[i], w->list.at[i]};
-    if ((st = sync_cat_flush(w->c, 1, err)) == KT_OK &&
+    if ((st = sync_cat_flush(w->c, SYNC_FLUSH_ALL, err)) == KT_OK &&
         (st = sync_db_write(w->c, &s, err)) == KT_OK) {
         int64_t t0 = time_now_ms();
         st = store_coll_replace(s, w->c->user_id, w->k->coll, rows, w->list.n, &add, &rem, err);
@@ -359,7 +361,7 @@ kt_status sync_top(sync_ctx *c, kt_err *err)
     for (int i = 0; i < N_TOP; i++)
         lists[i] = (store_top_list){top_kinds[i / 3], ranges[i % 3],
                                     (const char *const *)walks[i].list.refs, walks[i].list.n};
-    if (st == KT_OK && (st = sync_cat_flush(c, 1, err)) == KT_OK &&
+    if (st == KT_OK && (st = sync_cat_flush(c, SYNC_FLUSH_ALL, err)) == KT_OK &&
         (st = sync_db_write(c, &s, err)) == KT_OK) {
         int64_t t0 = time_now_ms();
         st = store_top_replace(s, c->user_id, day, lists, N_TOP, err);
@@ -417,7 +419,7 @@ kt_status sync_recent(sync_ctx *c, kt_err *err)
         else
             spotify_track_free(t);
     }
-    if (st == KT_OK && (st = sync_cat_flush(c, 1, err)) == KT_OK &&
+    if (st == KT_OK && (st = sync_cat_flush(c, SYNC_FLUSH_ALL, err)) == KT_OK &&
         (st = sync_db_write(c, &s, err)) == KT_OK) {
         st = store_plays_add(s, c->user_id, rows, n, &added, err);
         sync_db_put(c, s);

@@ -93,9 +93,24 @@ kt_status sync_cat_track(sync_ctx *c, spotify_track *t, kt_err *err);
 kt_status sync_cat_album(sync_ctx *c, spotify_album *a, kt_err *err);
 kt_status sync_cat_artist(sync_ctx *c, spotify_artist *a, kt_err *err);
 kt_status sync_cat_show(sync_ctx *c, spotify_show *s, kt_err *err);
-/* Writes what is queued (one transaction) when `force` or when the buffer
- * is over SYNC_CAT_FLUSH objects. */
-kt_status sync_cat_flush(sync_ctx *c, int force, kt_err *err);
+/* Writes what is queued (one transaction), as `mode` says:
+ * SYNC_FLUSH_IF_FULL: only when over SYNC_CAT_FLUSH objects, waiting for
+ *   another thread's write only when over SYNC_CAT_HOLD_MAX;
+ * SYNC_FLUSH_ALL: everything, waiting for the write lock (a collection's
+ *   flush before its own write);
+ * SYNC_FLUSH_IF_FREE: everything, unless another thread is writing (then
+ *   nothing): the last pages of a collection, so that the flush its write
+ *   waits for at the end holds one page's objects, not up to
+ *   SYNC_CAT_FLUSH (~25 ms at the end of a full sync). */
+#define SYNC_FLUSH_IF_FULL 0
+#define SYNC_FLUSH_ALL 1
+#define SYNC_FLUSH_IF_FREE 2
+kt_status sync_cat_flush(sync_ctx *c, int mode, kt_err *err);
+
+/* A saved-items collection flushes the catalog after each page
+ * (SYNC_FLUSH_IF_FREE) once it holds this many items short of its total:
+ * the pages still in flight at the end of a walk (8 x 50). */
+#define SYNC_CAT_TAIL_ITEMS 400
 void sync_cat_clear(sync_cat *cat);
 
 /* Sets up / frees a run's shared state; init returns KT_ERR_NOMEM. */

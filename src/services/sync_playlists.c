@@ -208,7 +208,7 @@ static kt_status each_page(void *ctx, size_t idx, const json_t *page, kt_err *er
     if (++ps->pages_done % 20 == 0 || ps->pages_done == ps->pages_total)
         sync_report(ps->c, "playlist items: %lld/%lld pages", (long long)ps->pages_done,
                     (long long)ps->pages_total);
-    return st == KT_OK ? sync_cat_flush(ps->c, 0, err) : st;
+    return st == KT_OK ? sync_cat_flush(ps->c, SYNC_FLUSH_IF_FULL, err) : st;
 }
 
 /* Every page of every changed playlist through one windowed stream. */
@@ -407,7 +407,7 @@ static kt_status write_all(pl_state *ps, kt_err *err)
         items[ni] = (store_playlist_items){p->id, p->snapshot_id, irows[ni], l->n};
         ni++;
     }
-    if (st == KT_OK && (st = sync_cat_flush(ps->c, 1, err)) == KT_OK &&
+    if (st == KT_OK && (st = sync_cat_flush(ps->c, SYNC_FLUSH_ALL, err)) == KT_OK &&
         (st = sync_db_write(ps->c, &s, err)) == KT_OK) {
         int64_t t0 = time_now_ms();
         st = store_playlists_replace(s, ps->c->user_id, rows, ps->n, items, ni, t0, &add, &rem,

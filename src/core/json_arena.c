@@ -18,8 +18,10 @@
  *    value lives in that region (malloc never returns addresses inside a
  *    mapping of ours), clear means malloc's, for free().
  *  - `live` counts the values not yet freed, plus one for the builder until
- *    json_arena_end. Frees inside a region only count down; whoever brings
- *    `live` to zero recycles the region: pages past KEEP_RESIDENT are given
+ *    json_arena_end. While a thread builds, its allocations and frees in the
+ *    arena count in a plain field (no other thread holds those values yet),
+ *    added to `live` at the end: one atomic per tree, not per value. Later
+ *    frees only count `live` down; whoever brings it to zero recycles the region: pages past KEEP_RESIDENT are given
  *    back (MADV_DONTNEED) and the region waits in a small cache for the next
  *    json_arena_begin, or is unmapped when the cache is full.
  *  - A value that does not fit in what is left of the region is malloc'ed:
@@ -48,6 +50,7 @@
 struct json_arena {
     atomic_size_t live; /* values not yet freed, + 1 while being built in */
     size_t used;        /* bytes handed out, the header's included */
+    size_t built;       /* values made minus freed while building: the builder's alone */
     json_arena *next;   /* in the cache */
 };
 
@@ -158,7 +161,7 @@ static void *arena_malloc(size_t n)
         if (need <= REGION_SIZE - a->used) {
             void *p = (char *)a + a->used;
             a->used += need;
-            atomic_fetch_add_explicit(&a->live, 1, memory_order_relaxed);
+            a->built++; /* no atomic per value: json_arena_end adds them to live */
             return p;
         }
     }
@@ -173,7 +176,13 @@ static void arena_free(void *p)
         free(p);
         return;
     }
-    release((json_arena *)((uintptr_t)p & ~(uintptr_t)(REGION_SIZE - 1)));
+    json_arena *a = (json_arena *)((uintptr_t)p & ~(uintptr_t)(REGION_SIZE - 1));
+    if (a == building) {
+        /* Only its builder holds values of an arena being built in. */
+        a->built--;
+        return;
+    }
+    release(a);
 }
 #endif
 
@@ -213,6 +222,7 @@ json_arena *json_arena_begin(void)
     if (!a && !(a = region_map()))
         return NULL;
     a->used = round_up(sizeof *a, VALUE_ALIGN);
+    a->built = 0;
     a->next = NULL;
     atomic_store_explicit(&a->live, 1, memory_order_relaxed);
     building = a;
@@ -223,8 +233,10 @@ void json_arena_end(json_arena *a)
 {
     if (!a)
         return;
-    if (building == a)
+    if (building == a) {
         building = NULL;
+        atomic_fetch_add_explicit(&a->live, a->built, memory_order_relaxed);
+    }
     release(a);
 }
 

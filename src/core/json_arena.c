@@ -70,7 +70,7 @@ static size_t round_up(size_t n, size_t to)
 
 static int in_region(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
+    uint64_t a = (uint64_t)(uintptr_t)p; /* 64 bits: the shift below is defined on 32-bit too */
     if (a >> ADDR_BITS)
         return 0;
     size_t slot = (size_t)(a >> REGION_SHIFT);
@@ -100,7 +100,7 @@ static json_arena *region_map(void)
     char *base = (char *)round_up((uintptr_t)raw, REGION_SIZE);
     size_t head = (size_t)(base - raw), tail = span - head - REGION_SIZE;
     if ((head && munmap(raw, head) != 0) || (tail && munmap(base + REGION_SIZE, tail) != 0) ||
-        ((uintptr_t)base + REGION_SIZE - 1) >> ADDR_BITS) {
+        ((uint64_t)(uintptr_t)base + REGION_SIZE - 1) >> ADDR_BITS) {
         /* A failed munmap leaves address space mapped but unused: harmless. */
         (void)munmap(base, REGION_SIZE);
         return NULL;

@@ -21,9 +21,10 @@
  *    json_arena_end. While a thread builds, its allocations and frees in the
  *    arena count in a plain field (no other thread holds those values yet),
  *    added to `live` at the end: one atomic per tree, not per value. Later
- *    frees only count `live` down; whoever brings it to zero recycles the region: pages past KEEP_RESIDENT are given
- *    back (MADV_DONTNEED) and the region waits in a small cache for the next
- *    json_arena_begin, or is unmapped when the cache is full.
+ *    frees only count `live` down; whoever brings it to zero recycles the
+ *    region: pages past KEEP_RESIDENT are given back (MADV_DONTNEED) and the
+ *    region waits in a small cache for the next json_arena_begin, or is
+ *    unmapped when the cache is full.
  *  - A value that does not fit in what is left of the region is malloc'ed:
  *    a tree larger than a region is correct, only slower.
  */

@@ -152,6 +152,16 @@ static kt_status add_header(struct curl_slist **h, const char *line, kt_err *err
     return KT_OK;
 }
 
+/* Empties r->resp: its storage goes back to the client's body pool once a
+ * transfer has set r->client, else it is freed. */
+static void resp_release(spotify_req *r)
+{
+    if (r->client)
+        spotify_body_recycle(r->client, &r->resp);
+    else
+        buf_free(&r->resp);
+}
+
 static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
 {
     spotify_client *c = e->c;
@@ -163,9 +173,7 @@ static kt_status start_req(engine *e, spotify_req *r, kt_err *err)
     if (snprintf(url, sizeof url, "%s%s", c->api_url, r->path) >= (int)sizeof url)
         return err_set(err, KT_ERR_INVALID, NULL, "request path too long (%zu bytes)",
                        strlen(r->path));
-    if (r->client)
-        spotify_body_recycle(r->client, &r->resp);
-    buf_free(&r->resp);
+    resp_release(r);
     buf_init(&r->resp, c->max_response_bytes);
     r->client = c;
     r->too_large = 0;
@@ -305,9 +313,7 @@ kt_status spotify_req_parse(spotify_req *r, kt_err *err)
         if (st != KT_OK)
             return st;
     }
-    if (r->client)
-        spotify_body_recycle(r->client, &r->resp);
-    buf_free(&r->resp);
+    resp_release(r);
     r->json = j;
     return KT_OK;
 }
